@@ -1,0 +1,20 @@
+/**
+ * Jest 30 in native ESM mode (run with NODE_OPTIONS=--experimental-vm-modules) with @swc/jest.
+ * Workspace packages resolve through the "source" export condition to their TypeScript sources,
+ * so tests never need a build step.
+ * @type {import('jest').Config}
+ */
+export default {
+  testEnvironment: 'node',
+  testEnvironmentOptions: { customExportConditions: ['source', 'node', 'node-addons'] },
+  roots: ['<rootDir>/packages', '<rootDir>/apps'],
+  testMatch: ['**/test/**/*.test.ts'],
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' }, sourceMaps: 'inline' }],
+  },
+  testTimeout: 30000,
+  maxWorkers: 2,
+  reporters: ['default', '<rootDir>/scripts/summary-reporter.js'],
+};

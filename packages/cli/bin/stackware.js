@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `stackware` command. Registers the TypeScript loader, then runs the CLI.
+import { registerLoaders } from './register.js';
+
+registerLoaders();
+const { main } = await import('../src/main.ts');
+await main(process.argv.slice(2));

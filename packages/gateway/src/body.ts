@@ -1,0 +1,74 @@
+import type { Environ, ResponseBody } from './types.js';
+import { HTTPError } from './http-error.js';
+
+/** Encodes a string as UTF-8 bytes (chunks are bytes, never strings). */
+export function bytes(text: string): Uint8Array {
+  return Buffer.from(text, 'utf8');
+}
+
+/** Options of {@link readBody}. */
+export interface ReadBodyOptions {
+  /** Largest body accepted, in bytes (default 1 MiB). Larger: throws HTTPError 413. */
+  maxBytes?: number;
+}
+
+/**
+ * Reads the whole request body (`stackware.input`) into a Buffer.
+ * @throws HTTPError(413) when the body exceeds `maxBytes` (default 1 MiB, 1048576).
+ */
+export async function readBody(environ: Environ, options: ReadBodyOptions = {}): Promise<Buffer> {
+  const maxBytes = options.maxBytes ?? 1024 * 1024;
+  const declared = environ.CONTENT_LENGTH ? Number(environ.CONTENT_LENGTH) : undefined;
+  if (declared !== undefined && declared > maxBytes) throw new HTTPError(413, `Request body is larger than ${maxBytes} bytes`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of environ['stackware.input']) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw new HTTPError(413, `Request body is larger than ${maxBytes} bytes`);
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * Iterates a response body to the end and returns its bytes, closing it afterwards
+ * (for middleware that must see a whole body; streaming is better where possible).
+ */
+export async function collectBody(body: ResponseBody): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  } finally {
+    await body.close?.();
+  }
+  return Buffer.concat(chunks);
+}
+
+/** True when `value` can be iterated with `for await` (an async or sync iterable, not a string). */
+export function isIterableBody(value: unknown): value is ResponseBody {
+  if (value === null || typeof value !== 'object') return false;
+  return typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' || typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function';
+}
+
+/**
+ * Wraps a body so that `onClose` runs once after the inner body's `close()` (for middleware
+ * that must act when the response is finished). The wrapper iterates the inner body lazily.
+ */
+export function onBodyClose(body: ResponseBody, onClose: () => void | Promise<void>): ResponseBody {
+  let closed = false;
+  const wrapper: ResponseBody = {
+    async *[Symbol.asyncIterator]() {
+      yield* body as AsyncIterable<Uint8Array>;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await body.close?.();
+      } finally {
+        await onClose();
+      }
+    },
+  };
+  return wrapper;
+}

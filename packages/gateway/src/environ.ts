@@ -1,0 +1,104 @@
+import type { Environ, ErrorStream, InputStream } from './types.js';
+import { VERSION } from './types.js';
+import { decodePath } from './uri.js';
+import { emptyInput } from './input.js';
+import { fileWrapper } from './file-wrapper.js';
+
+/** What a gateway knows about one request, before it becomes an environ. */
+export interface RequestInit {
+  method: string;
+  /** The raw request target: "/a%20b?x=1" (origin form). An absolute-form target is reduced to its path. */
+  target: string;
+  /** Raw request headers in arrival order: [name, value] pairs. */
+  headers: Array<[string, string]>;
+  /** "HTTP/1.1" by default. */
+  protocol?: string;
+  /** "http" (default) or "https". */
+  scheme?: string;
+  serverName?: string;
+  serverPort?: string | number;
+  remoteAddr?: string;
+  remotePort?: string | number;
+  /** Mount point, "" by default; must not end with "/". The request path must start with it. */
+  scriptName?: string;
+  input?: InputStream;
+  errors?: ErrorStream;
+  multithread?: boolean;
+  multiprocess?: boolean;
+  runOnce?: boolean;
+}
+
+/** Thrown by {@link createEnviron} for a request that cannot become an environ; `status` is the answer (400). */
+export class BadRequestError extends Error {
+  readonly status = 400;
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadRequestError';
+  }
+}
+
+/** A `stackware.errors` stream that writes to process.stderr. */
+export const stderrErrors: ErrorStream = { write: (text: string) => void process.stderr.write(text) };
+
+/**
+ * Builds the environ for one request (RFC 3875 meta-variables + `stackware.*` keys).
+ * Header `X-Foo` becomes `HTTP_X_FOO`; repeated headers are joined with ", " (Cookie with "; ");
+ * Content-Type and Content-Length become CONTENT_TYPE/CONTENT_LENGTH, never HTTP_*.
+ * Headers whose names contain "_" are dropped (they would be indistinguishable from "-" ones;
+ * nginx and Apache do the same).
+ * @throws BadRequestError when the path is not valid percent-encoded UTF-8 or is outside `scriptName`.
+ */
+export function createEnviron(init: RequestInit): Environ {
+  let target = init.target;
+  if (!target.startsWith('/')) {
+    // absolute-form ("http://host/path?q") or "*": keep the path and query.
+    const match = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*([^#]*)/.exec(target);
+    target = match ? match[1] || '/' : target === '*' ? '*' : '/' + target;
+  }
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const query = q === -1 ? '' : target.slice(q + 1);
+  const path = decodePath(rawPath);
+  if (path === undefined) throw new BadRequestError(`The request path is not valid percent-encoded UTF-8: ${JSON.stringify(rawPath.slice(0, 200))}`);
+  const scriptName = init.scriptName ?? '';
+  if (scriptName && path !== scriptName && !path.startsWith(scriptName + '/')) throw new BadRequestError(`The request path ${JSON.stringify(path)} is outside the mount point ${JSON.stringify(scriptName)}`);
+
+  const hostHeader = init.headers.find(([n]) => n.toLowerCase() === 'host')?.[1];
+  const scheme = init.scheme ?? 'http';
+  const environ: Environ = {
+    REQUEST_METHOD: init.method.toUpperCase(),
+    SCRIPT_NAME: scriptName,
+    PATH_INFO: path.slice(scriptName.length),
+    QUERY_STRING: query,
+    SERVER_NAME: init.serverName ?? (hostHeader ? hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') : 'localhost'),
+    SERVER_PORT: String(init.serverPort ?? (scheme === 'https' ? 443 : 80)),
+    SERVER_PROTOCOL: init.protocol ?? 'HTTP/1.1',
+    REQUEST_URI: init.target,
+    'stackware.version': VERSION,
+    'stackware.url_scheme': scheme,
+    'stackware.input': init.input ?? emptyInput(),
+    'stackware.errors': init.errors ?? stderrErrors,
+    'stackware.multithread': init.multithread ?? false,
+    'stackware.multiprocess': init.multiprocess ?? false,
+    'stackware.run_once': init.runOnce ?? false,
+    'stackware.file_wrapper': fileWrapper,
+  };
+  if (init.remoteAddr !== undefined) environ.REMOTE_ADDR = init.remoteAddr;
+  if (init.remotePort !== undefined) environ.REMOTE_PORT = String(init.remotePort);
+  for (const [rawName, value] of init.headers) {
+    if (rawName.includes('_')) continue;
+    const name = rawName.toUpperCase().replace(/-/g, '_');
+    const key = name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH' ? name : `HTTP_${name}`;
+    const previous = environ[key];
+    if (typeof previous === 'string') {
+      if (name === 'CONTENT_LENGTH' || name === 'CONTENT_TYPE') {
+        if (previous !== value) throw new BadRequestError(`Conflicting ${rawName} headers`);
+        continue;
+      }
+      environ[key] = previous + (name === 'COOKIE' ? '; ' : ', ') + value;
+    } else {
+      environ[key] = value;
+    }
+  }
+  return environ;
+}

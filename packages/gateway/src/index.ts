@@ -1,0 +1,22 @@
+/**
+ * @stackware/gateway — the Stackware gateway interface (SPEC.md): types, the validator,
+ * the TestClient, the shared response driver for servers, and small helpers.
+ */
+export type {
+  Application, Middleware, Environ, StartResponse, WriteFunction, ResponseBody, Header, Headers,
+  InputStream, ErrorStream, FileWrapper, FileWrapperFactory, FileWrapperOptions,
+} from './types.js';
+export { VERSION } from './types.js';
+export { getHeader, getHeaders, setHeader, removeHeader, requestHeader, environKey } from './headers.js';
+export { requestUri, applicationUri, hostUrl, shiftPathInfo, decodePath, quotePath } from './uri.js';
+export { HTTPError, isHTTPError, statusLine, statusCode, type HTTPErrorOptions } from './http-error.js';
+export { text, html, json, redirect, notFound, bytesResponse, escapeHtml, type ResponseInit } from './responses.js';
+export { compose } from './compose.js';
+export { bytes, readBody, collectBody, isIterableBody, onBodyClose, type ReadBodyOptions } from './body.js';
+export { createInput, emptyInput, InputConsumedError } from './input.js';
+export { fileWrapper, isFileWrapper, resolveFileWrapperLength } from './file-wrapper.js';
+export { createEnviron, BadRequestError, stderrErrors, type RequestInit } from './environ.js';
+export { runApplication, ClientDisconnectedError, type ResponseSink, type RunOptions, type RunResult, type ErrorPhase } from './run.js';
+export { validator, checkEnviron, checkResponseStart, checkBodiesClosed, ValidationError, RULES, type ValidationRule } from './validator.js';
+export { TestClient, type TestClientOptions, type RequestOptions, type TestResponse } from './test-client.js';
+export { CookieJar, type StoredCookie } from './cookies.js';

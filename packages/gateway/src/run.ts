@@ -1,0 +1,233 @@
+import type { Application, Environ, FileWrapper, Headers, ResponseBody, StartResponse, WriteFunction } from './types.js';
+import { isFileWrapper, resolveFileWrapperLength } from './file-wrapper.js';
+import { isIterableBody } from './body.js';
+
+/**
+ * The transport side of one response, implemented by each gateway (HTTP, FastCGI, SCGI, CGI,
+ * the TestClient). {@link runApplication} drives it; the sink never sees the application.
+ */
+export interface ResponseSink {
+  /**
+   * Sends the status line and headers, exactly once, right before the first body byte or the end.
+   * `contentLength` is the body's length in bytes when the driver knows it (an array body, a file
+   * wrapper, an empty body); the application's own Content-Length header, if any, is in `headers`.
+   * With neither, an HTTP/1.1 sink uses chunked coding.
+   */
+  sendHeaders(status: string, headers: Headers, contentLength: number | undefined): void | Promise<void>;
+  /** Writes one non-empty chunk; resolves when the transport can take more (backpressure). Must settle when the client goes away. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Optional zero-copy path: sends a file wrapper's bytes from the file. */
+  sendFile?(file: FileWrapper, length: number): Promise<void>;
+  /** Completes the response. */
+  end(): Promise<void>;
+  /** Breaks the response off after headers were sent: the client must see a truncated response, never a complete-looking one. */
+  abort(error: unknown): void;
+  /** Aborted when the client went away: the driver stops, calls `return()` on the iterator and `close()` on the body. */
+  signal?: AbortSignal;
+}
+
+/** Where a caught error came from. */
+export type ErrorPhase = 'application' | 'body' | 'close';
+
+/** Options of {@link runApplication}. */
+export interface RunOptions {
+  /** A HEAD request: headers are sent, body bytes are not (the body is iterated only until its first chunk). */
+  head?: boolean;
+  /** Called for every error caught. Default: writes the stack to `environ['stackware.errors']`. */
+  onError?: (error: unknown, phase: ErrorPhase) => void;
+}
+
+/** What happened to one response. */
+export interface RunResult {
+  /** The status line sent, or undefined when nothing was sent (client gone). */
+  status: string | undefined;
+  headersSent: boolean;
+  /** Body bytes handed to the sink (0 for HEAD). */
+  bytesSent: number;
+  /** True when the response was sent to its end. */
+  completed: boolean;
+  /** True when the client went away before the end. */
+  aborted: boolean;
+  /** The first error caught (application, body or close), if any. */
+  error?: unknown;
+}
+
+/** Raised inside the application (from the legacy `write`) when the client has gone away. */
+export class ClientDisconnectedError extends Error {
+  constructor() {
+    super('The client closed the connection before the response was complete');
+    this.name = 'ClientDisconnectedError';
+  }
+}
+
+const STATUS_RE = /^[1-9]\d\d [^\r\n\0]*$/;
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return 'a string (encode it: chunks are Uint8Array)';
+  if (typeof value === 'object') return `an object without an iterator (${Object.prototype.toString.call(value)})`;
+  return typeof value;
+}
+
+function defaultOnError(environ: Environ): (error: unknown, phase: ErrorPhase) => void {
+  return (error, phase) => {
+    const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+    try {
+      environ['stackware.errors'].write(`Error in ${phase}: ${text}\n`);
+    } catch {
+      process.stderr.write(`Error in ${phase}: ${text}\n`);
+    }
+  };
+}
+
+const INTERNAL_ERROR = Buffer.from('Internal Server Error\n');
+
+/**
+ * Runs one request through an application and sends the response to `sink`, implementing the
+ * server side of the gateway interface (packages/gateway/SPEC.md; PEP 3333 §"The Server/Gateway Side"):
+ * - `startResponse` stores status and headers; a second call is allowed only with `error`, and then
+ *   replaces them before anything is sent, or rethrows `error` after.
+ * - Nothing is sent before the first non-empty chunk or the end of the body; then every chunk is
+ *   written as produced, awaiting the sink (backpressure). Empty chunks are skipped.
+ * - The body length is passed on when known (arrays, file wrappers, empty bodies).
+ * - HEAD sends headers only.
+ * - `close()` is called once on every body: after success, after an error, and when the client goes
+ *   away; `return()` is called on an iterator stopped early.
+ * - An error before headers are sent answers a plain "500 Internal Server Error"; after, the sink is
+ *   aborted so the client sees a broken response.
+ * Never throws: errors are reported through `options.onError` and returned in the result.
+ */
+export async function runApplication(app: Application, environ: Environ, sink: ResponseSink, options: RunOptions = {}): Promise<RunResult> {
+  const onError = options.onError ?? defaultOnError(environ);
+  const head = options.head ?? false;
+  const result: RunResult = { status: undefined, headersSent: false, bytesSent: 0, completed: false, aborted: false };
+  let pending: { status: string; headers: Headers } | undefined;
+
+  const sendHeaders = async (contentLength: number | undefined) => {
+    if (result.headersSent) return;
+    if (!pending) throw new Error('The application produced body bytes before calling startResponse');
+    result.headersSent = true;
+    result.status = pending.status;
+    await sink.sendHeaders(pending.status, pending.headers, contentLength);
+  };
+
+  const write: WriteFunction = async (chunk) => {
+    if (!(chunk instanceof Uint8Array)) throw new TypeError(`write() takes a Uint8Array chunk, got ${describe(chunk)}`);
+    if (sink.signal?.aborted) throw new ClientDisconnectedError();
+    if (chunk.byteLength === 0) return;
+    await sendHeaders(undefined);
+    if (head) return;
+    await sink.write(chunk);
+    result.bytesSent += chunk.byteLength;
+  };
+
+  const startResponse: StartResponse = (status, headers, error) => {
+    if (error !== undefined) {
+      if (result.headersSent) throw error;
+    } else if (pending) {
+      throw new Error('startResponse was called a second time without an error argument');
+    }
+    if (typeof status !== 'string' || !STATUS_RE.test(status)) throw new TypeError(`Invalid status ${JSON.stringify(status)}: use three digits, a space and a reason phrase ("200 OK")`);
+    if (!Array.isArray(headers)) throw new TypeError('startResponse headers must be an array of [name, value] pairs');
+    pending = { status, headers };
+    return write;
+  };
+
+  let body: ResponseBody | undefined;
+  let phase: ErrorPhase = 'application';
+  try {
+    body = await app(environ, startResponse);
+    if (!isIterableBody(body)) {
+      const got = describe(body);
+      body = undefined;
+      throw new TypeError(`The application returned ${got}, not an iterable of Uint8Array chunks`);
+    }
+    phase = 'body';
+    let knownLength: number | undefined;
+    if (Array.isArray(body)) {
+      knownLength = 0;
+      for (const chunk of body as unknown[]) knownLength += chunk instanceof Uint8Array ? chunk.byteLength : 0;
+    } else if (isFileWrapper(body)) {
+      knownLength = await resolveFileWrapperLength(body);
+    }
+
+    if (isFileWrapper(body) && pending && (head || sink.sendFile)) {
+      await sendHeaders(knownLength);
+      if (!head && knownLength! > 0) {
+        await sink.sendFile!(body, knownLength!);
+        result.bytesSent += knownLength!;
+      }
+    } else {
+      const iterable = body as Partial<AsyncIterable<Uint8Array>> & Partial<Iterable<Uint8Array>>;
+      const iterator: Iterator<Uint8Array> | AsyncIterator<Uint8Array> = iterable[Symbol.asyncIterator]
+        ? iterable[Symbol.asyncIterator]!()
+        : iterable[Symbol.iterator]!();
+      let finished = false;
+      try {
+        for (;;) {
+          if (sink.signal?.aborted) break;
+          const step = await iterator.next();
+          if (step.done) {
+            finished = true;
+            break;
+          }
+          const chunk = step.value as unknown;
+          if (!(chunk instanceof Uint8Array)) throw new TypeError(`The response body yielded ${describe(chunk)}; chunks must be Uint8Array`);
+          if (chunk.byteLength === 0) continue;
+          await sendHeaders(knownLength);
+          if (head) break;
+          if (sink.signal?.aborted) break;
+          await sink.write(chunk);
+          result.bytesSent += chunk.byteLength;
+        }
+      } finally {
+        if (!finished && typeof iterator.return === 'function') {
+          try {
+            await iterator.return();
+          } catch (error) {
+            onError(error, 'body');
+          }
+        }
+      }
+      if (finished && !result.headersSent) knownLength = head ? knownLength : 0;
+    }
+
+    if (sink.signal?.aborted) {
+      result.aborted = true;
+    } else {
+      await sendHeaders(knownLength);
+      await sink.end();
+      result.completed = true;
+    }
+  } catch (error) {
+    if (sink.signal?.aborted) {
+      result.aborted = true;
+    } else {
+      result.error = error;
+      onError(error, phase);
+      if (!result.headersSent) {
+        try {
+          result.headersSent = true;
+          result.status = '500 Internal Server Error';
+          await sink.sendHeaders(result.status, [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(INTERNAL_ERROR.length)]], INTERNAL_ERROR.length);
+          if (!head) await sink.write(INTERNAL_ERROR);
+          await sink.end();
+        } catch (sendError) {
+          sink.abort(sendError);
+        }
+      } else {
+        sink.abort(error);
+      }
+    }
+  } finally {
+    if (body && typeof body.close === 'function') {
+      try {
+        await body.close();
+      } catch (error) {
+        onError(error, 'close');
+        result.error ??= error;
+      }
+    }
+  }
+  return result;
+}
