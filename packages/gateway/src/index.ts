@@ -20,3 +20,6 @@ export { runApplication, ClientDisconnectedError, type ResponseSink, type RunOpt
 export { validator, checkEnviron, checkResponseStart, checkBodiesClosed, ValidationError, RULES, type ValidationRule } from './validator.js';
 export { TestClient, type TestClientOptions, type RequestOptions, type TestResponse } from './test-client.js';
 export { CookieJar, type StoredCookie } from './cookies.js';
+export type {
+  OptionType, FactoryContext, FactoryOptions, AppFactory, FilterFactory, ServerFactory, RunningServer, StackwareFactories,
+} from './factories.js';
