@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `stackware` command. Registers the TypeScript loader, then runs the CLI.
-import { registerLoaders } from './register.js';
+import { registerLoaders } from '@stackware/loader';
 
 registerLoaders();
 const { main } = await import('../src/main.ts');

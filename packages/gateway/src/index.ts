@@ -23,3 +23,4 @@ export { CookieJar, type StoredCookie } from './cookies.js';
 export type {
   OptionType, FactoryContext, FactoryOptions, AppFactory, FilterFactory, ServerFactory, RunningServer, StackwareFactories,
 } from './factories.js';
+export { TO_APPLICATION, asApplication, type ApplicationSource } from './to-application.js';
