@@ -1,0 +1,32 @@
+import type { Environ } from '@stackware/gateway';
+import type { Session } from './types.js';
+
+/** The environ key where `session()` puts the request's {@link Session}. Use {@link getSession}, not the key. */
+export const SESSION_KEY = 'stackware.session.session';
+
+/** True when a `session()` middleware put a session on this environ. */
+export function hasSession(environ: Environ): boolean {
+  return environ[SESSION_KEY] !== undefined;
+}
+
+/**
+ * The request's lazy {@link Session} (nothing is read until `await session.load()`).
+ * @throws Error when no `session()` middleware is in the stack above this application — the
+ *   message says to add it (`session(app, { secret, store })`, or a `[filter:session]` with
+ *   `use = "@stackware/session"` in the deploy file).
+ */
+export function getSession(environ: Environ): Session {
+  const session = environ[SESSION_KEY] as Session | undefined;
+  if (session === undefined) {
+    throw new Error(
+      'No session on this request: add session() to the stack above this application ' +
+        '(session(app, { secret, store }) in code, or a filter with use = "@stackware/session" in the deploy file)',
+    );
+  }
+  return session;
+}
+
+/** `getSession(environ).load()`: the request's session, read from the store. Same errors as {@link getSession}. */
+export function loadSession(environ: Environ): Promise<Session> {
+  return getSession(environ).load();
+}
