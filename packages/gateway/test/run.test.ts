@@ -175,7 +175,7 @@ describe('runApplication', () => {
       },
     };
     const { sink, rec } = recorder();
-    const result = await runApplication((_e, s) => { s('200 OK', TEXT); return closable(iterable, log); }, env('HEAD'), sink, { head: true });
+    const result = await runApplication((_e, s) => { s('200 OK', TEXT); return closable(iterable as AsyncIterable<Uint8Array>, log); }, env('HEAD'), sink, { head: true });
     expect(rec.events).toEqual(['headers', 'end']);
     expect(log).toEqual(['return', 'close']);
     expect(result.bytesSent).toBe(0);
