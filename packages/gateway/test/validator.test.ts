@@ -1,4 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import {
   validator, createEnviron, createInput, checkBodiesClosed, ValidationError, RULES,
   type Application, type Environ, type StartResponse, type ValidationRule, type ResponseBody, fileWrapper,
@@ -184,6 +185,12 @@ describe('validator rules', () => {
       expect(await violation(cases[rule])).toBe(rule);
     });
   }
+
+  it('lists every rule in SPEC.md §11', () => {
+    const spec = readFileSync(new URL('../SPEC.md', import.meta.url), 'utf8');
+    const listed = [...spec.matchAll(/^\| `([a-z0-9-]+)` \|/gm)].map((m) => m[1]).sort();
+    expect(listed).toEqual(Object.keys(RULES).sort());
+  });
 
   it('names the rule and its explanation in the message', async () => {
     const error = await cases['header-hop-by-hop']().catch((e: unknown) => e) as ValidationError;
