@@ -1,0 +1,31 @@
+import type { Headers } from '@stackware/gateway';
+
+const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const BAD_VALUE_RE = /[\r\n\0]/;
+
+/**
+ * The head of a CGI response (RFC 3875 §6.2–6.3), as FastCGI, SCGI and CGI gateways send it:
+ * `Status: 404 Not Found`, then the headers in order (repeats kept), then `Content-Length` when
+ * the length is known and the application did not set one, then an empty line. Latin-1 encoded,
+ * like HTTP header bytes.
+ * @throws TypeError for a header name that is not a token or a value containing CR, LF or NUL
+ * (the front server would otherwise read injected headers).
+ */
+export function cgiResponseHead(status: string, headers: Headers, contentLength: number | undefined): Buffer {
+  let head = `Status: ${status}\r\n`;
+  let hasLength = false;
+  for (const [name, value] of headers) {
+    if (!TOKEN_RE.test(name)) throw new TypeError(`Invalid response header name ${JSON.stringify(name)}`);
+    if (BAD_VALUE_RE.test(value)) throw new TypeError(`Invalid value for response header ${name}: it contains CR, LF or NUL`);
+    if (name.toLowerCase() === 'content-length') hasLength = true;
+    head += `${name}: ${value}\r\n`;
+  }
+  if (contentLength !== undefined && !hasLength) head += `Content-Length: ${contentLength}\r\n`;
+  return Buffer.from(head + '\r\n', 'latin1');
+}
+
+/** The plain-text response a CGI-style gateway sends for a request it cannot turn into an environ. */
+export function cgiErrorResponse(status: string, message: string): Buffer {
+  const body = Buffer.from(`${message}\n`, 'utf8');
+  return Buffer.concat([cgiResponseHead(status, [['Content-Type', 'text/plain; charset=utf-8']], body.length), body]);
+}

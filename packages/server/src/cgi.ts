@@ -1,0 +1,117 @@
+/**
+ * `runCgi(app)`: the CGI gateway (RFC 3875). One process, one request: the environment, stdin
+ * and stdout of the process are the request and the response (wsgiref's CGIHandler).
+ */
+import type { Readable, Writable } from 'node:stream';
+import { BadRequestError, createInput, runApplication, type Application, type ErrorStream, type ResponseSink } from '@stackware/gateway';
+import { environFromCgi } from './cgi-environ.js';
+import { cgiErrorResponse, cgiResponseHead } from './cgi-response.js';
+
+/**
+ * Options of {@link runCgi}; the defaults are the process's own:
+ * `env` process.env, `stdin` process.stdin, `stdout` process.stdout, `stderr` process.stderr,
+ * `handleSignals` true (SIGTERM/SIGHUP/SIGPIPE stop the response and close the body).
+ */
+export interface CgiOptions {
+  env?: NodeJS.ProcessEnv | Record<string, string | undefined>;
+  stdin?: Readable;
+  stdout?: Writable;
+  stderr?: Writable;
+  handleSignals?: boolean;
+}
+
+/**
+ * Runs one request through `app` as a CGI script (RFC 3875):
+ * - The environ comes from the environment variables through {@link environFromCgi} (every
+ *   variable is kept, as in wsgiref; SCRIPT_NAME/PATH_INFO as the web server set them; an invalid
+ *   REQUEST_URI path answers 400). `stackware.run_once` and `stackware.multiprocess` are true.
+ * - `stackware.input` reads stdin up to CONTENT_LENGTH, or to end of file when the server sent
+ *   no CONTENT_LENGTH (Apache does so for a chunked request body).
+ * - The response is written to stdout as `Status: 200 OK`, the headers, an empty line and the
+ *   body (§6.2, §6.3.3), with Content-Length when the length is known; writes await stdout.
+ * - `stackware.errors` writes to stderr (the web server's error log).
+ * - When the web server goes away (stdout fails with EPIPE, or SIGTERM/SIGHUP), the application
+ *   is stopped and its body closed.
+ * Resolves when the response is complete; sets `process.exitCode` to 1 when it was broken off.
+ * The caller exits afterwards (`stackware cgi` does).
+ */
+export async function runCgi(app: Application, options: CgiOptions = {}): Promise<void> {
+  const env = options.env ?? process.env;
+  const stdin = options.stdin ?? process.stdin;
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const controller = new AbortController();
+  const errors: ErrorStream = { write: (text: string) => void stderr.write(String(text)) };
+
+  const abort = () => controller.abort();
+  const onStdoutError = () => abort();
+  stdout.on('error', onStdoutError);
+  const signals: NodeJS.Signals[] = options.handleSignals === false ? [] : ['SIGTERM', 'SIGHUP', 'SIGPIPE'];
+  for (const signal of signals) process.on(signal, abort);
+
+  let stdinUsed = false;
+  const stdinSource: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]() {
+      stdinUsed = true;
+      return (stdin as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    },
+  };
+
+  const waitWritable = () => new Promise<void>((resolve) => {
+    const done = () => {
+      stdout.off('drain', done);
+      controller.signal.removeEventListener('abort', done);
+      resolve();
+    };
+    stdout.once('drain', done);
+    controller.signal.addEventListener('abort', done, { once: true });
+  });
+
+  try {
+    const variables = Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+    let environ;
+    try {
+      const declared = env.CONTENT_LENGTH;
+      environ = environFromCgi(variables, {
+        input: createInput(stdinSource, declared && /^\d+$/.test(declared) ? Number(declared) : undefined),
+        errors,
+        multithread: false,
+        multiprocess: true,
+        runOnce: true,
+      });
+    } catch (error) {
+      if (!(error instanceof BadRequestError)) throw error;
+      stdout.write(cgiErrorResponse('400 Bad Request', `Bad Request: ${error.message}`));
+      return;
+    }
+
+    let head: Buffer | undefined;
+    const sink: ResponseSink = {
+      sendHeaders: (status, headers, contentLength) => {
+        head = cgiResponseHead(status, headers, contentLength);
+      },
+      write: async (chunk) => {
+        if (controller.signal.aborted) return;
+        const data = head ? Buffer.concat([head, chunk]) : chunk;
+        head = undefined;
+        if (!stdout.write(data)) await waitWritable();
+      },
+      end: async () => {
+        if (head && !controller.signal.aborted) stdout.write(head);
+        head = undefined;
+      },
+      abort: () => {
+        process.exitCode = 1;
+        controller.abort();
+      },
+      signal: controller.signal,
+    };
+    const result = await runApplication(app, environ, sink, { head: environ.REQUEST_METHOD === 'HEAD' });
+    if (!result.completed) process.exitCode = 1;
+  } finally {
+    stdout.off('error', onStdoutError);
+    for (const signal of signals) process.off(signal, abort);
+    if (stdinUsed && stdin !== process.stdin) stdin.destroy();
+    else if (stdinUsed) stdin.pause();
+  }
+}

@@ -1,0 +1,320 @@
+/**
+ * One FastCGI connection (FastCGI 1.0 responder): reads records, runs one application per
+ * request (several at once when the client multiplexes), and writes STDOUT/STDERR/END_REQUEST.
+ */
+import type { Socket } from 'node:net';
+import { BadRequestError, ClientDisconnectedError, createInput, runApplication, type Application, type ErrorStream, type ResponseSink } from '@stackware/gateway';
+import {
+  FCGI_KEEP_CONN, FastCGIProtocolError, ProtocolStatus, RecordParser, RecordType, Role,
+  decodeBeginRequest, decodeNameValuePairs, encodeEndRequest, encodeNameValuePairs, encodeRecord, encodeStream, encodeUnknownType,
+  type FcgiRecord,
+} from './records.js';
+import { InputQueue } from './input-queue.js';
+import { environFromCgi } from '../cgi-environ.js';
+import { cgiErrorResponse, cgiResponseHead } from '../cgi-response.js';
+import type { TrackedConnection } from './listener.js';
+
+/** Limits and flags a connection works with (resolved options of serveFastCGI). */
+export interface FastCGIConnectionSettings {
+  maxConnections: number;
+  maxRequestsPerConnection: number;
+  multiplex: boolean;
+  maxParamsBytes: number;
+  inputHighWaterBytes: number;
+  multithread: boolean;
+  multiprocess: boolean;
+  /** Where the gateway reports protocol errors and errors outside any request. */
+  log: ErrorStream;
+}
+
+interface FcgiRequest {
+  id: number;
+  keepConn: boolean;
+  params: Buffer[];
+  paramsBytes: number;
+  started: boolean;
+  finished: boolean;
+  usedStderr: boolean;
+  input: InputQueue;
+  controller: AbortController;
+  /** Set when the client sent ABORT_REQUEST (as opposed to the connection going away). */
+  abortedByClient: boolean;
+}
+
+/**
+ * Serves FastCGI on one socket. Hostile or malformed input (bad version, oversize PARAMS, a
+ * duplicate request id, malformed BEGIN_REQUEST or name-value pairs) is logged and closes this
+ * connection only.
+ */
+export class FastCGIConnection implements TrackedConnection {
+  private readonly parser = new RecordParser();
+  private readonly requests = new Map<number, FcgiRequest>();
+  private draining = false;
+  private readEnded = false;
+  private closed = false;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly app: Application,
+    private readonly settings: FastCGIConnectionSettings,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.wakeWriters());
+    socket.on('error', () => socket.destroy());
+    socket.on('end', () => {
+      this.readEnded = true;
+      // The client will send nothing more: requests still reading STDIN never complete.
+      for (const request of this.requests.values()) if (!request.input.done) request.input.fail(new ClientDisconnectedError());
+      if (this.requests.size === 0) socket.end();
+    });
+    socket.on('close', () => this.onClose());
+  }
+
+  drain(): void {
+    this.draining = true;
+    if (this.requests.size === 0) this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    for (const request of this.requests.values()) {
+      request.controller.abort();
+      request.input.fail(new ClientDisconnectedError());
+    }
+    this.requests.clear();
+    this.wakeWriters();
+  }
+
+  private wakeWriters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private protocolError(message: string): void {
+    this.settings.log.write(`FastCGI: closing the connection from ${this.socket.remoteAddress ?? 'a Unix socket'}: ${message}\n`);
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    let records: FcgiRecord[];
+    try {
+      records = this.parser.push(chunk);
+    } catch (error) {
+      this.protocolError((error as Error).message);
+      return;
+    }
+    for (const record of records) {
+      if (this.closed || this.socket.destroyed) return;
+      try {
+        this.onRecord(record);
+      } catch (error) {
+        this.protocolError(error instanceof FastCGIProtocolError ? error.message : String(error));
+        return;
+      }
+    }
+    this.updateFlow();
+  }
+
+  /** Pauses the socket while any request has more STDIN queued than the high-water mark. */
+  private updateFlow(): void {
+    if (this.closed) return;
+    let over = false;
+    for (const request of this.requests.values()) if (request.input.queuedBytes > this.settings.inputHighWaterBytes) over = true;
+    if (over && !this.socket.isPaused()) this.socket.pause();
+    else if (!over && this.socket.isPaused()) this.socket.resume();
+  }
+
+  private send(data: Buffer | Buffer[]): boolean {
+    if (this.closed || this.socket.destroyed) return true;
+    if (Array.isArray(data)) {
+      let ok = true;
+      for (const part of data) ok = this.socket.write(part);
+      return ok;
+    }
+    return this.socket.write(data);
+  }
+
+  private onRecord(record: FcgiRecord): void {
+    const { type, requestId, content } = record;
+    if (requestId === 0) {
+      if (type === RecordType.GET_VALUES) this.send(this.getValuesResult(content));
+      else this.send(encodeUnknownType(type));
+      return;
+    }
+    if (type === RecordType.BEGIN_REQUEST) {
+      this.begin(requestId, content);
+      return;
+    }
+    const request = this.requests.get(requestId);
+    if (!request) return; // records for requests that are not active are ignored (spec §3.3)
+    switch (type) {
+      case RecordType.PARAMS:
+        if (request.started) return;
+        if (content.length === 0) {
+          this.start(request);
+          return;
+        }
+        request.paramsBytes += content.length;
+        if (request.paramsBytes > this.settings.maxParamsBytes) throw new FastCGIProtocolError(`PARAMS of request ${requestId} exceed ${this.settings.maxParamsBytes} bytes (maxParamsBytes)`);
+        request.params.push(content);
+        return;
+      case RecordType.STDIN:
+        if (content.length === 0) request.input.end();
+        else request.input.push(content);
+        return;
+      case RecordType.ABORT_REQUEST:
+        request.abortedByClient = true;
+        request.controller.abort();
+        request.input.fail(new ClientDisconnectedError());
+        if (!request.started) this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE);
+        return;
+      default:
+        return; // DATA (filter role) and unknown application record types: ignored
+    }
+  }
+
+  private getValuesResult(content: Buffer): Buffer {
+    const known: Record<string, string> = {
+      FCGI_MAX_CONNS: String(this.settings.maxConnections),
+      FCGI_MAX_REQS: String(this.settings.multiplex ? this.settings.maxConnections * this.settings.maxRequestsPerConnection : this.settings.maxConnections),
+      FCGI_MPXS_CONNS: this.settings.multiplex ? '1' : '0',
+    };
+    const answer: Array<[string, string]> = [];
+    for (const [name] of decodeNameValuePairs(content)) if (name in known) answer.push([name, known[name]!]);
+    return encodeRecord(RecordType.GET_VALUES_RESULT, 0, encodeNameValuePairs(answer));
+  }
+
+  private begin(requestId: number, content: Buffer): void {
+    const { role, flags } = decodeBeginRequest(content);
+    if (this.requests.has(requestId)) throw new FastCGIProtocolError(`BEGIN_REQUEST for request ${requestId}, which is already active`);
+    const keepConn = (flags & FCGI_KEEP_CONN) !== 0;
+    let refuse: number | undefined;
+    if (role !== Role.RESPONDER) refuse = ProtocolStatus.UNKNOWN_ROLE;
+    else if (this.requests.size > 0 && !this.settings.multiplex) refuse = ProtocolStatus.CANT_MPX_CONN;
+    else if (this.draining || this.requests.size >= this.settings.maxRequestsPerConnection) refuse = ProtocolStatus.OVERLOADED;
+    if (refuse !== undefined) {
+      this.send(encodeEndRequest(requestId, 0, refuse));
+      if (!keepConn && this.requests.size === 0) this.socket.end();
+      return;
+    }
+    const request: FcgiRequest = {
+      id: requestId, keepConn, params: [], paramsBytes: 0, started: false, finished: false, usedStderr: false,
+      input: new InputQueue(() => this.updateFlow()), controller: new AbortController(), abortedByClient: false,
+    };
+    this.requests.set(requestId, request);
+  }
+
+  /** Sends END_REQUEST, forgets the request, and ends the connection when it is not kept. */
+  private finish(request: FcgiRequest, appStatus: number, protocolStatus: number, stdoutEnd = false): void {
+    if (request.finished) return;
+    request.finished = true;
+    const records: Buffer[] = [];
+    if (stdoutEnd) records.push(encodeRecord(RecordType.STDOUT, request.id));
+    if (request.usedStderr) records.push(encodeRecord(RecordType.STDERR, request.id));
+    records.push(encodeEndRequest(request.id, appStatus, protocolStatus));
+    this.send(Buffer.concat(records));
+    this.requests.delete(request.id);
+    request.input.fail(new ClientDisconnectedError());
+    this.updateFlow();
+    if (this.requests.size === 0 && (!request.keepConn || this.draining || this.readEnded)) this.socket.end();
+  }
+
+  private errorsFor(request: FcgiRequest): ErrorStream {
+    return {
+      write: (text: string) => {
+        if (request.finished || this.closed) {
+          this.settings.log.write(text);
+          return;
+        }
+        const data = Buffer.from(String(text), 'utf8');
+        if (data.length === 0) return;
+        request.usedStderr = true;
+        this.send(encodeStream(RecordType.STDERR, request.id, data));
+      },
+    };
+  }
+
+  private start(request: FcgiRequest): void {
+    request.started = true;
+    let variables: Array<[string, Buffer]>;
+    try {
+      variables = decodeNameValuePairs(Buffer.concat(request.params));
+    } catch (error) {
+      throw new FastCGIProtocolError(`Malformed PARAMS for request ${request.id}: ${(error as Error).message}`);
+    }
+    request.params = [];
+    void this.run(request, variables);
+  }
+
+  private waitForDrain(request: FcgiRequest): Promise<void> {
+    if (this.closed || request.controller.signal.aborted || !this.socket.writableNeedDrain) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const onAbort = () => resolve();
+      request.controller.signal.addEventListener('abort', onAbort, { once: true });
+      this.drainWaiters.push(() => {
+        request.controller.signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  private async run(request: FcgiRequest, variables: Array<[string, Buffer]>): Promise<void> {
+    const errors = this.errorsFor(request);
+    let environ;
+    try {
+      const declared = variables.findLast(([name]) => name === 'CONTENT_LENGTH')?.[1].toString('latin1');
+      const length = declared && /^\d+$/.test(declared) ? Number(declared) : undefined;
+      environ = environFromCgi(variables, {
+        input: createInput(request.input, length),
+        errors,
+        multithread: this.settings.multithread,
+        multiprocess: this.settings.multiprocess,
+        runOnce: false,
+      });
+    } catch (error) {
+      const bad = error instanceof BadRequestError;
+      if (!bad) this.settings.log.write(`FastCGI: cannot build the environ: ${(error as Error).stack ?? String(error)}\n`);
+      const response = bad ? cgiErrorResponse('400 Bad Request', `Bad Request: ${error.message}`) : cgiErrorResponse('500 Internal Server Error', 'Internal Server Error');
+      this.send(encodeStream(RecordType.STDOUT, request.id, response));
+      this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE, true);
+      return;
+    }
+
+    let head: Buffer | undefined;
+    const sink: ResponseSink = {
+      sendHeaders: (status, headers, contentLength) => {
+        head = cgiResponseHead(status, headers, contentLength);
+      },
+      write: async (chunk) => {
+        if (request.controller.signal.aborted) return;
+        const data = head ? Buffer.concat([head, chunk]) : chunk;
+        head = undefined;
+        if (!this.send(encodeStream(RecordType.STDOUT, request.id, data))) await this.waitForDrain(request);
+      },
+      end: async () => {
+        if (request.controller.signal.aborted) return;
+        if (head) this.send(encodeStream(RecordType.STDOUT, request.id, head));
+        head = undefined;
+        this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE, true);
+      },
+      abort: () => {
+        // A broken response must look broken: with no other request on the connection, break it
+        // off (nginx then reports "upstream prematurely closed"); otherwise end this request with
+        // a non-zero appStatus and no end-of-STDOUT record.
+        if (this.requests.size <= 1) this.socket.destroy();
+        else this.finish(request, 1, ProtocolStatus.REQUEST_COMPLETE);
+      },
+      signal: request.controller.signal,
+    };
+    await runApplication(this.app, environ, sink, { head: environ.REQUEST_METHOD === 'HEAD' });
+    // Answer ABORT_REQUEST with END_REQUEST (spec §5.4); a vanished connection gets nothing.
+    if (!request.finished && request.abortedByClient) this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE);
+    else if (!request.finished && !this.closed) this.finish(request, 1, ProtocolStatus.REQUEST_COMPLETE);
+  }
+}

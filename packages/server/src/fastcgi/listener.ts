@@ -1,0 +1,94 @@
+/**
+ * Listening for the CGI-style protocols (FastCGI, SCGI): TCP or a Unix socket, connection
+ * tracking, and graceful close. Shared by {@link serveFastCGI} and {@link serveSCGI}.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { unlink } from 'node:fs/promises';
+
+/** Where a gateway listens: a TCP address or a Unix socket path. */
+export type ListenTarget = { host?: string; port?: number; socket?: undefined } | { socket: string; host?: undefined; port?: undefined };
+
+/** One accepted connection, as the listener sees it. */
+export interface TrackedConnection {
+  /** Stop taking new requests; end the connection as soon as it is idle. */
+  drain(): void;
+  /** Break the connection off now. */
+  destroy(): void;
+}
+
+/** Options of {@link listenGateway}. */
+export interface ListenOptions {
+  /** Connections over this number are closed at once (default 1024). */
+  maxConnections: number;
+  /** How long `close()` waits for busy connections before breaking them off, in ms (default 5000). */
+  shutdownTimeoutMs: number;
+}
+
+/** A listening gateway: `url`, and a graceful `close()`. */
+export interface ListeningGateway {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+async function socketInUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Listens on `target` (default 127.0.0.1:9000) and hands each connection to `onConnection`.
+ * A stale Unix socket file (nothing accepts on it) is removed first; a live one is an error.
+ * `close()` stops accepting, lets busy connections finish, then breaks off what is left after
+ * `shutdownTimeoutMs`.
+ * @throws Error naming the address when it cannot listen (EADDRINUSE, EACCES).
+ */
+export async function listenGateway(
+  scheme: string,
+  target: ListenTarget,
+  options: ListenOptions,
+  onConnection: (socket: Socket) => TrackedConnection,
+): Promise<ListeningGateway> {
+  const connections = new Set<TrackedConnection>();
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+    if (connections.size >= options.maxConnections) {
+      socket.destroy();
+      return;
+    }
+    const tracked = onConnection(socket);
+    connections.add(tracked);
+    socket.once('close', () => connections.delete(tracked));
+  });
+  const path = target.socket;
+  if (path !== undefined) {
+    if (await socketInUse(path)) throw new Error(`Cannot listen on ${path}: another process accepts connections on it`);
+    await unlink(path).catch(() => undefined);
+  }
+  const host = target.host ?? '127.0.0.1';
+  const port = target.port ?? 9000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new Error(`Cannot listen on ${path ?? `${host}:${port}`}: ${(error as Error).message}`, { cause: error })));
+    if (path !== undefined) server.listen(path, resolve);
+    else server.listen(port, host, resolve);
+  });
+  const address = server.address();
+  const url = path !== undefined ? `unix:${path}` : `${scheme}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const connection of connections) connection.drain();
+      const timer = setTimeout(() => {
+        for (const connection of connections) connection.destroy();
+      }, options.shutdownTimeoutMs);
+      timer.unref();
+      server.once('close', () => clearTimeout(timer));
+    });
+    return closing;
+  };
+  return { url, server, close };
+}
