@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { SessionStore } from '../types.js';
+import { isValidSessionId } from '../ids.js';
+import { acquireWithRetry } from './retry.js';
+
+/** Options of {@link RedisStore}. Give `client` or `url`. */
+export interface RedisStoreOptions {
+  /** An ioredis client to use (the store never closes a client it was given). */
+  client?: Redis;
+  /** A Redis URL ("redis://127.0.0.1:6379/0"): the store opens its own client and closes it in `close()`. */
+  url?: string;
+  /** More ioredis options when `url` is used. */
+  redisOptions?: RedisOptions;
+  /** Prefix of every key (default "stackware:session:"): sessions at `<prefix><id>`, locks at `<prefix>lock:<id>`. */
+  keyPrefix?: string;
+}
+
+// Deletes the lock only when it still holds our token (a lock that expired and was taken by
+// another request is not ours to delete).
+const RELEASE_SCRIPT = 'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end';
+
+/**
+ * Sessions in Redis (ioredis): shared by every process and machine that uses the same Redis.
+ * The TTL is Redis's own (`SET key value EX ttl`, `EXPIRE` for touch), so expired sessions vanish
+ * without a sweep. A single `SET` is atomic. Locks (option `lock: true`) are
+ * `SET <prefix>lock:<id> <token> NX PX <ttlMs>`, released by a Lua script that checks the token.
+ */
+export class RedisStore implements SessionStore {
+  readonly client: Redis;
+  readonly keyPrefix: string;
+  readonly #owned: boolean;
+
+  /** @throws Error when neither `client` nor `url` is given. */
+  constructor(options: RedisStoreOptions) {
+    if (options?.client) {
+      this.client = options.client;
+      this.#owned = false;
+    } else if (typeof options?.url === 'string' && options.url) {
+      this.client = new Redis(options.url, { lazyConnect: false, maxRetriesPerRequest: 2, ...options.redisOptions });
+      this.#owned = true;
+    } else {
+      throw new Error('RedisStore needs a "client" (an ioredis instance) or a "url" ("redis://127.0.0.1:6379")');
+    }
+    this.keyPrefix = options.keyPrefix ?? 'stackware:session:';
+  }
+
+  #key(id: string): string {
+    if (!isValidSessionId(id)) throw new Error(`RedisStore: refusing session id ${JSON.stringify(String(id).slice(0, 40))}: not a valid session id`);
+    return this.keyPrefix + id;
+  }
+
+  async get(id: string): Promise<string | undefined> {
+    return (await this.client.get(this.#key(id))) ?? undefined;
+  }
+
+  async set(id: string, value: string, ttlSeconds: number): Promise<void> {
+    await this.client.set(this.#key(id), value, 'EX', Math.max(1, Math.ceil(ttlSeconds)));
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.client.del(this.#key(id));
+  }
+
+  async touch(id: string, ttlSeconds: number): Promise<void> {
+    await this.client.expire(this.#key(id), Math.max(1, Math.ceil(ttlSeconds)));
+  }
+
+  async lock(id: string, options: { waitMs: number; ttlMs: number }): Promise<() => Promise<void>> {
+    this.#key(id);
+    const key = `${this.keyPrefix}lock:${id}`;
+    const token = randomUUID();
+    const release = async () => {
+      await this.client.eval(RELEASE_SCRIPT, 1, key, token);
+    };
+    return acquireWithRetry(async () => ((await this.client.set(key, token, 'PX', options.ttlMs, 'NX')) === 'OK' ? release : undefined), options.waitMs);
+  }
+
+  /** Closes the client if the store opened it (from `url`). */
+  async close(): Promise<void> {
+    if (this.#owned) await this.client.quit().catch(() => this.client.disconnect());
+  }
+}
