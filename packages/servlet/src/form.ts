@@ -1,0 +1,250 @@
+import { createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import busboy from 'busboy';
+import { HTTPError, type Environ } from '@stackware/gateway';
+
+/**
+ * Limits on a request body parsed as a form (urlencoded or multipart/form-data). Breaking one
+ * answers 413 Content Too Large (RFC 9110 §15.5.14) with a message naming the limit.
+ */
+export interface FormLimits {
+  /** Largest whole request body, in bytes. Default 104857600 (100 MiB). */
+  maxBodyBytes: number;
+  /** Largest single uploaded file, in bytes. Default 104857600 (100 MiB). */
+  maxFileBytes: number;
+  /** Most uploaded files in one request. Default 20. */
+  maxFiles: number;
+  /** Most non-file fields in one request. Default 1000. */
+  maxFields: number;
+  /** Largest value of one non-file field, in bytes. Default 1048576 (1 MiB). */
+  maxFieldBytes: number;
+}
+
+/** The defaults of {@link FormLimits}. */
+export const DEFAULT_FORM_LIMITS: Readonly<FormLimits> = Object.freeze({
+  maxBodyBytes: 100 * 1024 * 1024,
+  maxFileBytes: 100 * 1024 * 1024,
+  maxFiles: 20,
+  maxFields: 1000,
+  maxFieldBytes: 1024 * 1024,
+});
+
+/**
+ * One uploaded file (a multipart/form-data part with a filename), stored in a temporary file
+ * that is removed when the request is finished. Read it during the request, or move/copy it.
+ */
+export class UploadedFile {
+  /** The form field name. */
+  readonly fieldName: string;
+  /** The file name the client sent (not a path on this machine; never trust it as one). */
+  readonly filename: string;
+  /** The part's Content-Type as sent by the client ("application/octet-stream" when absent). */
+  readonly mimeType: string;
+  /** Where the bytes are stored on this machine (a temporary file). */
+  readonly path: string;
+  /** Size in bytes. */
+  readonly size: number;
+
+  constructor(init: { fieldName: string; filename: string; mimeType: string; path: string; size: number }) {
+    this.fieldName = init.fieldName;
+    this.filename = init.filename;
+    this.mimeType = init.mimeType;
+    this.path = init.path;
+    this.size = init.size;
+  }
+
+  /** A stream of the file's bytes (for large files). */
+  stream(): ReadStream {
+    return createReadStream(this.path);
+  }
+
+  /** The whole file in memory (small files only). */
+  bytes(): Promise<Buffer> {
+    return readFile(this.path);
+  }
+
+  /** The file decoded as UTF-8 (small files only). */
+  async text(): Promise<string> {
+    return (await this.bytes()).toString('utf8');
+  }
+}
+
+/** A parsed form body: fields in arrival order, files, and the cleanup of their temporary files. */
+export interface ParsedForm {
+  /** Non-file fields as `[name, value]` pairs, in arrival order (repeats kept). */
+  fields: Array<[string, string]>;
+  files: UploadedFile[];
+  /** Removes the temporary files (idempotent). */
+  cleanup(): Promise<void>;
+}
+
+/** True for the body types {@link parseForm} reads: urlencoded and multipart/form-data. */
+export function isFormContentType(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data';
+}
+
+/** Resolves when `out` can take more, or has closed (a destroyed stream never drains). */
+function drained(out: WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
+}
+
+function tooLarge(message: string): HTTPError {
+  return new HTTPError(413, message);
+}
+
+/**
+ * Reads `stackware.input` as a form body with **busboy** (urlencoded or multipart/form-data,
+ * RFC 7578), streaming each uploaded file to a temporary file under `tempRoot` (default
+ * `os.tmpdir()`) with backpressure, so memory stays flat whatever the file size.
+ * Parts with an empty filename (a file input left empty) are skipped.
+ * @throws HTTPError 413 when a {@link FormLimits} limit is broken (declared or actual body size,
+ *   file size, file count, field count, field size); HTTPError 400 for a malformed body
+ *   (missing boundary, truncated multipart). Temporary files are removed before it throws.
+ */
+export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_FORM_LIMITS, tempRoot = tmpdir()): Promise<ParsedForm> {
+  const contentType = environ.CONTENT_TYPE ?? '';
+  const declared = environ.CONTENT_LENGTH ? Number(environ.CONTENT_LENGTH) : undefined;
+  if (declared !== undefined && declared > limits.maxBodyBytes) {
+    throw tooLarge(`The request body (${declared} bytes) is larger than maxBodyBytes (${limits.maxBodyBytes} bytes)`);
+  }
+
+  const fields: Array<[string, string]> = [];
+  const files: UploadedFile[] = [];
+  let dirPromise: Promise<string> | undefined;
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    const made = dirPromise ? await dirPromise.catch(() => undefined) : undefined;
+    if (made) await rm(made, { recursive: true, force: true });
+  };
+
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({
+      headers: { 'content-type': contentType },
+      defParamCharset: 'utf8',
+      limits: {
+        fileSize: limits.maxFileBytes,
+        files: limits.maxFiles,
+        fields: limits.maxFields,
+        fieldSize: limits.maxFieldBytes,
+      },
+    });
+  } catch (error) {
+    throw new HTTPError(400, `The request body cannot be parsed as a form: ${(error as Error).message}`);
+  }
+
+  let failure: HTTPError | undefined;
+  const fail = (error: HTTPError) => {
+    failure ??= error;
+  };
+  const writes: Array<Promise<void>> = [];
+  const streams: WriteStream[] = [];
+  const parts: Readable[] = [];
+  const abortAll = () => {
+    parser.destroy();
+    for (const part of parts) part.destroy();
+    for (const s of streams) s.destroy();
+  };
+  let fileCount = 0;
+
+  parser.on('field', (name, value, info) => {
+    if (info.nameTruncated || info.valueTruncated) {
+      fail(tooLarge(`The form field ${JSON.stringify(name)} is larger than maxFieldBytes (${limits.maxFieldBytes} bytes)`));
+      return;
+    }
+    fields.push([name, value]);
+  });
+  parser.on('fieldsLimit', () => fail(tooLarge(`The form has more than maxFields (${limits.maxFields}) fields`)));
+  parser.on('filesLimit', () => fail(tooLarge(`The form has more than maxFiles (${limits.maxFiles}) files`)));
+  parser.on('file', (name, stream, info) => {
+    if (failure || !info.filename) {
+      stream.resume();
+      return;
+    }
+    parts.push(stream);
+    const index = fileCount++;
+    const fileName = info.filename;
+    const mimeType = info.mimeType || 'application/octet-stream';
+    writes.push((async () => {
+      dirPromise ??= mkdtemp(join(tempRoot, 'stackware-upload-'));
+      const dir = await dirPromise;
+      const path = join(dir, `file-${index}`);
+      const out = createWriteStream(path);
+      streams.push(out);
+      let size = 0;
+      let exceeded = false;
+      stream.on('limit', () => {
+        exceeded = true;
+        fail(tooLarge(`The uploaded file ${JSON.stringify(fileName)} (field ${JSON.stringify(name)}) is larger than maxFileBytes (${limits.maxFileBytes} bytes)`));
+      });
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          size += chunk.length;
+          if (failure) continue; // drain without storing
+          if (!out.write(chunk)) await drained(out);
+        }
+      } finally {
+        out.end();
+        await once(out, 'close').catch(() => undefined);
+      }
+      if (!exceeded && !failure) files.push(new UploadedFile({ fieldName: name, filename: fileName, mimeType, path, size }));
+    })());
+  });
+
+  const done = new Promise<void>((resolve, reject) => {
+    parser.once('close', resolve);
+    parser.once('error', reject);
+  });
+  // Keep the promise observed even when we stop feeding early.
+  done.catch(() => undefined);
+
+  let total = 0;
+  try {
+    for await (const chunk of environ['stackware.input']) {
+      total += chunk.byteLength;
+      if (total > limits.maxBodyBytes) {
+        fail(tooLarge(`The request body is larger than maxBodyBytes (${limits.maxBodyBytes} bytes)`));
+      }
+      if (failure) break;
+      if (!parser.write(chunk)) {
+        await Promise.race([once(parser, 'drain'), done]);
+      }
+    }
+    if (!failure) {
+      parser.end();
+      try {
+        await done;
+      } catch (error) {
+        fail(new HTTPError(400, `The request body is not a valid form: ${(error as Error).message}`));
+      }
+    }
+    if (failure) abortAll();
+    const results = await Promise.allSettled(writes);
+    const rejected = results.find((r) => r.status === 'rejected');
+    if (rejected && !failure) throw (rejected as PromiseRejectedResult).reason;
+    if (failure) throw failure;
+  } catch (error) {
+    abortAll();
+    await Promise.allSettled(writes);
+    await cleanup();
+    throw error;
+  }
+  // Files are pushed as their streams finish; keep arrival order.
+  files.sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
+  return { fields, files, cleanup };
+}

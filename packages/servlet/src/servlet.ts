@@ -1,0 +1,71 @@
+import { TO_APPLICATION, type Application } from '@stackware/gateway';
+import type { FormLimits } from './form.js';
+import type { Transaction } from './transaction.js';
+import { servletApp } from './servlet-app.js';
+
+/** A value a lifecycle method may return: nothing, or a promise of nothing. */
+export type MaybePromise = void | Promise<void>;
+
+/**
+ * The root of the servlet classes (Webware's Servlet). For each request the servlet application
+ * calls `awake(transaction)`, then `respond(transaction)`, then `sleep(transaction)` — `sleep`
+ * always runs, also after an exception or `endResponse()`. Each may be async.
+ *
+ * A module whose default export is a Servlet subclass is an application under the URL parser
+ * and the deploy file: the static `[TO_APPLICATION]()` returns `servletApp(this)`.
+ */
+export class Servlet {
+  /** Form-body limits for this class (merged over the defaults and over `servletApp` options). */
+  static formLimits: Partial<FormLimits> | undefined = undefined;
+
+  /** The application of this class (`servletApp(this)`): what loaders turn the export into. */
+  static [TO_APPLICATION](): Application {
+    return servletApp(this);
+  }
+
+  #transaction: Transaction | undefined;
+
+  /** The transaction being handled; throws outside awake…sleep. */
+  get transaction(): Transaction {
+    if (!this.#transaction) throw new Error(`${this.name()} has no transaction: request state is only available between awake() and sleep()`);
+    return this.#transaction;
+  }
+
+  /** Called first for each request: set up per-request state here. Call `super.awake(transaction)` when overriding. */
+  awake(transaction: Transaction): MaybePromise {
+    this.#transaction = transaction;
+  }
+
+  /** Produces the response. The base class writes nothing. */
+  respond(_transaction: Transaction): MaybePromise {}
+
+  /** Called last for each request, even after an exception: release per-request state. Call `super.sleep(transaction)`. */
+  sleep(_transaction: Transaction): MaybePromise {
+    this.#transaction = undefined;
+  }
+
+  /**
+   * Whether one instance may serve many requests, one after another (default true). When false,
+   * every request gets a new instance.
+   */
+  canBeReused(): boolean {
+    return true;
+  }
+
+  /**
+   * Whether one instance may serve several requests at the same time (interleaved at `await`s).
+   * Default false: instances keep per-request state from `awake()`, so the application keeps one
+   * instance per concurrent request (a pool). Return true only for servlets without such state.
+   */
+  canBeThreaded(): boolean {
+    return false;
+  }
+
+  /** The servlet's name: its class name. */
+  name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** A servlet class: what `servletApp` takes. */
+export type ServletClass = (new () => Servlet) & Pick<typeof Servlet, 'formLimits'>;
