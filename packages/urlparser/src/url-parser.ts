@@ -1,0 +1,342 @@
+import { statSync, realpathSync, type Stats } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import { asApplication, notFound as notFoundPage, quotePath, redirect, shiftPathInfo, type Application, type Environ } from '@stackware/gateway';
+import { compileHide, DEFAULT_HIDE, SOURCE_EXTENSIONS, type HideOption } from './hide.js';
+import { isInside, unsafeSegmentReason } from './safe-path.js';
+import { serveFile, type StaticFileOptions } from './static-file.js';
+import { ModuleCache, type ImportModule } from './module-cache.js';
+import { HOOK_EXTENSIONS, HOOK_NAME, toDirectoryHook, type DirectoryHook } from './hook.js';
+import { directoryListing } from './listing.js';
+
+/** A file the parser found, as given to a {@link ResourceFactory}. */
+export interface Resource {
+  /** Absolute path on disk (inside the root, or a symlink target when `allowSymlinksOutside`). */
+  path: string;
+  /** The file name ("page.ts"). */
+  name: string;
+  /** The lower-cased extension with its dot (".ts"), "" when none. */
+  extension: string;
+  stats: Stats;
+  /** Imports the file as a module: cached, and re-imported when the file changes (with `reload`). */
+  loadModule(): Promise<Record<string, unknown>>;
+  /** The parser's options (static-file options included). */
+  options: Readonly<URLParserOptions>;
+}
+
+/**
+ * Builds the application for one resource, or returns undefined for "not found here" (404).
+ * Called on every request that resolves to the resource: cache expensive work (modules are cached
+ * by `loadModule`).
+ */
+export type ResourceFactory = (resource: Resource, environ: Environ) => Application | undefined | Promise<Application | undefined>;
+
+/**
+ * Options of {@link urlParser}. Defaults: `indexNames` ["index", "main"], `hide` DEFAULT_HIDE,
+ * `factories` {".ts", ".mts", ".js", ".mjs", ".cjs": moduleFactory, "*": static files},
+ * `extensionless` true, `listing` false, `hooks` true, `allowSymlinksOutside` false, `reload` true,
+ * `notFound` the gateway's 404 page; static-file options as in {@link StaticFileOptions}.
+ */
+export interface URLParserOptions extends StaticFileOptions {
+  /** The directory to serve. Must exist. */
+  root: string;
+  /** Names tried, in order, for a request that ends in "/" (each with or without extension: "index" finds index.html or index.ts). */
+  indexNames?: readonly string[];
+  /** Names never served or walked into, matched per segment (see DEFAULT_HIDE). */
+  hide?: HideOption;
+  /**
+   * Factories by extension (".ts", lower case), merged over the defaults; `null` removes one.
+   * "*" is the factory for every other file (static files by default). A file with a server-side
+   * source extension and no factory answers 404: source is never sent as text.
+   */
+  factories?: Record<string, ResourceFactory | null>;
+  /** Find "about.html" or "about.ts" for "/about" when no file is named "about" exactly. */
+  extensionless?: boolean;
+  /** Answer a directory with no index with an HTML listing. */
+  listing?: boolean;
+  /** Serve symlinks whose target lies outside the root (default: such links answer 404). */
+  allowSymlinksOutside?: boolean;
+  /** Re-import a module (or hook) whose file changed. Costs nothing extra: files are stat'ed anyway. */
+  reload?: boolean;
+  /** The application answering 404 (a directory hook's `notFound` takes precedence). */
+  notFound?: Application;
+  /** Run directories' `_hook.ts` modules (default true). */
+  hooks?: boolean;
+  /** How modules are imported (default `import(url)`). */
+  importModule?: ImportModule;
+}
+
+const RESOURCE_PATH = 'stackware.urlparser.path';
+
+/** The file on disk the URL parser resolved this request to (set before the resource's application runs). */
+export function getResourcePath(environ: Environ): string | undefined {
+  const value = environ[RESOURCE_PATH];
+  return typeof value === 'string' ? value : undefined;
+}
+
+const applications = new WeakMap<object, Promise<Application | undefined>>();
+
+/**
+ * The factory for `.ts`/`.js`/`.mjs` modules: imports the module and takes its default export, or
+ * the export named after the file ("hello.ts" → `hello`), converted with `asApplication` (so an
+ * Application, or a class with a static `[TO_APPLICATION]()` such as a Servlet). A module with
+ * neither answers 404 and the reason goes to `stackware.errors`; an import error propagates (500).
+ */
+export const moduleFactory: ResourceFactory = async (resource, environ) => {
+  const module = await resource.loadModule();
+  let app = applications.get(module);
+  if (!app) {
+    const named = stem(resource.name);
+    app = (async () => (await asApplication(module.default)) ?? (await asApplication(module[named])))();
+    applications.set(module, app);
+    app.catch(() => applications.delete(module));
+  }
+  const found = await app;
+  if (!found) environ['stackware.errors'].write(`urlparser: ${resource.path} exports no application (a default export, or one named "${stem(resource.name)}")\n`);
+  return found;
+};
+
+function stem(name: string): string {
+  return basename(name, extname(name));
+}
+
+/** The factory for static files: {@link serveFile} with the parser's static-file options; extra path info answers 404. */
+export const staticFactory: ResourceFactory = (resource, environ) => {
+  if (environ.PATH_INFO !== '') return undefined;
+  return (env, startResponse) => serveFile(env, startResponse, resource.path, resource.stats, resource.options);
+};
+
+const DEFAULT_FACTORIES: Record<string, ResourceFactory> = {
+  '.ts': moduleFactory, '.mts': moduleFactory, '.js': moduleFactory, '.mjs': moduleFactory, '.cjs': moduleFactory,
+  '*': staticFactory,
+};
+
+interface Found {
+  path: string;
+  name: string;
+  stats: Stats;
+}
+
+type Lookup = { found: Found } | { missing: string } | { ambiguous: string[] };
+
+/** Shared by a parser and the nested parsers of its sub-directories. */
+class Parser {
+  readonly options: URLParserOptions;
+  readonly root: string;
+  readonly realRoot: string;
+  readonly hidden: (name: string) => boolean;
+  readonly factories: Record<string, ResourceFactory | null>;
+  readonly modules: ModuleCache;
+  readonly notFound: Application;
+  readonly directories = new Map<string, Application>();
+  readonly hooks = new Map<string, { key: string; path: string | undefined }>();
+  readonly wrapped = new WeakMap<DirectoryHook, WeakMap<Application, Application>>();
+  readonly hookModules = new WeakMap<object, DirectoryHook>();
+
+  constructor(options: URLParserOptions) {
+    if (typeof options?.root !== 'string' || !options.root) throw new TypeError('urlParser: the "root" option (a directory path) is required');
+    let stats: Stats;
+    try {
+      stats = statSync(options.root);
+    } catch {
+      throw new Error(`urlParser: root ${JSON.stringify(options.root)} does not exist: create it or fix the "root" option`);
+    }
+    if (!stats.isDirectory()) throw new Error(`urlParser: root ${JSON.stringify(options.root)} is not a directory`);
+    this.options = options;
+    this.root = resolve(options.root);
+    this.realRoot = realpathSync(this.root);
+    this.hidden = compileHide(options.hide ?? DEFAULT_HIDE);
+    this.factories = { ...DEFAULT_FACTORIES, ...options.factories };
+    for (const [ext, factory] of Object.entries(this.factories)) {
+      if (factory !== null && typeof factory !== 'function') throw new TypeError(`urlParser: factories[${JSON.stringify(ext)}] must be a function or null`);
+    }
+    this.modules = new ModuleCache({ reload: options.reload ?? true, importModule: options.importModule });
+    this.notFound = options.notFound ?? notFoundPage();
+  }
+
+  log(environ: Environ, message: string): void {
+    environ['stackware.errors'].write(`urlparser: ${message}\n`);
+  }
+
+  /** The application for a directory: runs its hook, resolves the next segment, wraps the result. */
+  directory(dir: string): Application {
+    let app = this.directories.get(dir);
+    if (app) return app;
+    app = async (incoming, startResponse) => {
+      const environ: Environ = { ...incoming };
+      const hook = await this.loadHook(dir);
+      if (hook?.hook) {
+        const answer = await hook.hook(environ);
+        if (typeof answer === 'function') return answer(environ, startResponse);
+      }
+      const resolved = (await this.resolve(dir, environ, hook)) ?? hook?.notFound ?? this.notFound;
+      return this.wrap(hook, resolved)(environ, startResponse);
+    };
+    this.directories.set(dir, app);
+    return app;
+  }
+
+  wrap(hook: DirectoryHook | undefined, app: Application): Application {
+    if (!hook?.wrap) return app;
+    let cache = this.wrapped.get(hook);
+    if (!cache) this.wrapped.set(hook, (cache = new WeakMap()));
+    let wrapped = cache.get(app);
+    if (!wrapped) cache.set(app, (wrapped = hook.wrap(app)));
+    return wrapped;
+  }
+
+  async loadHook(dir: string): Promise<DirectoryHook | undefined> {
+    if (this.options.hooks === false) return undefined;
+    const dirStats = await stat(dir);
+    const key = `${dirStats.ino}:${dirStats.mtimeMs}`;
+    let known = this.hooks.get(dir);
+    if (!known || known.key !== key) {
+      let path: string | undefined;
+      for (const ext of HOOK_EXTENSIONS) {
+        const candidate = join(dir, HOOK_NAME + ext);
+        if (await stat(candidate).then((s) => s.isFile(), () => false)) {
+          path = candidate;
+          break;
+        }
+      }
+      known = { key, path };
+      this.hooks.set(dir, known);
+    }
+    if (!known.path) return undefined;
+    const module = await this.modules.load(known.path, await stat(known.path));
+    let hook = this.hookModules.get(module);
+    if (!hook) this.hookModules.set(module, (hook = toDirectoryHook(module, known.path)));
+    return hook;
+  }
+
+  /** Finds the application for the next segment of PATH_INFO in `dir`; undefined = not found. Mutates `environ`. */
+  async resolve(dir: string, environ: Environ, hook: DirectoryHook | undefined): Promise<Application | undefined> {
+    if (environ.PATH_INFO === '') {
+      // The directory itself, without its trailing slash: redirect so relative links work (Paste, Apache's DirectorySlash).
+      let location = `${quotePath(environ.SCRIPT_NAME)}/`.replace(/^\/{2,}/, '/');
+      if (environ.QUERY_STRING) location += `?${environ.QUERY_STRING}`;
+      const method = environ.REQUEST_METHOD;
+      return redirect(location, method === 'GET' || method === 'HEAD' ? 301 : 308);
+    }
+    let segment = environ.PATH_INFO === '/' ? '' : shiftPathInfo(environ);
+    if (segment === '') {
+      environ.PATH_INFO = '/';
+      return this.index(dir, environ, hook);
+    }
+    segment = segment!;
+    const unsafe = unsafeSegmentReason(segment);
+    if (unsafe) return undefined;
+    if (this.isHidden(segment)) return undefined;
+    const lookup = await this.lookup(dir, segment);
+    if ('ambiguous' in lookup) {
+      this.log(environ, `${JSON.stringify(environ.SCRIPT_NAME)} is ambiguous: ${lookup.ambiguous.join(', ')} in ${dir} all match; answering 404 (request one by its full name, or rename one)`);
+      return undefined;
+    }
+    if ('missing' in lookup) return undefined;
+    return this.application(lookup.found, environ);
+  }
+
+  isHidden(name: string): boolean {
+    if (this.hidden(name)) return true;
+    const ext = extname(name);
+    return stem(name) === HOOK_NAME && HOOK_EXTENSIONS.includes(ext.toLowerCase());
+  }
+
+  async index(dir: string, environ: Environ, _hook: DirectoryHook | undefined): Promise<Application | undefined> {
+    for (const name of this.options.indexNames ?? ['index', 'main']) {
+      if (this.isHidden(name)) continue;
+      const lookup = await this.lookup(dir, name);
+      if ('ambiguous' in lookup) {
+        this.log(environ, `index ${JSON.stringify(name)} of ${dir} is ambiguous: ${lookup.ambiguous.join(', ')}; answering 404`);
+        return undefined;
+      }
+      if ('found' in lookup && !lookup.found.stats.isDirectory()) return this.application(lookup.found, environ);
+    }
+    if (this.options.listing) return directoryListing(dir, { hide: (name) => this.isHidden(name) });
+    return undefined;
+  }
+
+  /** An exact name first; else (with `extensionless`) the one visible file named `segment` + one extension. */
+  async lookup(dir: string, segment: string): Promise<Lookup> {
+    const exact = await this.check(dir, segment);
+    if (exact) return { found: exact };
+    if (this.options.extensionless === false) return { missing: segment };
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return { missing: segment };
+    }
+    const matches = names.filter((n) => n.startsWith(segment + '.') && !n.slice(segment.length + 1).includes('.') && n.length > segment.length + 1 && !this.isHidden(n)).sort();
+    const found: Found[] = [];
+    for (const name of matches) {
+      const entry = await this.check(dir, name);
+      if (entry && entry.stats.isFile()) found.push(entry);
+    }
+    if (found.length > 1) return { ambiguous: found.map((f) => f.name) };
+    return found.length === 1 ? { found: found[0]! } : { missing: segment };
+  }
+
+  /** lstat + symlink containment: the entry if it may be served. */
+  async check(dir: string, name: string): Promise<Found | undefined> {
+    const path = join(dir, name);
+    let stats: Stats;
+    try {
+      stats = await lstat(path);
+      if (stats.isSymbolicLink()) {
+        const real = await realpath(path);
+        if (!this.options.allowSymlinksOutside && !isInside(this.realRoot, real)) return undefined;
+        stats = await stat(real);
+      }
+    } catch {
+      return undefined;
+    }
+    if (!stats.isFile() && !stats.isDirectory()) return undefined;
+    return { path, name, stats };
+  }
+
+  async application(found: Found, environ: Environ): Promise<Application | undefined> {
+    if (found.stats.isDirectory()) return this.directory(found.path);
+    const extension = extname(found.name).toLowerCase();
+    const factory = Object.prototype.hasOwnProperty.call(this.factories, extension) ? this.factories[extension] : SOURCE_EXTENSIONS.includes(extension) ? null : this.factories['*'];
+    if (!factory) return undefined;
+    environ[RESOURCE_PATH] = found.path;
+    const resource: Resource = {
+      path: found.path,
+      name: found.name,
+      extension,
+      stats: found.stats,
+      loadModule: () => this.modules.load(found.path, found.stats),
+      options: this.options,
+    };
+    return factory(resource, environ);
+  }
+}
+
+/**
+ * The URL parser / resource finder (Paste's URLParser, Webware's URLParser): maps PATH_INFO onto
+ * the directory `root`, one segment at a time, and answers with the application the matching
+ * file's factory builds.
+ *
+ * - Each consumed segment moves from PATH_INFO to SCRIPT_NAME (on a copy of the environ); what
+ *   is left after a file stays in PATH_INFO for it (extra path info: `/app.ts/a/b` runs app.ts
+ *   with SCRIPT_NAME ".../app.ts" and PATH_INFO "/a/b").
+ * - An exact name wins; else "about" finds "about.html" or "about.ts"; two candidates answer 404
+ *   and the reason is written to `stackware.errors`.
+ * - A directory without its trailing slash answers 301 (308 for other methods than GET/HEAD) to
+ *   the same URL with "/" (query string kept); with it, `indexNames` are tried, then the listing
+ *   (when `listing`), else 404.
+ * - Factories by extension: modules (`.ts`, `.js`, `.mjs`...) run, everything else is a static
+ *   file; sub-directories are nested parsers; a directory's `_hook.ts` may rewrite the environ,
+ *   wrap its applications or answer not-found (see {@link DirectoryHook}).
+ * - Refused with 404 (never served): dot segments, backslashes, NUL and control characters,
+ *   hidden names (`hide`), symlinks out of the root (unless `allowSymlinksOutside`), hook modules,
+ *   and server-side source with no factory.
+ * @throws Error at construction when `root` is missing or not a directory.
+ * @example
+ * const app = urlParser({ root: new URL('./site', import.meta.url).pathname, indexNames: ['index'] });
+ */
+export function urlParser(options: URLParserOptions): Application {
+  const parser = new Parser(options);
+  return parser.directory(parser.root);
+}
