@@ -1,2 +1,8 @@
-/** Placeholder: this package is being built. */
-export const PACKAGE_PENDING = true;
+/**
+ * @stackware/threadpool — the thread-pool bridge (layer 1b): runs an application in a pool of
+ * worker threads, so CPU-bound work uses every core and a hung or runaway request takes down only
+ * its thread, never the server.
+ */
+export { threadPool, type ThreadPoolApplication, type ThreadPoolStats } from './pool.js';
+export { ThreadPoolOptionError, type ThreadPoolOptions } from './options.js';
+export { droppedEnvironKeys } from './environ-transfer.js';

@@ -1,0 +1,206 @@
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import Piscina from 'piscina';
+import { statusLine, type Application } from '@stackware/gateway';
+import { resolveOptions, type ResolvedOptions, type ThreadPoolOptions } from './options.js';
+import { failureResponse, relay, type RelayContext } from './relay.js';
+import { watchPaths } from './watch.js';
+import type { ThreadConfig } from './thread.js';
+import type { ThreadEvent } from './protocol.js';
+
+const BOOTSTRAP = fileURLToPath(new URL('./bootstrap.mjs', import.meta.url));
+
+/** Counters of a pool, for monitoring and tests. */
+export interface ThreadPoolStats {
+  /** Threads configured. */
+  threads: number;
+  /** Requests sent to the current threads and not finished (running or queued). */
+  inFlight: number;
+  /** Requests answered 503 because the queue was full. */
+  rejected: number;
+  /** Threads replaced, by reason. */
+  replaced: { timeout: number; memory: number; crash: number; recycle: number; init: number };
+  /** Reloads done (the module's file changed, or `reload()`). */
+  reloads: number;
+}
+
+/** The Application a pool returns, with its lifecycle. */
+export interface ThreadPoolApplication extends Application {
+  /** Resolves when every thread has loaded the application; rejects with the reason when one failed to. */
+  ready(): Promise<void>;
+  /** New threads load the module again and take new requests; the old threads finish theirs and exit. */
+  reload(): Promise<void>;
+  /** Graceful drain: new requests get 503; those in progress finish (up to `shutdownTimeoutMs`), then threads stop. */
+  close(): Promise<void>;
+  readonly stats: ThreadPoolStats;
+  readonly options: Readonly<ResolvedOptions>;
+}
+
+/** One set of threads that loaded the module once (a reload starts a new generation). */
+class Generation {
+  readonly piscina: Piscina;
+  inFlight = 0;
+  private readonly initialised = new Set<number>();
+  private failure: string | undefined;
+  private waiters: Array<{ resolve(): void; reject(error: Error): void }> = [];
+
+  constructor(private readonly options: ResolvedOptions) {
+    const workerData: ThreadConfig = {
+      moduleUrl: options.moduleUrl,
+      exportName: options.export,
+      factory: options.factory,
+      factoryOptions: options.factoryOptions,
+      maxRequestsPerThread: options.maxRequestsPerThread,
+    };
+    this.piscina = new Piscina({
+      filename: BOOTSTRAP,
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      concurrentTasksPerWorker: 1,
+      // Idle threads must keep their event loop running (background initialisation, ports).
+      atomics: 'disabled',
+      resourceLimits: options.resourceLimits,
+      workerData,
+    });
+    this.piscina.on('message', (event: ThreadEvent) => this.onThreadEvent(event));
+    this.piscina.on('error', (error: unknown) => options.log(`threadpool ${options.name}: thread error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`));
+  }
+
+  private onThreadEvent(event: ThreadEvent): void {
+    if (event?.stackware === 'initialised') {
+      this.initialised.add(event.threadId);
+      if (this.initialised.size >= this.options.threads) this.settleWaiters();
+    } else if (event?.stackware === 'initFailed') {
+      this.failure = event.reason;
+      this.options.log(`threadpool ${this.options.name}: thread ${event.threadId} failed to load ${this.options.modulePath}: ${event.reason}\n` +
+        'threadpool: requests get 503 until it loads; each request retries the initialisation\n');
+      this.settleWaiters();
+    }
+  }
+
+  private settleWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) {
+      if (this.initialised.size >= this.options.threads) w.resolve();
+      else w.reject(new Error(`The application failed to initialise: ${this.failure}`));
+    }
+  }
+
+  ready(): Promise<void> {
+    if (this.initialised.size >= this.options.threads) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Graceful: requests in progress and queued finish; after `timeoutMs` the threads are terminated. */
+  async close(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); });
+    const outcome = await Promise.race([this.piscina.close().then(() => 'closed' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') await this.piscina.destroy();
+  }
+}
+
+function pathResolver(base: string) {
+  return (path: string) => {
+    if (path.startsWith('file:')) return { url: path, path: fileURLToPath(path) };
+    const absolute = resolve(base, path);
+    return { url: pathToFileURL(absolute).href, path: absolute };
+  };
+}
+
+/**
+ * A thread pool as an Application: each request is run by a worker thread that loaded `module`
+ * once (its application export, or a factory called once per thread), streaming the request body
+ * to the thread and the response back, with flow control both ways. Inside the thread
+ * `stackware.multithread` is true; which environ values cross is described in environ-transfer.ts
+ * (and the README).
+ *
+ * Statuses the pool answers itself: 504 when a request runs past `timeoutMs` (its thread is
+ * replaced), 503 when its thread hit the memory limit or died, when the application failed to
+ * initialise (reason in the log; the next request retries), when the queue is full (with
+ * Retry-After) and after `close()`.
+ *
+ * @example
+ * const app = threadPool({ module: './site.ts', threads: 4, timeoutMs: 10_000 });
+ * // serve(app) ... then, on shutdown:
+ * await app.close();
+ * @throws ThreadPoolOptionError for options of the wrong type.
+ */
+export function threadPool(options: ThreadPoolOptions, context: { here?: string } = {}): ThreadPoolApplication {
+  const resolved = resolveOptions(options, pathResolver(context.here ?? process.cwd()));
+  const stats: ThreadPoolStats = {
+    threads: resolved.threads, inFlight: 0, rejected: 0, reloads: 0,
+    replaced: { timeout: 0, memory: 0, crash: 0, recycle: 0, init: 0 },
+  };
+  let current = new Generation(resolved);
+  let closing: Promise<void> | undefined;
+  const draining = new Set<Promise<void>>();
+  const retryAfter: [string, string] = ['Retry-After', String(resolved.retryAfterSeconds)];
+
+  const contextFor = (generation: Generation): RelayContext => ({
+    piscina: generation.piscina,
+    timeoutMs: resolved.timeoutMs,
+    initTimeoutMs: resolved.initTimeoutMs,
+    windowBytes: resolved.windowBytes,
+    log: resolved.log,
+    onSettled: () => {
+      generation.inFlight--;
+      stats.inFlight--;
+    },
+    onReplaced: (reason) => {
+      stats.replaced[reason]++;
+    },
+  });
+  let relayContext = contextFor(current);
+
+  const app = ((environ, startResponse) => {
+    if (closing) return failureResponse(startResponse, { status: statusLine(503), message: 'Service Unavailable: the server is shutting down', headers: [retryAfter] });
+    const generation = current;
+    if (generation.inFlight >= resolved.threads + resolved.maxQueue) {
+      stats.rejected++;
+      return failureResponse(startResponse, { status: statusLine(503), message: 'Service Unavailable: every thread is busy and the queue is full', headers: [retryAfter] });
+    }
+    generation.inFlight++;
+    stats.inFlight++;
+    return relay(relayContext, environ, startResponse);
+  }) as ThreadPoolApplication;
+
+  const reload = async (): Promise<void> => {
+    if (closing) return;
+    const old = current;
+    current = new Generation(resolved);
+    relayContext = contextFor(current);
+    stats.reloads++;
+    const drained = old.close(Math.max(resolved.shutdownTimeoutMs, resolved.timeoutMs)).catch((error: unknown) => {
+      resolved.log(`threadpool ${resolved.name}: closing the old threads failed: ${String(error)}\n`);
+    });
+    draining.add(drained);
+    void drained.finally(() => draining.delete(drained));
+  };
+
+  const unwatch = resolved.watch.length
+    ? watchPaths(resolved.watch, (path) => {
+      resolved.log(`threadpool ${resolved.name}: ${path} changed; reloading (new threads take new requests)\n`);
+      void reload();
+    })
+    : undefined;
+
+  Object.defineProperties(app, {
+    ready: { value: () => current.ready() },
+    reload: { value: reload },
+    close: {
+      value: () => {
+        closing ??= (async () => {
+          unwatch?.();
+          await Promise.all([current.close(resolved.shutdownTimeoutMs), ...draining]);
+        })();
+        return closing;
+      },
+    },
+    stats: { value: stats },
+    options: { value: resolved },
+  });
+  return app;
+}

@@ -1,0 +1,74 @@
+/**
+ * The messages one request exchanges over its own MessageChannel between the server thread
+ * ("main") and the worker thread that runs the application. One channel per request; each side
+ * posts only the messages listed for it. Byte chunks travel as transferred copies.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Headers } from '@stackware/gateway';
+
+/** The Piscina task: what the server thread sends to start one request. */
+export interface RequestTask {
+  /** The worker's end of the request channel (transferred). */
+  port: MessagePort;
+  /** The environ's structured-cloneable values (see environ-transfer.ts). */
+  environ: Record<string, unknown>;
+  /** A HEAD request: the worker's driver sends headers only. */
+  head: boolean;
+  /** Response bytes the worker may send ahead of the server's acknowledgements. */
+  windowBytes: number;
+}
+
+/** What the worker thread posts (worker → main). */
+export type WorkerMessage =
+  /** The handler began (`initialising`: it first has to initialise the application). */
+  | { t: 'started'; initialising: boolean }
+  /** Initialisation finished inside this request: the request's own timeout starts now. */
+  | { t: 'ready' }
+  /** Status and headers, sent with the first body event (`first`). */
+  | { t: 'start'; status: string; headers: Headers; contentLength: number | undefined }
+  | { t: 'chunk'; chunk: Uint8Array }
+  /** A file wrapper result: the server thread sends the file; the worker waits for `fileSent`. */
+  | { t: 'file'; path: string | undefined; fd: number | undefined; offset: number; length: number }
+  | { t: 'end' }
+  /** The response broke off after headers (the application failed mid-body). */
+  | { t: 'abort'; message: string }
+  /** The application wants the next request-body chunk. */
+  | { t: 'pull' }
+  /** The application stopped reading the request body early. */
+  | { t: 'inputReturn' }
+  /** Text for `stackware.errors`. */
+  | { t: 'log'; text: string }
+  /** The application could not be initialised; the request gets 503. */
+  | { t: 'initFailed'; reason: string }
+  /** This thread has served its share (or failed to initialise): terminate and replace it now. */
+  | { t: 'retire' }
+  /** The handler finished: the body was closed. */
+  | { t: 'done' };
+
+/** What the server thread posts (main → worker). */
+export type MainMessage =
+  | { t: 'input'; chunk: Uint8Array }
+  | { t: 'inputEnd' }
+  | { t: 'inputError'; message: string }
+  /** `bytes` more response bytes may be sent. */
+  | { t: 'credit'; bytes: number }
+  /** The client went away: stop the response, close the body. */
+  | { t: 'cancel' }
+  /** The file of a `file` message was sent (or the send failed: `error`). */
+  | { t: 'fileSent'; error?: string };
+
+/** The Piscina task result. */
+export interface TaskResult {
+  /** True when the handler completed normally. */
+  ok: true;
+}
+
+/** Messages a worker posts on its parentPort (Piscina relays them as the pool's 'message' event). */
+export type ThreadEvent =
+  | { stackware: 'initFailed'; threadId: number; reason: string }
+  | { stackware: 'initialised'; threadId: number; ms: number };
+
+/** Copies a chunk into a fresh ArrayBuffer so it can be transferred without detaching the original. */
+export function detachableCopy(chunk: Uint8Array): Uint8Array {
+  return new Uint8Array(chunk);
+}

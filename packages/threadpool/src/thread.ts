@@ -1,0 +1,238 @@
+/**
+ * The worker-thread side of the pool: loads the application once per thread and runs each
+ * request with the shared driver (`runApplication`) into a sink that posts to the request's
+ * MessagePort. Loaded by bootstrap.mjs after `registerLoaders()`.
+ */
+import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import {
+  asApplication, createInput, fileWrapper, runApplication,
+  type Application, type Environ, type FileWrapper, type Headers, type ResponseSink,
+} from '@stackware/gateway';
+import { detachableCopy, type MainMessage, type RequestTask, type TaskResult, type ThreadEvent, type WorkerMessage } from './protocol.js';
+
+/** What the server thread tells every worker thread (Piscina's workerData). */
+export interface ThreadConfig {
+  /** file: URL of the application module. */
+  moduleUrl: string;
+  /** The export to use ("default"). */
+  exportName: string;
+  /** The export is a factory: call it once per thread with `factoryOptions`. */
+  factory: boolean;
+  factoryOptions: unknown;
+  /** Retire the thread after this many requests (0: never). */
+  maxRequestsPerThread: number;
+}
+
+type InitState = 'pending' | 'ready' | 'failed';
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? String(error)) : String(error);
+}
+
+function notifyParent(event: ThreadEvent): void {
+  parentPort?.postMessage(event);
+}
+
+/**
+ * Builds the Piscina task handler for this thread and starts loading the application at once
+ * (threads initialise at start). A request that finds the initialisation failed retries it
+ * (with a fresh URL for the entry module, so a fixed file is read again); when the retry fails
+ * too, the request gets 503 and the thread asks to be replaced, so that the next attempt runs
+ * with a fresh module cache (fixes in modules the entry imports are picked up there).
+ */
+export function createHandler(config: ThreadConfig): (task: RequestTask) => Promise<TaskResult> {
+  let app: Application | undefined;
+  let state: InitState = 'pending';
+  let failure = '';
+  let attempts = 0;
+  let served = 0;
+  let initPromise: Promise<void>;
+
+  const load = async (): Promise<Application> => {
+    attempts++;
+    const url = attempts === 1 ? config.moduleUrl : `${config.moduleUrl}${config.moduleUrl.includes('?') ? '&' : '?'}stackware-attempt=${attempts}`;
+    const mod = (await import(url)) as Record<string, unknown>;
+    if (!(config.exportName in mod)) {
+      throw new Error(`${config.moduleUrl} has no export named "${config.exportName}" (it exports: ${Object.keys(mod).join(', ') || 'nothing'}); set the pool's "export" option`);
+    }
+    let value = mod[config.exportName];
+    if (config.factory) {
+      if (typeof value !== 'function') throw new Error(`export "${config.exportName}" of ${config.moduleUrl} is not a function, but the pool's "factory" option says it is a factory`);
+      value = await (value as (options: unknown) => unknown)(config.factoryOptions);
+    }
+    const application = await asApplication(value);
+    if (!application) {
+      throw new Error(`export "${config.exportName}" of ${config.moduleUrl} is not an Application (a function (environ, startResponse) or a value with [TO_APPLICATION]); for a factory that returns one, set the pool's "factory" option`);
+    }
+    return application;
+  };
+
+  const initialise = (): Promise<void> => {
+    state = 'pending';
+    const started = performance.now();
+    initPromise = load().then(
+      (application) => {
+        app = application;
+        state = 'ready';
+        notifyParent({ stackware: 'initialised', threadId, ms: Math.round(performance.now() - started) });
+      },
+      (error: unknown) => {
+        state = 'failed';
+        failure = describeError(error);
+        notifyParent({ stackware: 'initFailed', threadId, reason: failure });
+      },
+    );
+    return initPromise;
+  };
+
+  void initialise();
+
+  return async function handle(task: RequestTask): Promise<TaskResult> {
+    const channel = new RequestChannel(task.port, task.windowBytes);
+    channel.post({ t: 'started', initialising: state !== 'ready' });
+    if (state !== 'ready') {
+      if (state === 'failed') await initialise();
+      else await initPromise;
+      if (state !== 'ready') {
+        channel.post({ t: 'initFailed', reason: failure });
+        return channel.retire();
+      }
+      channel.post({ t: 'ready' });
+    }
+    await channel.run(app!, task);
+    served++;
+    if (config.maxRequestsPerThread > 0 && served >= config.maxRequestsPerThread) return channel.retire();
+    channel.finish();
+    return { ok: true };
+  };
+}
+
+/** The worker's end of one request: the port sink, the request-body source and the forwarded errors. */
+class RequestChannel {
+  private credit: number;
+  private readonly cancelController = new AbortController();
+  private creditWaiter: (() => void) | undefined;
+  private inputWaiter: ((message: MainMessage) => void) | undefined;
+  private fileWaiter: ((message: MainMessage) => void) | undefined;
+  private pending: { status: string; headers: Headers; contentLength: number | undefined } | undefined;
+  private open = true;
+
+  constructor(private readonly port: MessagePort, windowBytes: number) {
+    this.credit = windowBytes;
+    port.on('message', (message: MainMessage) => this.onMessage(message));
+  }
+
+  post(message: WorkerMessage, transfer?: ArrayBuffer[]): void {
+    if (this.open) this.port.postMessage(message, transfer);
+  }
+
+  private onMessage(message: MainMessage): void {
+    switch (message.t) {
+      case 'credit':
+        this.credit += message.bytes;
+        this.wake();
+        break;
+      case 'cancel':
+        this.cancelController.abort();
+        this.wake();
+        this.inputWaiter?.(message);
+        this.fileWaiter?.(message);
+        break;
+      case 'fileSent':
+        this.fileWaiter?.(message);
+        break;
+      default:
+        this.inputWaiter?.(message);
+    }
+  }
+
+  private wake(): void {
+    const waiter = this.creditWaiter;
+    this.creditWaiter = undefined;
+    waiter?.();
+  }
+
+  private flushStart(): void {
+    if (!this.pending) return;
+    const { status, headers, contentLength } = this.pending;
+    this.pending = undefined;
+    this.post({ t: 'start', status, headers, contentLength });
+  }
+
+  private async *inputSource(): AsyncGenerator<Uint8Array> {
+    let ended = false;
+    try {
+      for (;;) {
+        if (this.cancelController.signal.aborted) throw new Error('The client went away while the request body was being read');
+        const next = new Promise<MainMessage>((resolve) => { this.inputWaiter = resolve; });
+        this.post({ t: 'pull' });
+        const message = await next;
+        this.inputWaiter = undefined;
+        if (message.t === 'input') yield message.chunk;
+        else if (message.t === 'inputEnd') { ended = true; return; }
+        else if (message.t === 'inputError') { ended = true; throw new Error(message.message); }
+        else throw new Error('The client went away while the request body was being read');
+      }
+    } finally {
+      if (!ended) this.post({ t: 'inputReturn' });
+    }
+  }
+
+  private sink(): ResponseSink {
+    const signal = this.cancelController.signal;
+    return {
+      signal,
+      sendHeaders: (status, headers, contentLength) => {
+        this.pending = { status, headers, contentLength };
+      },
+      write: async (chunk) => {
+        this.flushStart();
+        while (this.credit <= 0 && !signal.aborted) await new Promise<void>((resolve) => { this.creditWaiter = resolve; });
+        if (signal.aborted) return;
+        const copy = detachableCopy(chunk);
+        this.credit -= copy.byteLength;
+        this.post({ t: 'chunk', chunk: copy }, [copy.buffer as ArrayBuffer]);
+      },
+      sendFile: async (file: FileWrapper, length: number) => {
+        this.flushStart();
+        const reply = new Promise<MainMessage>((resolve) => { this.fileWaiter = resolve; });
+        this.post({ t: 'file', path: file.path, fd: file.fd, offset: file.offset, length });
+        const message = await reply;
+        this.fileWaiter = undefined;
+        if (message.t === 'fileSent' && message.error) throw new Error(message.error);
+      },
+      end: async () => {
+        this.flushStart();
+        this.post({ t: 'end' });
+      },
+      abort: (error) => {
+        this.flushStart();
+        this.post({ t: 'abort', message: error instanceof Error ? error.message : String(error) });
+      },
+    };
+  }
+
+  /** Runs the application for this request to the end (body closed). */
+  async run(app: Application, task: RequestTask): Promise<void> {
+    const environ = task.environ as Environ;
+    environ['stackware.input'] = createInput(this.inputSource());
+    environ['stackware.errors'] = { write: (text: string) => (this.open ? this.post({ t: 'log', text: String(text) }) : process.stderr.write(String(text))) };
+    environ['stackware.file_wrapper'] = fileWrapper;
+    environ['stackware.multithread'] = true;
+    await runApplication(app, environ, this.sink(), { head: task.head });
+    this.post({ t: 'done' });
+  }
+
+  /** Normal end: the port is closed, the thread takes the next task. */
+  finish(): void {
+    this.open = false;
+    this.port.close();
+  }
+
+  /** Asks the server thread to terminate and replace this thread; the task never settles. */
+  retire(): Promise<never> {
+    this.post({ t: 'retire' });
+    return new Promise<never>(() => {});
+  }
+}
