@@ -1,2 +1,23 @@
-/** Placeholder: this package is being built. */
-export const PACKAGE_PENDING = true;
+/**
+ * @stackware/server — the servers of the Stackware gateway interface: HTTP/1.1 on node:http,
+ * prefork workers (node:cluster), and the shared pieces every server uses (logger, access log,
+ * graceful shutdown, environ flags).
+ */
+export { serve, createHttpServer, type HttpServer } from './http-server.js';
+export { HTTP_DEFAULTS, checkNumberOption, type HttpServerOptions } from './options.js';
+export { HttpSink, plainResponse } from './http-sink.js';
+export { createLogger, prettyLine, type Logger, type LoggerOptions } from './logger.js';
+export { accessLogRecord, type AccessLogRecord } from './access-log.js';
+export { loggerErrorStream } from './error-stream.js';
+export { requestId, getRequestId, REQUEST_ID_KEY } from './request-id.js';
+export { environFlags, type EnvironFlags } from './environ-flags.js';
+export { startPrimary, runPrimary, runWorker, type PrimaryOptions, type PreforkPrimary, type WorkerOptions } from './prefork.js';
+export { closeGracefully, onShutdownSignals, DEFAULT_SHUTDOWN_TIMEOUT_MS, type CloseOutcome, type ShutdownSignalOptions } from './shutdown.js';
+// FastCGI, SCGI and CGI gateways (issue 4)
+export { serveFastCGI, type FastCGIServerOptions } from './fastcgi/serve.js';
+export { serveSCGI, parseSCGIHeaders, type SCGIServerOptions } from './scgi.js';
+export { runCgi, type CgiOptions } from './cgi.js';
+export { environFromCgi, type CgiEnvironOptions, type CgiValue } from './cgi-environ.js';
+export { cgiResponseHead } from './cgi-response.js';
+export type { ListenTarget } from './fastcgi/listener.js';
+export * as fastcgi from './fastcgi/records.js';

@@ -1,0 +1,21 @@
+import type { ParsedCommand } from './args.js';
+import type { CommandName } from './options.js';
+import { serveCommand } from './serve.js';
+
+/** One subcommand of `stackware`. */
+export interface Command {
+  /** "stackware serve <module.ts[#export]> [options]". */
+  usage: string;
+  /** One line for `stackware --help`. */
+  summary: string;
+  run(command: ParsedCommand): Promise<void>;
+}
+
+/** The subcommands. To add one: a row here, its name in `CommandName`, its flags in OPTIONS. */
+export const COMMANDS: Partial<Record<CommandName, Command>> = {
+  serve: {
+    usage: 'stackware serve <module.ts[#export]> [options]',
+    summary: 'serve an application (the default export, or #name) over HTTP',
+    run: serveCommand,
+  },
+};

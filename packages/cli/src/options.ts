@@ -1,0 +1,55 @@
+/**
+ * THE option table of the `stackware` command: every flag, its type, default and help text.
+ * `--help` prints it; the parser (args.ts) is built from it. To add a flag, add one row here
+ * (with the commands that accept it) and read it as `options.<camelCaseName>` in your command.
+ */
+
+/** A command name. Add yours here and in commands.ts. */
+export type CommandName = 'serve' | 'check' | 'cgi';
+
+export type OptionValue = string | number | boolean | undefined;
+
+/** One flag of the command line. */
+export interface CliOption {
+  /** Long name, kebab-case, without dashes: "max-requests" (read as `options.maxRequests`). */
+  readonly name: string;
+  /** "number" values are parsed as decimal numbers (fractions allowed unless `integer`). */
+  readonly type: 'string' | 'number' | 'boolean';
+  /** The value when the flag is absent (undefined: absent). */
+  readonly default: OptionValue;
+  /** One line of help; units and meaning of 0 spelled out. */
+  readonly help: string;
+  /** Commands that accept the flag. */
+  readonly commands: readonly CommandName[];
+  /** Single-letter alias: "p" for -p. */
+  readonly short?: string;
+  /** The value's placeholder in --help ("N", "SECONDS", "PATH"). */
+  readonly placeholder?: string;
+  /** Allowed values of a string flag. */
+  readonly choices?: readonly string[];
+  /** A number flag that must be a whole number. */
+  readonly integer?: boolean;
+  /** Shown instead of the default value in --help (for computed defaults). */
+  readonly defaultText?: string;
+}
+
+export const OPTIONS: readonly CliOption[] = [
+  { name: 'host', type: 'string', default: '127.0.0.1', placeholder: 'HOST', commands: ['serve'], help: 'interface to listen on (0.0.0.0 or :: for every interface)' },
+  { name: 'port', short: 'p', type: 'number', integer: true, default: 8080, placeholder: 'PORT', commands: ['serve'], help: 'TCP port to listen on (0: a free port)' },
+  { name: 'protocol', type: 'string', default: 'http', placeholder: 'NAME', commands: ['serve'], help: 'what the server speaks: http' },
+  { name: 'workers', short: 'w', type: 'number', integer: true, default: 0, placeholder: 'N', commands: ['serve'], help: 'prefork N worker processes (node:cluster); 0: serve in this process' },
+  { name: 'max-requests', type: 'number', integer: true, default: 0, placeholder: 'N', commands: ['serve'], help: 'replace a worker after it has handled N requests, without dropping any (0: never; needs --workers)' },
+  { name: 'max-requests-jitter', type: 'number', integer: true, default: undefined, defaultText: 'max-requests / 10', placeholder: 'N', commands: ['serve'], help: 'add a random 0..N to each worker\'s --max-requests so that workers do not restart together' },
+  { name: 'timeout', short: 't', type: 'number', default: 30, placeholder: 'SECONDS', commands: ['serve'], help: 'per request: no progress from the application within this → 504; with --workers, a worker silent this long (stuck in a loop) is killed and replaced (0: none)' },
+  { name: 'shutdown-timeout', type: 'number', default: 5, placeholder: 'SECONDS', commands: ['serve'], help: 'on SIGTERM/SIGINT, in-flight requests get this long before connections are closed' },
+  { name: 'max-body-bytes', type: 'number', integer: true, default: 1024 * 1024 * 1024, placeholder: 'BYTES', commands: ['serve'], help: 'largest request body accepted (larger: 413)' },
+  { name: 'reload', type: 'boolean', default: false, commands: ['serve'], help: 'replace the workers gracefully when a file in the application\'s directory changes (development)' },
+  { name: 'log-level', short: 'l', type: 'string', default: 'info', placeholder: 'LEVEL', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], commands: ['serve', 'cgi'], help: 'log records at this level and above (pino); JSON lines unless stdout is a terminal' },
+  { name: 'access-log', type: 'boolean', default: true, commands: ['serve'], help: 'one log record per request (--no-access-log to turn off)' },
+  { name: 'help', short: 'h', type: 'boolean', default: false, commands: ['serve', 'check', 'cgi'], help: 'print this help' },
+];
+
+/** "max-requests" → "maxRequests". */
+export function camelCase(name: string): string {
+  return name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}

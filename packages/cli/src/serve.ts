@@ -1,0 +1,59 @@
+import cluster from 'node:cluster';
+import type { Application } from '@stackware/gateway';
+import { createLogger, onShutdownSignals, runPrimary, runWorker, type Logger, type LoggerOptions } from '@stackware/server';
+import type { ParsedCommand } from './args.js';
+import type { OptionValue } from './options.js';
+import { loadApplication, resolveTarget, type Target } from './target.js';
+import { pickServer } from './servers.js';
+import { UsageError } from './usage-error.js';
+
+/**
+ * Builds the application a target names (imports the module and picks its export). Wrappers that
+ * change how the application runs (a thread pool) go here: they get the target, not the app.
+ */
+export async function buildApplication(target: Target, _options: Record<string, OptionValue>): Promise<Application> {
+  return loadApplication(target);
+}
+
+/** The logger of `stackware serve` (`--log-level`; workers add their slot). */
+export function cliLogger(options: Record<string, OptionValue>): Logger {
+  const slot = process.env.STACKWARE_WORKER_SLOT;
+  return createLogger({ level: options.logLevel as LoggerOptions['level'], base: cluster.isWorker ? { worker: Number(slot ?? cluster.worker?.id) } : undefined });
+}
+
+/**
+ * `stackware serve <target> [options]`. The flow: resolve the target → (prefork primary: fork
+ * workers and stop here) → build the application → start the server `--protocol` picks → wait
+ * for SIGTERM/SIGINT and stop gracefully.
+ */
+export async function serveCommand(command: ParsedCommand): Promise<void> {
+  const options = command.options;
+  if (command.positionals.length > 1) throw new UsageError(`serve takes one application, got ${command.positionals.length}: ${command.positionals.join(' ')}`);
+  const target = resolveTarget(command.positionals[0]);
+  const start = pickServer(options.protocol as string);
+  const workers = options.workers as number;
+  const timeoutMs = Math.round((options.timeout as number) * 1000);
+  const shutdownTimeoutMs = Math.round((options.shutdownTimeout as number) * 1000);
+  if (options.maxRequests && !workers && !options.reload) throw new UsageError('--max-requests recycles worker processes: add --workers N');
+  const logger = cliLogger(options);
+  const prefork = workers > 0 || options.reload === true;
+
+  if (prefork && cluster.isPrimary) {
+    await runPrimary({ workers: Math.max(1, workers), timeoutMs, shutdownTimeoutMs, reload: options.reload as boolean, watchPaths: target.watchPaths, logger });
+    return;
+  }
+  const app = await buildApplication(target, options);
+  if (cluster.isWorker) {
+    await runWorker({
+      app,
+      start: (wrapped) => start(wrapped, { options, logger }),
+      maxRequests: options.maxRequests as number,
+      maxRequestsJitter: options.maxRequestsJitter as number | undefined,
+      logger,
+    });
+    return;
+  }
+  const running = await start(app, { options, logger });
+  logger.info({ url: running.url, target: target.spec }, `serving ${target.spec} on ${running.url}`);
+  onShutdownSignals(() => running.close(), { logger });
+}

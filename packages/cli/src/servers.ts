@@ -1,0 +1,39 @@
+import type { Application, RunningServer } from '@stackware/gateway';
+import { serve, type Logger } from '@stackware/server';
+import type { OptionValue } from './options.js';
+import { UsageError } from './usage-error.js';
+
+/** What a server starter gets besides the application. */
+export interface ServerContext {
+  /** Parsed options of `stackware serve` (camelCase; defaults applied). */
+  options: Record<string, OptionValue>;
+  logger: Logger;
+}
+
+/** Starts a server for an application; resolves once it accepts connections. */
+export type ServerStarter = (app: Application, context: ServerContext) => Promise<RunningServer>;
+
+const seconds = (value: OptionValue) => Math.round(Number(value) * 1000);
+
+/**
+ * The servers `--protocol NAME` picks from. To add a protocol, add an entry (and mention it in
+ * the --protocol help text in options.ts).
+ */
+export const SERVERS: Record<string, ServerStarter> = {
+  http: (app, { options, logger }) => serve(app, {
+    host: options.host as string,
+    port: options.port as number,
+    timeoutMs: seconds(options.timeout),
+    shutdownTimeoutMs: seconds(options.shutdownTimeout),
+    maxBodyBytes: options.maxBodyBytes as number,
+    accessLog: options.accessLog as boolean,
+    logger,
+  }),
+};
+
+/** The starter for `--protocol`. @throws UsageError for an unknown protocol. */
+export function pickServer(protocol: string): ServerStarter {
+  const starter = SERVERS[protocol];
+  if (!starter) throw new UsageError(`--protocol must be one of ${Object.keys(SERVERS).join(', ')}; got ${JSON.stringify(protocol)}`);
+  return starter;
+}

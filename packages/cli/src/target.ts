@@ -1,0 +1,65 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { asApplication, type Application } from '@stackware/gateway';
+import { UsageError } from './usage-error.js';
+
+/**
+ * What `stackware serve <target>` names. Resolving a target only checks it (no module is
+ * imported): the prefork primary resolves, its workers build. Other target kinds (a deploy file)
+ * add a variant here and a branch in {@link resolveTarget} / `buildApplication`.
+ */
+export type Target = ModuleTarget;
+
+/** `path/to/module.ts[#export]`: an ES module (.ts through tsx, .js, .mjs) and one of its exports. */
+export interface ModuleTarget {
+  kind: 'module';
+  /** As given on the command line. */
+  spec: string;
+  /** Absolute path of the module. */
+  file: string;
+  /** The export to serve ("default" when no `#export` was given). */
+  exportName: string;
+  /** Directories watched by --reload. */
+  watchPaths: string[];
+}
+
+/**
+ * Resolves the command line's target.
+ * @throws UsageError when no target is given or the file does not exist.
+ */
+export function resolveTarget(spec: string | undefined): Target {
+  if (!spec) throw new UsageError('missing the application to serve: stackware serve path/to/module.ts[#export]');
+  const hash = spec.lastIndexOf('#');
+  const path = hash === -1 ? spec : spec.slice(0, hash);
+  const exportName = hash === -1 ? 'default' : spec.slice(hash + 1);
+  if (!path) throw new UsageError(`${JSON.stringify(spec)} names no module: use path/to/module.ts[#export]`);
+  if (!exportName) throw new UsageError(`${JSON.stringify(spec)} has an empty export name after "#"`);
+  const file = resolve(path);
+  if (!existsSync(file)) throw new UsageError(`${path}: no such file`);
+  if (!statSync(file).isFile()) throw new UsageError(`${path} is not a file`);
+  return { kind: 'module', spec, file, exportName, watchPaths: [dirname(file)] };
+}
+
+/**
+ * Imports a module target and returns its export as an Application (through `asApplication`, so a
+ * class with a static `[TO_APPLICATION]()` works too).
+ * @throws UsageError when the export is missing or is not an application; the module's own error
+ * (with its stack) when importing it throws.
+ */
+export async function loadApplication(target: ModuleTarget): Promise<Application> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(target.file).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`${target.spec} failed to load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  if (!(target.exportName in mod)) {
+    const names = Object.keys(mod);
+    throw new UsageError(`${target.spec}: the module has no export named "${target.exportName}" (its exports: ${names.length ? names.join(', ') : 'none'})`);
+  }
+  const value = mod[target.exportName];
+  const app = await asApplication(value);
+  if (!app) throw new UsageError(`${target.spec}: the export "${target.exportName}" is ${value === null ? 'null' : typeof value}, not an Application (a function (environ, startResponse) => body)`);
+  return app;
+}

@@ -1,0 +1,349 @@
+import cluster, { type Worker } from 'node:cluster';
+import { watch, type FSWatcher } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import type { Application, RunningServer } from '@stackware/gateway';
+import type { Logger } from 'pino';
+import { onShutdownSignals } from './shutdown.js';
+
+/**
+ * Prefork (gunicorn's sync-worker model on node:cluster): a primary process forks N workers that
+ * each run the CLI entry again, build the application and listen on the shared socket
+ * (`stackware.multiprocess` true). The primary:
+ * - replaces a worker that exits unexpectedly, with exponential back-off when workers keep dying
+ *   young (`initialBackoffMs` doubling up to `maxBackoffMs`), so a worker that fails at start-up
+ *   never spins the CPU;
+ * - kills (SIGKILL) and replaces a worker whose heartbeat stopped for `timeoutMs` — a worker stuck
+ *   in a synchronous loop — while the others keep serving;
+ * - recycles a worker that reached its request budget (`--max-requests` + jitter) or, with
+ *   `reload`, every worker when a watched file changes: the replacement is forked first, and the old
+ *   worker is told to stop gracefully only once the new one listens, so no request is dropped;
+ * - on close (SIGTERM/SIGINT): tells every worker to stop gracefully and waits for them.
+ */
+
+/** Messages between primary and workers (over the cluster IPC channel). */
+type PreforkMessage = { stackware: 'ready' | 'heartbeat' | 'retire' | 'stop' };
+
+const HEARTBEAT_ENV = 'STACKWARE_PREFORK_HEARTBEAT_MS';
+
+/** Options of {@link startPrimary}. */
+export interface PrimaryOptions {
+  /** Number of worker processes (≥ 1). */
+  workers: number;
+  /** A ready worker whose heartbeat stops for this long is killed and replaced; 0 disables. Default 30000. */
+  timeoutMs?: number;
+  /** A worker must become ready within this after fork, or it is killed. Default max(timeoutMs, 60000). */
+  bootTimeoutMs?: number;
+  /** Graceful stop of one worker before it is killed (SIGKILL), beyond its own shutdown timeout. Default 5000 (+2000 grace). */
+  shutdownTimeoutMs?: number;
+  /** Replace all workers gracefully when a file under `watchPaths` changes. Default false. */
+  reload?: boolean;
+  /** Directories (recursive) or files watched by `reload`. */
+  watchPaths?: string[];
+  logger: Logger;
+  /** A worker that dies after living at least this long is replaced at once. Default 5000. */
+  minUptimeMs?: number;
+  /** First back-off delay after a young death, doubled for each further one. Default 100. */
+  initialBackoffMs?: number;
+  /** Largest back-off delay. Default 10000. */
+  maxBackoffMs?: number;
+  /** Debounce of file-change events for `reload`, in ms. Default 300. */
+  reloadDebounceMs?: number;
+  /** Extra environment variables for workers. */
+  env?: Record<string, string>;
+}
+
+/** A running prefork primary. */
+export interface PreforkPrimary {
+  /** Resolves with the exit code the primary should exit with: 0 after close(), 2 when the first workers fail with a usage error (code 2). */
+  readonly done: Promise<number>;
+  /** Process ids of the live workers. */
+  workerPids(): number[];
+  /** Number of workers forked so far (tests; crash back-off). */
+  readonly forks: number;
+  /** Replaces every worker gracefully (what `reload` does on a file change). */
+  reloadWorkers(reason: string): void;
+  /** Graceful stop of every worker; resolves when all exited. */
+  close(): Promise<void>;
+}
+
+interface Slot {
+  index: number;
+  current?: WorkerState;
+  next?: WorkerState;
+  failures: number;
+  timer?: NodeJS.Timeout;
+}
+
+interface WorkerState {
+  worker: Worker;
+  slot: Slot;
+  forkedAt: number;
+  readyAt?: number;
+  lastBeat: number;
+  stopping: boolean;
+  stopDeadline?: number;
+  killedForTimeout: boolean;
+}
+
+/**
+ * Starts the prefork primary in this (cluster primary) process. Workers run `process.argv` again
+ * (node:cluster's default), so the CLI entry must call {@link runWorker} when `cluster.isWorker`.
+ */
+export function startPrimary(options: PrimaryOptions): PreforkPrimary {
+  if (!cluster.isPrimary) throw new Error('startPrimary must run in the cluster primary');
+  const logger = options.logger;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const bootTimeoutMs = options.bootTimeoutMs ?? Math.max(timeoutMs, 60_000);
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
+  const minUptimeMs = options.minUptimeMs ?? 5000;
+  const initialBackoffMs = options.initialBackoffMs ?? 100;
+  const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  const heartbeatMs = Math.max(100, Math.min(1000, Math.floor((timeoutMs || 4000) / 4)));
+  const states = new Map<Worker, WorkerState>();
+  const slots: Slot[] = Array.from({ length: Math.max(1, options.workers) }, (_, index) => ({ index, failures: 0 }));
+  let stopping = false;
+  let everReady = false;
+  let forks = 0;
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+  let exitCode = 0;
+
+  const spawn = (slot: Slot) => {
+    if (stopping) return;
+    slot.timer = undefined;
+    const worker = cluster.fork({ ...options.env, [HEARTBEAT_ENV]: String(heartbeatMs), STACKWARE_WORKER_SLOT: String(slot.index) });
+    forks++;
+    const now = Date.now();
+    const state: WorkerState = { worker, slot, forkedAt: now, lastBeat: now, stopping: false, killedForTimeout: false };
+    states.set(worker, state);
+    if (slot.current && !slot.current.stopping) slot.next = state;
+    else slot.current = state;
+    logger.info({ worker_pid: worker.process.pid, slot: slot.index }, 'worker started');
+    worker.on('message', (message: PreforkMessage) => onMessage(state, message));
+    worker.on('exit', (code, signal) => onExit(state, code, signal));
+    worker.on('error', (error) => logger.warn({ err: error, worker_pid: worker.process.pid }, 'worker IPC error'));
+  };
+
+  const stopWorker = (state: WorkerState) => {
+    if (state.stopping) return;
+    state.stopping = true;
+    state.stopDeadline = Date.now() + shutdownTimeoutMs + 2000;
+    if (state.worker.isConnected()) state.worker.send({ stackware: 'stop' } satisfies PreforkMessage, (error: Error | null) => error && state.worker.process.kill('SIGTERM'));
+    else state.worker.process.kill('SIGTERM');
+  };
+
+  const replace = (state: WorkerState, reason: string) => {
+    const slot = state.slot;
+    if (stopping || state.stopping || slot.current !== state || slot.next || slot.timer) return;
+    logger.info({ worker_pid: state.worker.process.pid, reason }, 'replacing worker');
+    spawn(slot);
+  };
+
+  const onMessage = (state: WorkerState, message: PreforkMessage) => {
+    if (!message || typeof message !== 'object') return;
+    state.lastBeat = Date.now();
+    if (message.stackware === 'ready') {
+      state.readyAt = state.lastBeat;
+      everReady = true;
+      const slot = state.slot;
+      if (slot.next === state) {
+        const old = slot.current;
+        slot.current = state;
+        slot.next = undefined;
+        if (old) stopWorker(old);
+      }
+      logger.info({ worker_pid: state.worker.process.pid, slot: slot.index }, 'worker ready');
+    } else if (message.stackware === 'retire') {
+      replace(state, 'max-requests reached');
+    }
+  };
+
+  const onExit = (state: WorkerState, code: number | null, signal: string | null) => {
+    states.delete(state.worker);
+    const slot = state.slot;
+    if (slot.current === state) {
+      slot.current = slot.next;
+      slot.next = undefined;
+    } else if (slot.next === state) {
+      slot.next = undefined;
+    }
+    if (stopping) {
+      if (states.size === 0) finish();
+      return;
+    }
+    const pid = state.worker.process.pid;
+    if (state.stopping) {
+      logger.info({ worker_pid: pid, code, signal }, 'worker stopped');
+      if (!slot.current && !slot.timer) spawn(slot);
+      return;
+    }
+    if (code === 2 && !everReady) {
+      logger.fatal({ worker_pid: pid }, 'worker could not start (usage error, exit code 2): stopping');
+      exitCode = 2;
+      void close();
+      return;
+    }
+    const lived = Date.now() - state.forkedAt;
+    let delay = 0;
+    if (state.killedForTimeout) {
+      slot.failures = 0;
+    } else if (state.readyAt !== undefined && lived >= minUptimeMs) {
+      slot.failures = 0;
+    } else {
+      slot.failures++;
+      delay = Math.min(maxBackoffMs, initialBackoffMs * 2 ** (slot.failures - 1));
+    }
+    logger.error({ worker_pid: pid, code, signal, lived_ms: lived, restart_in_ms: delay }, state.killedForTimeout ? 'worker killed after timeout; replacing it' : 'worker died; replacing it');
+    if (slot.timer) return;
+    slot.timer = setTimeout(() => spawn(slot), delay);
+  };
+
+  const check = setInterval(() => {
+    const now = Date.now();
+    for (const state of states.values()) {
+      if (state.stopping) {
+        if (state.stopDeadline !== undefined && now > state.stopDeadline) {
+          logger.warn({ worker_pid: state.worker.process.pid }, 'worker did not stop in time: killing it');
+          state.worker.process.kill('SIGKILL');
+          state.stopDeadline = undefined;
+        }
+        continue;
+      }
+      if (state.killedForTimeout) continue;
+      const limit = state.readyAt === undefined ? bootTimeoutMs : timeoutMs;
+      if (limit > 0 && now - state.lastBeat > limit) {
+        state.killedForTimeout = true;
+        logger.error({ worker_pid: state.worker.process.pid, timeout_ms: limit, booting: state.readyAt === undefined }, 'worker timeout: no heartbeat (stuck in a synchronous loop?); killing it');
+        state.worker.process.kill('SIGKILL');
+      }
+    }
+  }, heartbeatMs);
+
+  const watchers: FSWatcher[] = [];
+  if (options.reload) {
+    let debounce: NodeJS.Timeout | undefined;
+    let changed = '';
+    for (const path of options.watchPaths ?? []) {
+      try {
+        const watcher = watch(path, { recursive: true }, (_event, file) => {
+          const name = file ? String(file) : '';
+          if (name.split(/[\\/]/).some((part) => part.startsWith('.') || part === 'node_modules')) return;
+          changed = name;
+          clearTimeout(debounce);
+          debounce = setTimeout(() => reloadWorkers(`changed: ${changed}`), options.reloadDebounceMs ?? 300);
+        });
+        watcher.on('error', (error) => logger.warn({ err: error, path }, 'file watcher error'));
+        watchers.push(watcher);
+      } catch (error) {
+        logger.warn({ err: error, path }, 'cannot watch path for --reload');
+      }
+    }
+  }
+
+  const reloadWorkers = (reason: string) => {
+    logger.info({ reason }, 'reloading workers');
+    for (const slot of slots) if (slot.current) replace(slot.current, reason);
+  };
+
+  let closing: Promise<void> | undefined;
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    clearInterval(check);
+    resolveDone(exitCode);
+  };
+  const close = (): Promise<void> => {
+    if (closing) return closing;
+    stopping = true;
+    for (const watcher of watchers) watcher.close();
+    for (const slot of slots) if (slot.timer) clearTimeout(slot.timer);
+    for (const state of states.values()) stopWorker(state);
+    if (states.size === 0) finish();
+    closing = done.then(() => undefined);
+    return closing;
+  };
+
+  for (const slot of slots) spawn(slot);
+  return {
+    done,
+    workerPids: () => [...states.keys()].map((w) => w.process.pid!).filter(Boolean),
+    get forks() {
+      return forks;
+    },
+    reloadWorkers,
+    close,
+  };
+}
+
+/**
+ * Runs the primary until SIGTERM/SIGINT (graceful stop of every worker), then exits the process
+ * with the primary's exit code.
+ */
+export async function runPrimary(options: PrimaryOptions): Promise<never> {
+  const primary = startPrimary(options);
+  options.logger.info({ workers: options.workers, reload: options.reload ?? false }, 'prefork primary started');
+  onShutdownSignals(() => primary.close(), { logger: options.logger, exit: false });
+  const code = await primary.done;
+  options.logger.info({ code }, 'prefork primary exiting');
+  process.exit(code);
+}
+
+/** Options of {@link runWorker}. */
+export interface WorkerOptions {
+  /** The application this worker serves. */
+  app: Application;
+  /** Starts the server (HTTP, FastCGI...) for the (wrapped) application; resolves once it listens. */
+  start(app: Application): Promise<RunningServer>;
+  /** Ask the primary for a replacement after this many requests (0: never). */
+  maxRequests?: number;
+  /** Add a random 0..jitter to `maxRequests`. Default maxRequests / 10, rounded down. */
+  maxRequestsJitter?: number;
+  logger: Logger;
+}
+
+/**
+ * The worker side of prefork, run in a cluster worker: starts the server for the application,
+ * tells the primary it is ready, sends heartbeats (a blocked event loop stops them), asks to be
+ * replaced after its request budget, and stops gracefully on the primary's "stop", on
+ * SIGTERM/SIGINT or when the primary goes away.
+ */
+export async function runWorker(options: WorkerOptions): Promise<RunningServer> {
+  if (!cluster.isWorker || !process.send) throw new Error('runWorker must run in a cluster worker');
+  const send = (message: PreforkMessage) => {
+    if (process.connected) process.send!(message);
+  };
+  const maxRequests = options.maxRequests ?? 0;
+  const jitter = options.maxRequestsJitter ?? Math.floor(maxRequests / 10);
+  const budget = maxRequests > 0 ? maxRequests + randomInt(jitter + 1) : 0;
+  let count = 0;
+  const inner = options.app;
+  const app: Application = budget > 0
+    ? (environ, startResponse) => {
+        if (++count === budget) {
+          options.logger.info({ requests: count }, 'max-requests reached: asking for a replacement');
+          send({ stackware: 'retire' });
+        }
+        return inner(environ, startResponse);
+      }
+    : inner;
+  const running = await options.start(app);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(beat);
+    await running.close();
+    process.exit(0);
+  };
+  process.on('message', (message: PreforkMessage) => {
+    if (message && typeof message === 'object' && message.stackware === 'stop') void stop();
+  });
+  process.on('disconnect', () => void stop());
+  onShutdownSignals(stop, { logger: options.logger, exit: false });
+  const heartbeatMs = Number(process.env[HEARTBEAT_ENV]) || 1000;
+  const beat = setInterval(() => send({ stackware: 'heartbeat' }), heartbeatMs);
+  send({ stackware: 'ready' });
+  options.logger.info({ url: running.url, max_requests: budget || undefined }, 'worker listening');
+  return running;
+}
