@@ -1,2 +1,17 @@
-/** Placeholder: this package is being built. */
-export const PACKAGE_PENDING = true;
+/**
+ * @stackware/errors — the exception catcher: catches every failure of the application, logs it
+ * (pino), mails it (nodemailer, throttled), saves a post-mortem report, and answers with a debug
+ * page (trusted clients, `debug: true`) or a safe production page with an error id.
+ */
+export { errorCatcher, getErrorReport, logRecord, type ErrorCatcherOptions, type ErrorCatcherApplication } from './error-catcher.js';
+export { buildReport, describeError, newErrorId, requestIdOf, type ErrorReport, type ReportedError, type CatchPoint, type BuildReportOptions } from './report.js';
+export { resolveStack, parseStack, formatStack, type StackFrame, type ResolveStackOptions } from './stack.js';
+export { Redactor, DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_FIELDS, type RedactOptions } from './redact.js';
+export { ErrorMailer, type EmailOptions, type SmtpOptions, type MailerStats } from './mailer.js';
+export { ReportStore, type ReportSummary } from './report-store.js';
+export { reportViewer } from './report-viewer.js';
+export { isDebugClient, isLoopbackAddress, hostName, DEFAULT_TRUSTED_HOSTS, type DebugAccessOptions } from './debug-access.js';
+export { negotiateFormat, type ErrorFormat } from './negotiate.js';
+export { renderDebugHtml, renderText, renderJson, renderPublicHtml, renderPublicText, renderPublicJson, type PublicPageOptions } from './render.js';
+export { captureInput, getCapturedInput, type CapturedInput } from './request-capture.js';
+export { factories, errorCatcherFilterFactory } from './factories.js';

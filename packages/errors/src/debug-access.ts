@@ -1,0 +1,48 @@
+import { isIP } from 'node:net';
+import type { Environ } from '@stackware/gateway';
+
+/** Host names the debug page answers to by default (Werkzeug's trusted hosts for a local debugger). */
+export const DEFAULT_TRUSTED_HOSTS = ['localhost', '127.0.0.1', '::1'];
+
+/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (::ffff:127.x.y.z). */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const plain = address.replace(/^::ffff:/i, '');
+  if (isIP(plain) === 4) return plain.startsWith('127.');
+  return isIP(address) === 6 && /^(0{0,4}:){7}0{0,3}1$|^::1$/.test(address);
+}
+
+/** The host name of a Host header value: "[::1]:8080" → "::1", "Example.com:80" → "example.com". */
+export function hostName(host: string): string {
+  const trimmed = host.trim().toLowerCase();
+  if (trimmed.startsWith('[')) return trimmed.slice(1, trimmed.indexOf(']') === -1 ? undefined : trimmed.indexOf(']'));
+  return trimmed.replace(/:\d*$/, '').replace(/\.$/, '');
+}
+
+/** Who may see the debug page and the report viewer. */
+export interface DebugAccessOptions {
+  /** Host header names accepted (default {@link DEFAULT_TRUSTED_HOSTS}); "*.example.com" matches subdomains. */
+  trustedHosts?: string[];
+  /** Client addresses accepted besides loopback (default none). */
+  trustedAddresses?: string[];
+}
+
+/**
+ * True when this request may see debug information: the client (REMOTE_ADDR) is loopback or a
+ * trusted address, AND the Host header names a trusted host. The Host check is Werkzeug's lesson:
+ * a page on evil.example whose name resolves to 127.0.0.1 (DNS rebinding) reaches a loopback
+ * server from the victim's browser, but with `Host: evil.example`. Put the forwarded-headers
+ * middleware before the catcher when behind a proxy, or every proxied client looks like loopback.
+ */
+export function isDebugClient(environ: Environ, options: DebugAccessOptions = {}): boolean {
+  const address = environ.REMOTE_ADDR;
+  const addressOk = isLoopbackAddress(address) || (address !== undefined && (options.trustedAddresses ?? []).includes(address));
+  if (!addressOk) return false;
+  const host = typeof environ.HTTP_HOST === 'string' ? environ.HTTP_HOST : undefined;
+  if (!host) return false;
+  const name = hostName(host);
+  return (options.trustedHosts ?? DEFAULT_TRUSTED_HOSTS).some((trusted) => {
+    const t = trusted.toLowerCase();
+    return t.startsWith('*.') ? name.endsWith(t.slice(1)) : name === t;
+  });
+}

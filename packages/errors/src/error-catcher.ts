@@ -1,0 +1,308 @@
+import { pino, type Logger } from 'pino';
+import {
+  ClientDisconnectedError, isHTTPError, isIterableBody, requestHeader, statusLine,
+  type Application, type Environ, type ResponseBody, type StartResponse, type WriteFunction,
+} from '@stackware/gateway';
+import { buildReport, requestIdOf, type CatchPoint, type ErrorReport, type ReportedError } from './report.js';
+import { Redactor, type RedactOptions } from './redact.js';
+import { ErrorMailer, type EmailOptions } from './mailer.js';
+import { ReportStore } from './report-store.js';
+import { reportViewer } from './report-viewer.js';
+import { isDebugClient } from './debug-access.js';
+import { negotiateFormat } from './negotiate.js';
+import { captureInput } from './request-capture.js';
+import { renderDebugHtml, renderJson, renderText, renderPublicHtml, renderPublicJson, renderPublicText } from './render.js';
+
+/**
+ * Options of {@link errorCatcher}. Defaults:
+ * `debug` false · `logger` pino to stderr · `email` none · `errorDir` none · `maxReports` 500 ·
+ * `viewerPath` "/_debug/errors" · `trustedHosts` ["localhost", "127.0.0.1", "::1"] ·
+ * `trustedAddresses` [] (loopback is always trusted) · `redact` Cookie/Authorization headers and
+ * password/token/secret-like fields · `maxFormBytes` 65536.
+ */
+export interface ErrorCatcherOptions {
+  /** Show the debug page (stack, source, request, environ) to trusted clients (Paste's `debug`). */
+  debug?: boolean;
+  /** Where the one structured record per error goes. */
+  logger?: Logger;
+  /** Mail each error (throttled, de-duplicated) — see {@link EmailOptions}. */
+  email?: EmailOptions;
+  /** Save every caught error as `<id>.html` + `<id>.json` here (cgitb's `logdir`). */
+  errorDir?: string;
+  /** Keep at most this many saved reports (oldest removed). */
+  maxReports?: number;
+  /** Where the saved-report viewer answers, relative to the mount (PATH_INFO), in debug mode only. */
+  viewerPath?: string;
+  /** Host header names that may see debug output (Werkzeug's trusted hosts). */
+  trustedHosts?: string[];
+  /** Client addresses, besides loopback, that may see debug output. */
+  trustedAddresses?: string[];
+  /** What reports, logs and mails hide. */
+  redact?: RedactOptions;
+  /** Bytes of a urlencoded or JSON request body kept for the report, as the application reads it. */
+  maxFormBytes?: number;
+  /** Clock in milliseconds (tests). Default Date.now. */
+  now?: () => number;
+}
+
+/** The application {@link errorCatcher} returns, with handles for tests and shutdown. */
+export interface ErrorCatcherApplication extends Application {
+  /** The mailer, when `email` is set. */
+  readonly mailer: ErrorMailer | undefined;
+  /** The post-mortem store, when `errorDir` is set. */
+  readonly store: ReportStore | undefined;
+  /** Resolves when the background work queued so far (saved reports, mails) is done. */
+  idle(): Promise<void>;
+  /** Waits for background work, stops timers and closes the mail transport. */
+  close(): Promise<void>;
+}
+
+const REPORT_KEY = 'stackware.error_catcher.report';
+
+/** The report of the error caught during this request, if any (for an outer access log). */
+export function getErrorReport(environ: Environ): ErrorReport | undefined {
+  return environ[REPORT_KEY] as ErrorReport | undefined;
+}
+
+function logError(error: ReportedError[], index = 0): Record<string, unknown> | undefined {
+  const e = error[index];
+  if (!e) return undefined;
+  const record: Record<string, unknown> = { type: e.name, message: e.message, stack: e.stack };
+  for (const [k, v] of e.properties) if (!(k in record)) record[k] = v;
+  const cause = logError(error, index + 1);
+  if (cause) record.cause = cause;
+  return record;
+}
+
+/** The pino record of one report: ids, request, status and the error with its cause chain and mapped stacks. */
+export function logRecord(report: ErrorReport): Record<string, unknown> {
+  return {
+    error_id: report.id,
+    req_id: report.requestId,
+    method: report.request.method,
+    url: report.request.url,
+    status: report.status,
+    catch_point: report.catchPoint,
+    headers_sent: report.headersSent,
+    err: logError(report.errors),
+  };
+}
+
+function isBytes(chunk: unknown): chunk is Uint8Array {
+  return chunk instanceof Uint8Array;
+}
+
+/**
+ * The exception catcher (Paste's ErrorMiddleware + EvalException, Werkzeug's debugger, cgitb).
+ * Wraps `app` and catches every failure: a synchronous throw, a rejected promise, an error while
+ * iterating the body, an error from the body's `close()`, and a body that is not iterable.
+ *
+ * - Before the response has started it answers instead: an {@link HTTPError} (or any error with an
+ *   integer `status` 400–599 and a boolean `expose`) as its own status and page; anything else as
+ *   500 — the debug page (`debug: true`, trusted clients only) or the safe production page with the
+ *   error id. HTML, JSON (`Accept: application/json`) or text (curl) by content negotiation.
+ * - After the response has started it logs the error and rethrows it from the body, so the server
+ *   breaks the connection: the client sees a truncated response, never a complete-looking 200.
+ * - Each non-HTTP error gets one pino record (error id, request id, method, URL, status, the cause
+ *   chain with source-mapped TypeScript stacks), a saved report (`errorDir`) and a throttled mail
+ *   (`email`), both in the background.
+ *
+ * The body is wrapped lazily (streaming, no buffering); the inner body's `close()` is called
+ * exactly once — when it ends (so that a `close()` failure can still break the response) or when
+ * the server closes the wrapper. Array bodies keep their known length; file wrappers pass through.
+ *
+ * @example
+ * const app = errorCatcher(myApp, { debug: process.env.NODE_ENV !== 'production', errorDir: './var/errors',
+ *   email: { to: 'ops@example.com' } });
+ */
+export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}): ErrorCatcherApplication {
+  const debug = options.debug ?? false;
+  const baseLogger = options.logger ?? pino({ name: 'stackware-errors' }, pino.destination({ dest: 2, sync: true }));
+  // Our `err` is already a plain, source-mapped record: keep it as it is (pino's err serializer would re-read the stack).
+  const logger = baseLogger.child({}, { serializers: { err: (value: unknown) => (value instanceof Error ? pino.stdSerializers.err(value) : value) } });
+  const redactor = new Redactor(options.redact);
+  const store = options.errorDir ? new ReportStore(options.errorDir, options.maxReports ?? 500) : undefined;
+  const mailer = options.email
+    ? new ErrorMailer({ ...options.email, now: options.email.now ?? options.now, onError: (error) => logger.warn({ err: error }, 'error mail could not be sent') }, options.errorDir)
+    : undefined;
+  const viewerPath = (options.viewerPath ?? '/_debug/errors').replace(/\/+$/, '');
+  if (!viewerPath.startsWith('/')) throw new TypeError(`errorCatcher viewerPath must start with "/", got ${JSON.stringify(options.viewerPath)}`);
+  const viewer = debug ? reportViewer(store, viewerPath) : undefined;
+  const access = { trustedHosts: options.trustedHosts, trustedAddresses: options.trustedAddresses };
+  const maxFormBytes = options.maxFormBytes ?? 64 * 1024;
+  const pending = new Set<Promise<unknown>>();
+
+  /** Logs, saves and mails one error; returns its report. Never throws. */
+  const report = (error: unknown, environ: Environ, catchPoint: CatchPoint, headersSent: boolean, status: number): ErrorReport | undefined => {
+    try {
+      const built = buildReport({ error, environ, status, catchPoint, headersSent, redactor, now: options.now });
+      environ[REPORT_KEY] ??= built;
+      const first = built.errors[0]!;
+      logger.error(logRecord(built), `${first.name}: ${first.message}${headersSent ? ' (response broken off)' : ''}`);
+      if (store) {
+        const job = store.save(built).catch((saveError: unknown) => logger.warn({ err: saveError, error_id: built.id }, 'error report could not be saved'));
+        pending.add(job);
+        void job.finally(() => pending.delete(job));
+      }
+      mailer?.notify(built);
+      return built;
+    } catch (reportError) {
+      // The catcher must never fail: fall back to a bare record.
+      try {
+        logger.error({ err: error, reportError: String(reportError) }, 'error (the report could not be built)');
+      } catch {
+        // nothing left to do
+      }
+      return undefined;
+    }
+  };
+
+  /** The replacement response for `error`, sent with `startResponse(..., error)`. Throws when the response has started. */
+  const replace = (error: unknown, environ: Environ, startResponse: StartResponse, catchPoint: CatchPoint): Uint8Array[] => {
+    if (isHTTPError(error)) {
+      if (error.status >= 500) logger.warn({ req_id: requestIdOf(environ, ''), method: environ.REQUEST_METHOD, status: error.status, err: { type: error.name, message: error.message } }, `HTTPError ${error.status}`);
+      const page = renderPublic(environ, error.status, undefined, error.expose ? error.message : undefined);
+      startResponse(statusLine(error.status), [...page.headers, ...(error.headers ?? [])], error);
+      return [page.body];
+    }
+    const built = report(error, environ, catchPoint, false, 500);
+    const exposed = (error as { expose?: unknown } | null)?.expose === true ? String((error as Error).message) : undefined;
+    let page: { headers: Array<[string, string]>; body: Buffer };
+    if (debug && built && isDebugClient(environ, access)) {
+      const format = negotiateFormat(requestHeader(environ, 'Accept'));
+      const [type, text] = format === 'html'
+        ? ['text/html; charset=utf-8', renderDebugHtml(built)]
+        : format === 'json' ? ['application/json; charset=utf-8', renderJson(built)] : ['text/plain; charset=utf-8', renderText(built)];
+      page = pageOf(type, text, format === 'html');
+    } else {
+      page = renderPublic(environ, 500, built?.id, exposed);
+    }
+    startResponse(statusLine(500), page.headers, error);
+    return [page.body];
+  };
+
+  const catcher = async (environ: Environ, startResponse: StartResponse): Promise<ResponseBody> => {
+    if (viewer && (environ.PATH_INFO === viewerPath || environ.PATH_INFO.startsWith(viewerPath + '/')) && isDebugClient(environ, access)) {
+      return viewer(environ, startResponse);
+    }
+    captureInput(environ, maxFormBytes);
+    let started = false; // true once a body byte may have been sent (headers are out)
+    let sentStatus = 200;
+    const trackedStart: StartResponse = (status, headers, error) => {
+      const write = startResponse(status, headers, error);
+      if (typeof status === 'string') sentStatus = parseInt(status, 10) || sentStatus;
+      const tracked: WriteFunction = (chunk) => {
+        if (chunk instanceof Uint8Array && chunk.byteLength > 0) started = true;
+        return write(chunk);
+      };
+      return tracked;
+    };
+
+    /** Handles an error: the replacement body, or rethrows (after logging) when the response has started. */
+    const handle = (error: unknown, catchPoint: CatchPoint): Uint8Array[] => {
+      if (error instanceof ClientDisconnectedError) throw error;
+      if (!started) {
+        try {
+          return replace(error, environ, startResponse, catchPoint);
+        } catch (replaceError) {
+          if (replaceError !== error) throw replaceError;
+          // startResponse rethrew: the server had sent the headers after all (already reported).
+          throw error;
+        }
+      }
+      report(error, environ, catchPoint, true, sentStatus);
+      throw error;
+    };
+
+    let body: ResponseBody;
+    try {
+      body = await app(environ, trackedStart);
+      if (!isIterableBody(body)) throw new TypeError(`The application returned ${body === null ? 'null' : typeof body === 'string' ? 'a string (encode it and return [bytes])' : typeof body}, not an iterable of Uint8Array chunks`);
+    } catch (error) {
+      return handle(error, 'application');
+    }
+
+    if ((body as { fileWrapper?: unknown }).fileWrapper === true) return body;
+    if (Array.isArray(body)) {
+      const inner = body as ResponseBody & Uint8Array[];
+      if (typeof inner.close !== 'function') return inner;
+      const copy: Uint8Array[] & { close?(): Promise<void> } = [...(inner as Uint8Array[])];
+      copy.close = async () => {
+        try {
+          await inner.close!();
+        } catch (error) {
+          report(error, environ, 'close', true, 500);
+        }
+      };
+      return copy;
+    }
+
+    const inner = body;
+    let closed = false;
+    const closeInner = async () => {
+      if (closed) return;
+      closed = true;
+      await inner.close?.();
+    };
+    return {
+      async *[Symbol.asyncIterator]() {
+        let catchPoint: CatchPoint = 'body';
+        let replacement: Uint8Array[];
+        try {
+          for await (const chunk of inner as AsyncIterable<unknown>) {
+            if (!isBytes(chunk)) throw new TypeError(`The response body yielded ${typeof chunk === 'string' ? 'a string (encode it: chunks are Uint8Array)' : chunk === null ? 'null' : typeof chunk}; chunks must be Uint8Array`);
+            if (chunk.byteLength > 0) started = true;
+            yield chunk;
+          }
+          catchPoint = 'close';
+          await closeInner();
+          return;
+        } catch (error) {
+          replacement = handle(error, catchPoint);
+        }
+        yield* replacement;
+      },
+      async close() {
+        try {
+          await closeInner();
+        } catch (error) {
+          // Reached only when iteration stopped early (client gone, or an error already handled).
+          report(error, environ, 'close', started, 500);
+        }
+      },
+    };
+  };
+
+  return Object.assign(catcher, {
+    mailer,
+    store,
+    async idle() {
+      while (pending.size) await Promise.all(pending);
+      await mailer?.idle();
+    },
+    async close() {
+      while (pending.size) await Promise.all(pending);
+      await mailer?.close();
+    },
+  });
+}
+
+function pageOf(type: string, text: string, isHtml: boolean): { headers: Array<[string, string]>; body: Buffer } {
+  const body = Buffer.from(text, 'utf8');
+  const headers: Array<[string, string]> = [
+    ['Content-Type', type],
+    ['Content-Length', String(body.byteLength)],
+    ['Cache-Control', 'no-store'],
+    ['X-Content-Type-Options', 'nosniff'],
+  ];
+  if (isHtml) headers.push(['Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'"]);
+  return { headers, body };
+}
+
+function renderPublic(environ: Environ, status: number, errorId: string | undefined, message: string | undefined) {
+  const format = negotiateFormat(requestHeader(environ, 'Accept'));
+  const page = { status, errorId, message };
+  if (format === 'html') return pageOf('text/html; charset=utf-8', renderPublicHtml(page), true);
+  if (format === 'json') return pageOf('application/json; charset=utf-8', renderPublicJson(page), false);
+  return pageOf('text/plain; charset=utf-8', renderPublicText(page), false);
+}
