@@ -1,0 +1,65 @@
+import type { Application } from '@stackware/gateway';
+import { fileURLToPath } from 'node:url';
+import type { DeploymentDefinition } from './deployment.js';
+import { underPrefix } from './location.js';
+
+/** A started thread-pool group. */
+export interface PoolHandle {
+  readonly name: string;
+  readonly app: Application;
+  close(): Promise<void>;
+}
+
+/** The module pool threads load: it rebuilds the deployment's application inside the thread. */
+export const POOL_ENTRY = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './pool-entry.ts' : './pool-entry.js', import.meta.url));
+
+/** What each pool thread is given (structured-cloneable). */
+export interface PoolEntryOptions {
+  /** Absolute path of the deploy file. */
+  file: string;
+  /** The application to build in the thread. */
+  app: string;
+}
+
+interface ThreadPoolModule {
+  threadPool?: (options: Record<string, unknown>) => Application & { close?(): Promise<void> };
+}
+
+/**
+ * Starts one thread pool per `[pool.NAME]` that a `[location]` uses, each running `name` built
+ * from the deploy file inside its threads (without pools), and returns an application that sends
+ * every request under such a location to its pool (the longest matching location that names a
+ * pool decides) and every other request to `app`.
+ * @throws ConfigError when @stackware/threadpool is missing or the deployment has no file.
+ */
+export async function poolDispatcher(deployment: DeploymentDefinition, name: string, app: Application): Promise<{ app: Application; pools: PoolHandle[] }> {
+  const used = deployment.locations.filter((l) => l.pool !== undefined);
+  const first = used[0]!;
+  if (deployment.file === '<code>') {
+    deployment.fail('location', first.prefix || '/', 'pool', 'thread-pool groups need a deploy file: pool threads rebuild the application from it', 'load the deployment with loadDeployment(path), or serve the pool application from code with @stackware/threadpool');
+  }
+  let mod: ThreadPoolModule;
+  try {
+    mod = (await import('@stackware/threadpool')) as unknown as ThreadPoolModule;
+  } catch (error) {
+    deployment.fail('location', first.prefix || '/', 'pool', `cannot load @stackware/threadpool: ${error instanceof Error ? error.message : String(error)}`, 'install @stackware/threadpool', error);
+  }
+  if (typeof mod.threadPool !== 'function') deployment.fail('location', first.prefix || '/', 'pool', '@stackware/threadpool has no threadPool() export', 'update @stackware/threadpool');
+  const pools = new Map<string, PoolHandle>();
+  for (const location of used) {
+    const poolName = location.pool!;
+    if (pools.has(poolName)) continue;
+    const def = deployment.pools.get(poolName)!;
+    const entry: PoolEntryOptions = { file: deployment.file, app: name };
+    const poolApp = mod.threadPool({ module: POOL_ENTRY, export: 'poolApplication', factory: true, factoryOptions: entry, threads: def.threads, timeoutMs: def.timeoutMs });
+    pools.set(poolName, { name: poolName, app: poolApp, close: async () => { await poolApp.close?.(); } });
+  }
+  // Longest prefix first: the first match is the most specific location that names a pool.
+  const routes = [...used].sort((a, b) => b.prefix.length - a.prefix.length).map((l) => [l.prefix, pools.get(l.pool!)!.app] as const);
+  const dispatched: Application = (environ, startResponse) => {
+    const path = environ.SCRIPT_NAME + environ.PATH_INFO;
+    for (const [prefix, poolApp] of routes) if (underPrefix(path, prefix)) return poolApp(environ, startResponse);
+    return app(environ, startResponse);
+  };
+  return { app: dispatched, pools: [...pools.values()] };
+}
