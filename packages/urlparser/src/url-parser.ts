@@ -18,6 +18,8 @@ export interface Resource {
   /** The lower-cased extension with its dot (".ts"), "" when none. */
   extension: string;
   stats: Stats;
+  /** True when the file answers as its directory's index (the URL ended in "/"; PATH_INFO is "/"). */
+  index: boolean;
   /** Imports the file as a module: cached, and re-imported when the file changes (with `reload`). */
   loadModule(): Promise<Record<string, unknown>>;
   /** The parser's options (static-file options included). */
@@ -102,7 +104,7 @@ function stem(name: string): string {
 
 /** The factory for static files: {@link serveFile} with the parser's static-file options; extra path info answers 404. */
 export const staticFactory: ResourceFactory = (resource, environ) => {
-  if (environ.PATH_INFO !== '') return undefined;
+  if (environ.PATH_INFO !== '' && !resource.index) return undefined;
   return (env, startResponse) => serveFile(env, startResponse, resource.path, resource.stats, resource.options);
 };
 
@@ -250,7 +252,7 @@ class Parser {
         this.log(environ, `index ${JSON.stringify(name)} of ${dir} is ambiguous: ${lookup.ambiguous.join(', ')}; answering 404`);
         return undefined;
       }
-      if ('found' in lookup && !lookup.found.stats.isDirectory()) return this.application(lookup.found, environ);
+      if ('found' in lookup && !lookup.found.stats.isDirectory()) return this.application(lookup.found, environ, true);
     }
     if (this.options.listing) return directoryListing(dir, { hide: (name) => this.isHidden(name) });
     return undefined;
@@ -295,7 +297,7 @@ class Parser {
     return { path, name, stats };
   }
 
-  async application(found: Found, environ: Environ): Promise<Application | undefined> {
+  async application(found: Found, environ: Environ, index = false): Promise<Application | undefined> {
     if (found.stats.isDirectory()) return this.directory(found.path);
     const extension = extname(found.name).toLowerCase();
     const factory = Object.prototype.hasOwnProperty.call(this.factories, extension) ? this.factories[extension] : SOURCE_EXTENSIONS.includes(extension) ? null : this.factories['*'];
@@ -306,6 +308,7 @@ class Parser {
       name: found.name,
       extension,
       stats: found.stats,
+      index,
       loadModule: () => this.modules.load(found.path, found.stats),
       options: this.options,
     };
