@@ -35,7 +35,7 @@ export class ConfigError extends Error {
     const where = init.line !== undefined ? `${init.file}:${init.line}:${init.column ?? 1}` : init.file;
     const section = init.section !== undefined ? ` [${init.section}]` : '';
     const key = init.key !== undefined ? ` key ${JSON.stringify(init.key)}` : '';
-    super(`${where}:${section}${key}${section || key ? ':' : ''} ${init.problem} — ${init.fix}`, init.cause === undefined ? undefined : { cause: init.cause });
+    super(`${where}:${section}${key}${key ? ':' : ''} ${init.problem} — ${init.fix}`, init.cause === undefined ? undefined : { cause: init.cause });
     this.name = 'ConfigError';
     this.file = init.file;
     this.section = init.section;

@@ -126,8 +126,10 @@ export function tomlLocator(text: string): SourceLocator {
   return {
     locate(section, key) {
       if (key !== undefined) return keys.get([...section, key].join('\0'));
-      const line = headers.get(section.join('\0'));
+      const id = section.join('\0');
+      const line = headers.get(id);
       if (line !== undefined) return { line, column: 1 };
+      for (const [header, at] of headers) if (header.startsWith(id + '\0')) return { line: at, column: 1 };
       // A section written as a dotted header deeper down ([app.site.options]) or only via its keys.
       for (const [id, at] of keys) if (id.startsWith(section.join('\0') + '\0')) return at;
       return undefined;
