@@ -1,0 +1,146 @@
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { TestClient, text } from '@stackware/gateway';
+import { startRedis, type RedisPeer } from '@stackware/testing';
+import { session, loadSession, RedisStore, newSessionId } from '../src/index.js';
+import { SECRET, site, sessionCookie } from './helpers.js';
+import { listen, type WireEvent } from './http.js';
+
+let redis: RedisPeer;
+let inspect: Redis;
+const stores: RedisStore[] = [];
+function redisStore(keyPrefix?: string) {
+  const store = new RedisStore({ url: redis.url, keyPrefix });
+  stores.push(store);
+  return store;
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  inspect = new Redis(redis.url);
+}, 30_000);
+afterAll(async () => {
+  for (const s of stores) await s.close();
+  await inspect?.quit();
+  await redis?.stop();
+});
+
+describe('RedisStore against a real redis-server', () => {
+  it('stores under the key prefix with the TTL in Redis; touch resets the TTL; destroy deletes', async () => {
+    const store = redisStore('test:a:');
+    const id = newSessionId();
+    await store.set(id, '{"x":1}', 100);
+    expect(await inspect.get(`test:a:${id}`)).toBe('{"x":1}');
+    expect(await store.get(id)).toBe('{"x":1}');
+    const ttl = await inspect.ttl(`test:a:${id}`);
+    expect(ttl).toBeGreaterThan(90);
+    expect(ttl).toBeLessThanOrEqual(100);
+    await store.touch(id, 5000);
+    expect(await inspect.ttl(`test:a:${id}`)).toBeGreaterThan(4990);
+    await store.destroy(id);
+    expect(await inspect.exists(`test:a:${id}`)).toBe(0);
+    expect(await store.get(id)).toBeUndefined();
+  });
+
+  it('lets Redis expire a session (TTL of 1 s)', async () => {
+    const store = redisStore();
+    const id = newSessionId();
+    await store.set(id, '{}', 1);
+    const deadline = Date.now() + 10_000;
+    while ((await store.get(id)) !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await store.get(id)).toBeUndefined();
+  });
+
+  it('refuses ids that are not generated ids', async () => {
+    const store = redisStore();
+    await expect(store.get('*')).rejects.toThrow(/not a valid session id/);
+    await expect(store.set('other:key', 'x', 10)).rejects.toThrow(/not a valid session id/);
+  });
+
+  it('lock(): SET NX PX with a token; release never deletes a lock another holder took over', async () => {
+    const store = redisStore('test:lock:');
+    const id = newSessionId();
+    const release = await store.lock(id, { waitMs: 1000, ttlMs: 30_000 });
+    expect(await inspect.pttl(`test:lock:lock:${id}`)).toBeGreaterThan(29_000);
+    await expect(store.lock(id, { waitMs: 50, ttlMs: 30_000 })).rejects.toThrow(/not released within 50 ms/);
+    // Our lock expired and someone else holds it now: our release must leave theirs alone.
+    await inspect.set(`test:lock:lock:${id}`, 'someone-else', 'PX', 30_000);
+    await release();
+    expect(await inspect.get(`test:lock:lock:${id}`)).toBe('someone-else');
+    await inspect.del(`test:lock:lock:${id}`);
+    const again = await store.lock(id, { waitMs: 1000, ttlMs: 30_000 });
+    await again();
+    expect(await inspect.exists(`test:lock:lock:${id}`)).toBe(0);
+  });
+
+  it('with lock: true, 50 concurrent requests incrementing one counter end at 50', async () => {
+    const store = redisStore('test:counter:');
+    const counter = session(async (environ, startResponse) => {
+      const s = await loadSession(environ);
+      const n = s.get<number>('n') ?? 0;
+      await new Promise((r) => setImmediate(r));
+      s.set('n', n + 1);
+      return text(String(n + 1))(environ, startResponse);
+    }, { secret: SECRET, store, lock: true });
+    const c = new TestClient(counter, { cookies: true });
+    await c.get('/');
+    await Promise.all(Array.from({ length: 50 }, () => c.get('/')));
+    expect((await c.get('/')).text()).toBe('52');
+  });
+});
+
+describe('two Stackware HTTP nodes sharing one Redis', () => {
+  it('a session created on one node is read and updated on the other; saved before the response ends', async () => {
+    const events: Array<WireEvent | 'saved'> = [];
+    const storeA = redisStore('test:nodes:');
+    const storeB = redisStore('test:nodes:');
+    const set = storeA.set.bind(storeA);
+    storeA.set = async (...args) => { await set(...args); events.push('saved'); };
+    const nodeA = await listen(session(site, { secret: SECRET, store: storeA }), (e) => events.push(e));
+    const nodeB = await listen(session(site, { secret: SECRET, store: storeB }));
+    try {
+      expect(nodeA.port).not.toBe(nodeB.port);
+      const created = await fetch(`${nodeA.url}/set?user=ann&cart=2`);
+      expect(created.status).toBe(200);
+      const cookie = sessionCookie(created.headers.getSetCookie())!;
+      const { id } = (await created.json()) as { id: string };
+      expect(events).toEqual(['saved', 'headers', 'end']);
+      expect(await inspect.exists(`test:nodes:${id}`)).toBe(1);
+
+      const onB = await fetch(`${nodeB.url}/count`, { headers: { Cookie: cookie } });
+      expect(await onB.text()).toBe('count=1');
+      const back = await fetch(`${nodeA.url}/`, { headers: { Cookie: cookie } });
+      expect(await back.json()).toEqual({ id, isNew: false, data: { user: 'ann', cart: '2', n: 1 } });
+    } finally {
+      await nodeA.close();
+      await nodeB.close();
+    }
+  });
+
+  it('a streaming response is saved before the gateway ends it, so the very next request sees the write', async () => {
+    const events: Array<WireEvent | 'saved'> = [];
+    const store = redisStore('test:stream:');
+    const set = store.set.bind(store);
+    store.set = async (...args) => { await set(...args); events.push('saved'); };
+    const app = session(async (environ, startResponse) => {
+      const s = await loadSession(environ);
+      const n = (s.get<number>('n') ?? 0) + 1;
+      s.set('n', n);
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      return (async function* () {
+        yield Buffer.from('n=');
+        yield Buffer.from(String(n));
+      })();
+    }, { secret: SECRET, store });
+    const node = await listen(app, (e) => events.push(e));
+    try {
+      const first = await fetch(`${node.url}/`);
+      expect(await first.text()).toBe('n=1');
+      expect(events).toEqual(['headers', 'saved', 'end']);
+      const cookie = sessionCookie(first.headers.getSetCookie())!;
+      for (let i = 2; i <= 5; i++) expect(await (await fetch(`${node.url}/`, { headers: { Cookie: cookie } })).text()).toBe(`n=${i}`);
+    } finally {
+      await node.close();
+    }
+  });
+});
