@@ -1,0 +1,180 @@
+import { STATUS_CODES } from 'node:http';
+import {
+  BadRequestError, createEnviron, createInput, hostUrl, quotePath, runApplication,
+  type Application, type Environ, type Headers, type ResponseBody,
+} from '@stackware/gateway';
+
+/** A fetch-style handler: Hono's `app.fetch`, Deno/Bun-style servers, any `(Request) => Response`. */
+export type FetchHandler = (request: Request, ...rest: never[]) => Response | Promise<Response>;
+
+/** Options of {@link toFetchHandler} / {@link environFromRequest}. */
+export interface ToFetchOptions {
+  /** Mount point given to the application as SCRIPT_NAME (default ""). */
+  scriptName?: string;
+  /** REMOTE_ADDR, when the runtime knows the client (fetch's Request does not carry it). */
+  remoteAddr?: string;
+  /** Environ keys added to every request. */
+  environ?: Partial<Environ>;
+  errors?: { write(text: string): void };
+}
+
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection']);
+
+/**
+ * Builds the environ of a fetch `Request`: path and query from its URL, `Host` from the URL when
+ * the headers have none, the body (a ReadableStream) as `stackware.input` with backpressure.
+ * @throws BadRequestError (400) for a path that is not valid UTF-8 or outside `scriptName`.
+ */
+export function environFromRequest(request: Request, options: ToFetchOptions = {}): Environ {
+  const url = new URL(request.url);
+  const headers: Array<[string, string]> = [];
+  request.headers.forEach((value, name) => { headers.push([name, value]); });
+  if (!request.headers.has('host')) headers.unshift(['host', url.host]);
+  const length = request.headers.get('content-length');
+  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  const environ = createEnviron({
+    method: request.method,
+    target: url.pathname + url.search,
+    headers,
+    scheme,
+    serverName: url.hostname.replace(/^\[|\]$/g, ''),
+    serverPort: url.port || (scheme === 'https' ? 443 : 80),
+    remoteAddr: options.remoteAddr,
+    scriptName: options.scriptName,
+    input: createInput(request.body ?? [], length !== null ? Number(length) : undefined),
+    errors: options.errors,
+  });
+  if (url.search === '?') environ.QUERY_STRING = '';
+  Object.assign(environ, options.environ);
+  return environ;
+}
+
+/**
+ * Runs an application for one environ and answers a fetch `Response` as soon as the status and
+ * headers are known; the body is a ReadableStream fed chunk by chunk as the consumer pulls
+ * (backpressure). Cancelling the stream (client gone) or aborting `signal` stops the application's
+ * body and calls its `close()`.
+ */
+export function runToResponse(app: Application, environ: Environ, options: { signal?: AbortSignal } = {}): Promise<Response> {
+  const head = environ.REQUEST_METHOD === 'HEAD';
+  const aborted = new AbortController();
+  options.signal?.addEventListener('abort', () => aborted.abort(), { once: true });
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let wakeWriter: (() => void) | undefined;
+  const wake = () => { const w = wakeWriter; wakeWriter = undefined; w?.(); };
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) { controller = c; },
+    pull() { wake(); },
+    cancel() { aborted.abort(); wake(); },
+  }, { highWaterMark: 1 });
+
+  return new Promise<Response>((resolve) => {
+    let answered = false;
+    void runApplication(app, environ, {
+      signal: aborted.signal,
+      sendHeaders(status, headers, contentLength) {
+        const code = parseInt(status, 10);
+        const out = new globalThis.Headers();
+        let hasLength = false;
+        for (const [name, value] of headers) {
+          out.append(name, value);
+          if (name.toLowerCase() === 'content-length') hasLength = true;
+        }
+        if (!hasLength && contentLength !== undefined && !NULL_BODY.has(code)) out.set('content-length', String(contentLength));
+        answered = true;
+        const body = head || NULL_BODY.has(code) ? null : stream;
+        if (body === null) controller.close();
+        resolve(new Response(body, { status: code, statusText: status.slice(4), headers: out }));
+      },
+      async write(chunk) {
+        if (aborted.signal.aborted) return;
+        controller.enqueue(chunk);
+        if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((r) => { wakeWriter = r; });
+      },
+      async end() {
+        try { controller.close(); } catch { /* already closed for a null-body response */ }
+      },
+      abort(error) {
+        try { controller.error(error); } catch { /* already closed */ }
+      },
+    }, { head }).then(() => {
+      if (!answered) resolve(new Response(null, { status: 499, statusText: 'Client Closed Request' }));
+    });
+  });
+}
+
+/**
+ * Turns a Stackware application into a fetch handler `(request) => Promise<Response>` — for
+ * Hono (`app.mount('/x', handler)`), @hono/node-server, Bun/Deno-style servers. Streams both
+ * ways. A bad path answers 400.
+ *
+ * @example
+ * honoApp.mount('/static', toFetchHandler(staticFiles({ root: './public' })));
+ */
+export function toFetchHandler(app: Application, options: ToFetchOptions = {}): (request: Request) => Promise<Response> {
+  return async (request) => {
+    let environ: Environ;
+    try {
+      environ = environFromRequest(request, options);
+    } catch (error) {
+      if (error instanceof BadRequestError) return new Response(`${error.message}\n`, { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+      throw error;
+    }
+    return runToResponse(app, environ, { signal: request.signal });
+  };
+}
+
+/**
+ * Answers a fetch `Response` through `startResponse` and returns its body as a Stackware body
+ * (streamed; `close()` cancels the stream). Hop-by-hop headers are dropped; a missing
+ * Content-Type becomes `application/octet-stream` (the gateway contract requires one).
+ */
+export function responseToBody(response: Response, startResponse: (status: string, headers: Headers) => unknown): ResponseBody {
+  const headers: Headers = [];
+  response.headers.forEach((value, name) => {
+    if (name === 'set-cookie' || HOP_BY_HOP.has(name)) return;
+    headers.push([name, value]);
+  });
+  for (const cookie of response.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
+  const code = response.status;
+  if (code >= 200 && !NULL_BODY.has(code) && !response.headers.has('content-type')) headers.push(['content-type', 'application/octet-stream']);
+  startResponse(`${code} ${response.statusText || STATUS_CODES[code] || 'Unknown'}`, headers);
+  const body = response.body;
+  if (!body) return [];
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) yield chunk;
+    },
+    async close() {
+      if (!body.locked) await body.cancel().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Turns a fetch handler (a Hono app's `fetch`, any `(Request) => Response`) into a Stackware
+ * application, so it can sit inside a URL map. The handler sees a URL whose path is PATH_INFO
+ * (relative to the mount) plus the query; the environ is passed as its second argument (Hono: `c.env`).
+ *
+ * @example
+ * urlMap({ '/api': fromFetchHandler(honoApp.fetch), '/': site })
+ */
+export function fromFetchHandler(handler: (request: Request, env?: Environ) => Response | Promise<Response>): Application {
+  return async (environ, startResponse) => {
+    const url = hostUrl(environ) + quotePath(environ.PATH_INFO || '/') + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : '');
+    const headers = new globalThis.Headers();
+    for (const [key, value] of Object.entries(environ)) {
+      if (typeof value !== 'string') continue;
+      if (key.startsWith('HTTP_') && key !== 'HTTP_HOST') headers.append(key.slice(5).toLowerCase().replace(/_/g, '-'), value);
+      else if (key === 'CONTENT_TYPE' || key === 'CONTENT_LENGTH') headers.set(key.toLowerCase().replace('_', '-'), value);
+    }
+    const method = environ.REQUEST_METHOD;
+    const hasBody = method !== 'GET' && method !== 'HEAD';
+    const input = environ['stackware.input'];
+    const body = hasBody ? ReadableStream.from(input) : undefined;
+    const request = new Request(url, { method, headers, body, duplex: 'half' } as RequestInit);
+    const response = await handler(request, environ);
+    return responseToBody(response, startResponse);
+  };
+}

@@ -1,0 +1,47 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { BadRequestError, type Application, type Environ, type Middleware } from '@stackware/gateway';
+import { environFromRequest, responseToBody, runToResponse, type ToFetchOptions } from './fetch.js';
+
+/** Hono context variables set by the adapters: `c.get('environ')`. */
+export interface StackwareVariables {
+  environ: Environ;
+}
+
+/**
+ * Runs a Stackware middleware inside a Hono app. Its inner application is Hono's `next()`:
+ * the downstream handlers' Response (or their thrown error, which Hono records on `c.error`)
+ * comes back through the middleware, and the middleware's response becomes `c.res`. The environ
+ * the middleware passed inward is `c.get('environ')`, so `getSession(c.get('environ'))` works
+ * in Hono handlers.
+ *
+ * @example
+ * const app = new Hono();
+ * app.use('*', honoMiddleware((inner) => session(inner, { secret })));
+ */
+export function honoMiddleware(middleware: Middleware, options: ToFetchOptions = {}): MiddlewareHandler<{ Variables: StackwareVariables }> {
+  return async (c: Context<{ Variables: StackwareVariables }>, next) => {
+    let environ: Environ;
+    try {
+      environ = c.get('environ') ?? environFromRequest(c.req.raw, options);
+    } catch (error) {
+      if (error instanceof BadRequestError) {
+        c.res = new Response(`${error.message}\n`, { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+        return;
+      }
+      throw error;
+    }
+    c.set('environ', environ);
+    const inner: Application = async (env, startResponse) => {
+      c.set('environ', env);
+      await next();
+      if (c.error) throw c.error;
+      return responseToBody(c.res, startResponse);
+    };
+    const response = await runToResponse(middleware(inner), environ, { signal: c.req.raw.signal });
+    // Hono merges the previous response's headers into a new one; clear it first so the
+    // middleware's headers (which already include the downstream's) are the whole set.
+    c.res = undefined as unknown as Response;
+    c.res = response;
+    c.error = undefined;
+  };
+}
