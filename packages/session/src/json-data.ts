@@ -9,6 +9,7 @@ export class SessionDataError extends TypeError {
 function kind(value: unknown): string {
   if (typeof value === 'object' && value !== null) return `an instance of ${(value as object).constructor?.name ?? 'a class'}`;
   if (typeof value === 'number') return String(value);
+  if (value === undefined) return 'undefined (delete the key instead)';
   return `a ${typeof value}`;
 }
 

@@ -28,6 +28,7 @@ export const site: Application = async (environ: Environ, startResponse) => {
       break;
     case '/logout':
       await s.destroy();
+      if (query.has('m')) s.flash(query.get('m')!);
       break;
     case '/flash':
       s.flash(query.get('m') ?? 'hi', query.get('c') ?? undefined);

@@ -161,6 +161,18 @@ describe('session(): regenerate, destroy, flashes', () => {
     expect((await c.get('/')).json()).toMatchObject({ isNew: true, data: {} });
   });
 
+  it('a session destroyed and then written again is saved under a new id with a new cookie', async () => {
+    const { client: c, store } = client();
+    const { id } = (await c.get('/set?user=ann')).json<{ id: string }>();
+    const res = await c.get('/logout?m=bye');
+    const fresh = res.json<{ id: string; isNew: boolean; data: object }>();
+    expect(fresh.id).not.toBe(id);
+    expect(fresh.data).toEqual({});
+    expect(await store.get(id)).toBeUndefined();
+    expect(c.cookies.get('stackware_session')!.startsWith(`${fresh.id}.`)).toBe(true);
+    expect((await c.get('/flashes')).json()).toEqual({ flashes: [{ category: 'message', message: 'bye' }] });
+  });
+
   it('keeps flash messages until they are consumed, by category', async () => {
     const { client: c } = client();
     await c.get('/flash?m=saved');
