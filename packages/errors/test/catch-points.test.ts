@@ -195,7 +195,7 @@ describe('errorCatcher: expected errors', () => {
   it('answers a 404 HTTPError thrown from the body before the first byte', async () => {
     const app: Application = (_e, start) => {
       start('200 OK', [['Content-Type', 'text/plain']]);
-      return (async function* () { throw new HTTPError(404); })();
+      return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new HTTPError(404)) }) };
     };
     const { http } = client(app);
     expect((await http.get('/', { headers: { Accept: 'application/json' } })).json()).toEqual({ error: 'Not Found', status: 404, message: 'Not Found' });

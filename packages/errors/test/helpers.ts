@@ -3,9 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createEnviron, createInput, runApplication, type Application, type Header } from '@stackware/gateway';
 
+/** The `err` of a log record. */
+export interface LoggedError { type: string; message: string; stack: string; cause?: LoggedError; [key: string]: unknown }
+/** One parsed pino record. */
+export interface LogRecord { [key: string]: unknown; err: LoggedError; error_id: string; req_id: string; level: number }
+
 /** A pino logger whose records are collected (parsed) in `records`. */
-export function captureLogger(): { logger: Logger; records: Array<Record<string, any>> } {
-  const records: Array<Record<string, any>> = [];
+export function captureLogger(): { logger: Logger; records: LogRecord[] } {
+  const records: LogRecord[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void records.push(JSON.parse(line)) });
   return { logger, records };
 }
