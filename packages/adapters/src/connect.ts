@@ -27,7 +27,7 @@ function outerView(res: ServerResponse, original: Pick<ServerResponse, 'writeHea
           for (const name of target.getHeaderNames()) target.removeHeader(name);
           // appendHeader keeps repeated names (Set-Cookie); writeHead's own header argument
           // would fold them once setHeader has been used on this response.
-          for (let i = 0; headers && i < headers.length; i += 2) target.appendHeader(headers[i]!, headers[i + 1]!);
+          if (headers) for (let i = 0; i < headers.length; i += 2) target.appendHeader(headers[i]!, headers[i + 1]!);
           return (original.writeHead as (...a: unknown[]) => unknown).call(target, code, reason);
         };
       }
