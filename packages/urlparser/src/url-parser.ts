@@ -282,6 +282,8 @@ class Parser {
   /** lstat + symlink containment: the entry if it may be served. */
   async check(dir: string, name: string): Promise<Found | undefined> {
     const path = join(dir, name);
+    // Second line of defence after the segment checks: the joined, normalised path stays under the root.
+    if (!isInside(this.root, path)) return undefined;
     let stats: Stats;
     try {
       stats = await lstat(path);
