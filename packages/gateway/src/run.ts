@@ -82,6 +82,27 @@ function defaultOnError(environ: Environ): (error: unknown, phase: ErrorPhase) =
 
 const INTERNAL_ERROR = Buffer.from('Internal Server Error\n');
 
+const ABORTED: unique symbol = Symbol('aborted');
+
+/** Resolves like `promise`, or with ABORTED as soon as `signal` aborts (already aborted: at once). */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 /**
  * Runs one request through an application and sends the response to `sink`, implementing the
  * server side of the gateway interface (packages/gateway/SPEC.md; PEP 3333 §"The Server/Gateway Side"):
@@ -162,11 +183,19 @@ export async function runApplication(app: Application, environ: Environ, sink: R
       const iterator: Iterator<Uint8Array> | AsyncIterator<Uint8Array> = iterable[Symbol.asyncIterator]
         ? iterable[Symbol.asyncIterator]!()
         : iterable[Symbol.iterator]!();
+      const isAsync = typeof iterable[Symbol.asyncIterator] === 'function';
       let finished = false;
+      let abandoned = false;
       try {
         for (;;) {
           if (sink.signal?.aborted) break;
-          const step = await iterator.next();
+          // An async body that never yields must not pin the response once the client is gone
+          // (or the server gave up): race next() against the sink's signal.
+          const step = isAsync && sink.signal ? await raceAbort(iterator.next() as Promise<IteratorResult<Uint8Array>>, sink.signal) : await iterator.next();
+          if (step === ABORTED) {
+            abandoned = true;
+            break;
+          }
           if (step.done) {
             finished = true;
             break;
@@ -182,10 +211,15 @@ export async function runApplication(app: Application, environ: Environ, sink: R
         }
       } finally {
         if (!finished && typeof iterator.return === 'function') {
-          try {
-            await iterator.return();
-          } catch (error) {
-            onError(error, 'body');
+          if (abandoned) {
+            // next() is still pending: an async generator queues return() behind it, so do not wait.
+            Promise.resolve().then(() => iterator.return!()).catch((error: unknown) => onError(error, 'body'));
+          } else {
+            try {
+              await iterator.return();
+            } catch (error) {
+              onError(error, 'body');
+            }
           }
         }
       }

@@ -208,6 +208,22 @@ describe('runApplication', () => {
     expect(rec.events).toEqual(['headers']);
   });
 
+  it('stops waiting on an async body that never yields once the signal aborts: close() runs, no end()', async () => {
+    const log: string[] = [];
+    const controller = new AbortController();
+    const { sink, rec } = recorder({ signal: controller.signal });
+    const body = {
+      [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<Uint8Array>>(() => undefined), return: async () => { log.push('return'); return { done: true as const, value: undefined }; } }),
+    };
+    const running = runApplication((_e, s) => { s('200 OK', TEXT); return closable(body, log); }, env(), sink);
+    await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    const result = await running;
+    expect(result.aborted).toBe(true);
+    expect(log).toContain('close');
+    expect(rec.events).toEqual([]);
+  });
+
   it('legacy write after the client went away raises ClientDisconnectedError', async () => {
     const controller = new AbortController();
     const { sink } = recorder({ signal: controller.signal });
