@@ -1,6 +1,7 @@
 import type { ParsedCommand } from './args.js';
 import type { CommandName } from './options.js';
 import { serveCommand } from './serve.js';
+import { checkCommand } from './deploy.js';
 
 /** One subcommand of `stackware`. */
 export interface Command {
@@ -17,5 +18,10 @@ export const COMMANDS: Partial<Record<CommandName, Command>> = {
     usage: 'stackware serve <module.ts[#export]> [options]',
     summary: 'serve an application (the default export, or #name) over HTTP',
     run: serveCommand,
+  },
+  check: {
+    usage: 'stackware check <site.toml>',
+    summary: 'validate a deploy file without serving it and print the resolved stack',
+    run: checkCommand,
   },
 };

@@ -1,11 +1,11 @@
 import { asApplication, type AppFactory, type Application, type FactoryContext, type FilterFactory, type Middleware, type OptionType, type RunningServer, type ServerFactory } from '@stackware/gateway';
 import { urlMap } from '@stackware/middleware';
 import { ConfigError } from './config-error.js';
-import { DeploymentDefinition, describeUse, type AppDef, type DeploymentSpec } from './deployment.js';
+import { DeploymentDefinition, describeUse, type AppDef, type DeploymentSpec, type ServerDef } from './deployment.js';
 import { configFilter } from './location.js';
 import { checkOptionType, closest, exampleOf } from './options.js';
 import { importUse, parseUse, pickExport, pickFactory, UseError, type FactoryKind } from './use.js';
-import { poolDispatcher, type PoolHandle } from './pools.js';
+import { poolDispatcher, startThreadPool, type PoolHandle } from './pools.js';
 import { serverFactoryFromExports } from './server-fallback.js';
 
 type AnyFactory = AppFactory | FilterFactory | ServerFactory;
@@ -75,6 +75,18 @@ export class Deployment extends DeploymentDefinition {
     }
     app = configFilter(this.defaults, this.locations)(app);
     return { app, dispose: async () => { await Promise.allSettled(pools.map((p) => p.close())); } };
+  }
+
+  /**
+   * Builds application `name` to run in `server.threads` worker threads (@stackware/threadpool):
+   * each thread rebuilds it from the deploy file; the per-request timeout is the server's
+   * `timeoutMs` (default 30000). The configuration filter runs inside the threads.
+   */
+  async buildThreaded(name: string, server: ServerDef): Promise<BuiltApplication> {
+    await this.check();
+    const timeoutMs = typeof server.options.timeoutMs === 'number' ? server.options.timeoutMs : 30_000;
+    const pool = await startThreadPool(this, name, `server.${server.name}`, server.threads, timeoutMs, ['server', server.name, 'threads']);
+    return { app: pool.app, dispose: () => pool.close() };
   }
 
   /**
@@ -230,9 +242,11 @@ export class Deployment extends DeploymentDefinition {
     const factory = (await this.resolveFactory(kind, name, use, protocol)) as AnyFactory;
     const types = factory.optionTypes as Record<string, OptionType> | undefined;
     const out: Record<string, unknown> = { ...options };
+    // A server factory that declares option types but not "protocol" serves one protocol: the entry picked for it.
+    if (kind === 'servers' && types && !('protocol' in types)) delete out.protocol;
     if (types) {
       const type = SECTION[kind];
-      for (const [option, value] of Object.entries(options)) {
+      for (const [option, value] of Object.entries(out)) {
         const expected = types[option];
         if (expected === undefined) {
           const near = closest(option, Object.keys(types));

@@ -93,7 +93,11 @@ export interface ServerDef {
   readonly use: string | ServerFactory;
   readonly app: string | undefined;
   readonly protocol: 'http' | 'fastcgi' | 'scgi';
-  /** Every option passed to the factory (protocol, host, port, workers, threads, ... as written). */
+  /** Prefork worker processes (0: serve in the `stackware serve` process). Handled by @stackware/config, not passed to the factory. */
+  readonly workers: number;
+  /** Worker threads that run the application (0: none, the event loop runs it). Handled by @stackware/config, not passed to the factory. */
+  readonly threads: number;
+  /** The options passed to the server factory: every key as written except use, app, workers and threads; `protocol` always (dropped when the factory's optionTypes does not list it). */
   readonly options: Readonly<Record<string, unknown>>;
 }
 export interface PoolDef { readonly name: string; readonly threads: number; readonly timeoutMs: number }
@@ -278,7 +282,10 @@ export class DeploymentDefinition {
     }
     if (typeof options.port === 'number' && options.port > 65535) this.fail('server', name, 'port', `port ${options.port} is out of range`, 'use a port from 0 to 65535');
     if (app === undefined) void this.main; // a server needs a main application; fails with the fix now rather than at start
-    this.servers.set(name, Object.freeze({ name, use, app, protocol: protocol as ServerDef['protocol'], options: Object.freeze({ ...options, protocol }) }));
+    const { workers = 0, threads = 0, ...factoryOptions } = options;
+    const others = [...this.servers.values()].find((s) => s.workers !== workers);
+    if (others) this.fail('server', name, 'workers', `workers = ${String(workers)} differs from [${sectionLabel('server', others.name)}] (workers = ${others.workers})`, 'prefork applies to the whole deployment: give every server section the same workers value');
+    this.servers.set(name, Object.freeze({ name, use, app, protocol: protocol as ServerDef['protocol'], workers: workers as number, threads: threads as number, options: Object.freeze({ ...factoryOptions, protocol }) }));
   }
 
   private checkReferences(): void {

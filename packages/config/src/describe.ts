@@ -49,7 +49,7 @@ export function describeDeployment(deployment: DeploymentDefinition): string {
   for (const s of deployment.servers.values()) {
     const o = s.options;
     const where = `${s.protocol}://${String(o.host ?? '127.0.0.1')}:${String(o.port ?? 'default port')}`;
-    const extra = Object.entries(o).filter(([k]) => !['host', 'port', 'protocol'].includes(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+    const extra = [...(s.workers ? [`workers=${s.workers}`] : []), ...(s.threads ? [`threads=${s.threads}`] : []), ...Object.entries(o).filter(([k]) => !['host', 'port', 'protocol'].includes(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`)];
     out.push(`  ${s.name}: ${where} serving ${s.app ?? main ?? '?'} via ${describeUse(s.use)}${extra.length ? ` (${extra.join(', ')})` : ''}`);
   }
   return out.join('\n') + '\n';

@@ -14,3 +14,5 @@ export { loadDeployment, parseDeployment, type LoadOptions } from './load.js';
 export { configFilter, getConfig, getLocation, settingsFor, type LocationDef } from './location.js';
 export { interpolate } from './interpolate.js';
 export { describeDeployment } from './describe.js';
+export { serveDeployment, type ServeDeploymentOptions, type ServingDeployment } from './serve.js';
+export { LiveApplication } from './live.js';

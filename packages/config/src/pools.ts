@@ -34,25 +34,12 @@ interface ThreadPoolModule {
  */
 export async function poolDispatcher(deployment: DeploymentDefinition, name: string, app: Application): Promise<{ app: Application; pools: PoolHandle[] }> {
   const used = deployment.locations.filter((l) => l.pool !== undefined);
-  const first = used[0]!;
-  if (deployment.file === '<code>') {
-    deployment.fail('location', first.prefix || '/', 'pool', 'thread-pool groups need a deploy file: pool threads rebuild the application from it', 'load the deployment with loadDeployment(path), or serve the pool application from code with @stackware/threadpool');
-  }
-  let mod: ThreadPoolModule;
-  try {
-    mod = (await import('@stackware/threadpool')) as unknown as ThreadPoolModule;
-  } catch (error) {
-    deployment.fail('location', first.prefix || '/', 'pool', `cannot load @stackware/threadpool: ${error instanceof Error ? error.message : String(error)}`, 'install @stackware/threadpool', error);
-  }
-  if (typeof mod.threadPool !== 'function') deployment.fail('location', first.prefix || '/', 'pool', '@stackware/threadpool has no threadPool() export', 'update @stackware/threadpool');
   const pools = new Map<string, PoolHandle>();
   for (const location of used) {
     const poolName = location.pool!;
     if (pools.has(poolName)) continue;
     const def = deployment.pools.get(poolName)!;
-    const entry: PoolEntryOptions = { file: deployment.file, app: name };
-    const poolApp = mod.threadPool({ module: POOL_ENTRY, export: 'poolApplication', factory: true, factoryOptions: entry, threads: def.threads, timeoutMs: def.timeoutMs });
-    pools.set(poolName, { name: poolName, app: poolApp, close: async () => { await poolApp.close?.(); } });
+    pools.set(poolName, await startThreadPool(deployment, name, poolName, def.threads, def.timeoutMs, ['location', location.prefix || '/', 'pool']));
   }
   // Longest prefix first: the first match is the most specific location that names a pool.
   const routes = [...used].sort((a, b) => b.prefix.length - a.prefix.length).map((l) => [l.prefix, pools.get(l.pool!)!.app] as const);
@@ -62,4 +49,26 @@ export async function poolDispatcher(deployment: DeploymentDefinition, name: str
     return app(environ, startResponse);
   };
   return { app: dispatched, pools: [...pools.values()] };
+}
+
+/**
+ * Starts a @stackware/threadpool pool whose threads each build application `app` from the deploy
+ * file (see pool-entry.ts). `where` names the section and key for errors.
+ * @throws ConfigError when the deployment has no file or @stackware/threadpool cannot be loaded.
+ */
+export async function startThreadPool(deployment: DeploymentDefinition, app: string, name: string, threads: number, timeoutMs: number, where: [string, string, string]): Promise<PoolHandle> {
+  const [type, section, key] = where;
+  if (deployment.file === '<code>') {
+    deployment.fail(type, section, key, 'thread pools need a deploy file: pool threads rebuild the application from it', 'load the deployment with loadDeployment(path), or use @stackware/threadpool directly from code');
+  }
+  let mod: ThreadPoolModule;
+  try {
+    mod = (await import('@stackware/threadpool')) as unknown as ThreadPoolModule;
+  } catch (error) {
+    return deployment.fail(type, section, key, `cannot load @stackware/threadpool: ${error instanceof Error ? error.message : String(error)}`, 'install @stackware/threadpool', error);
+  }
+  if (typeof mod.threadPool !== 'function') deployment.fail(type, section, key, '@stackware/threadpool has no threadPool() export yet', 'update @stackware/threadpool, or remove the thread settings');
+  const entry: PoolEntryOptions = { file: deployment.file, app };
+  const poolApp = mod.threadPool({ module: POOL_ENTRY, export: 'poolApplication', factory: true, factoryOptions: entry, threads, timeoutMs });
+  return { name, app: poolApp, close: async () => { await poolApp.close?.(); } };
 }

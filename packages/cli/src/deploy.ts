@@ -1,0 +1,57 @@
+/**
+ * Deploy files in the CLI (@stackware/config): `stackware serve site.toml` and
+ * `stackware check site.toml`.
+ */
+import { ConfigError, describeDeployment, loadDeployment, serveDeployment } from '@stackware/config';
+import { onShutdownSignals } from '@stackware/server';
+import type { ParsedCommand } from './args.js';
+import { cliLogger } from './serve.js';
+import { UsageError } from './usage-error.js';
+
+/** True when the serve target is a deploy file (`.toml`). */
+export function isDeployFile(spec: string | undefined): boolean {
+  return typeof spec === 'string' && /\.toml$/i.test(spec);
+}
+
+/**
+ * `stackware serve site.toml`: serves every `[server.NAME]` of the file and reloads it live
+ * (see serveDeployment). `--host`/`--port` given on the command line override a single server
+ * section. A mistake in the file prints its one-line ConfigError and exits with code 2.
+ */
+export async function serveDeployFileCommand(command: ParsedCommand): Promise<void> {
+  const [file, ...extra] = command.positionals;
+  if (extra.length) throw new UsageError(`serve takes one deploy file, got ${command.positionals.length}: ${command.positionals.join(' ')}`);
+  const logger = cliLogger(command.options);
+  const overrides = {
+    host: command.given.has('host') ? (command.options.host as string) : undefined,
+    port: command.given.has('port') ? (command.options.port as number) : undefined,
+  };
+  let serving;
+  try {
+    serving = await serveDeployment(file!, { logger, overrides });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  onShutdownSignals(() => serving.close(), { logger });
+}
+
+/**
+ * `stackware check site.toml`: loads and checks the file (every factory loaded, every option
+ * type-checked) without serving it, and prints the resolved stack: applications with pipeline
+ * order and mounts, locations, thread-pool groups, servers. Exit code 2 and the one-line
+ * ConfigError on a mistake.
+ */
+export async function checkCommand(command: ParsedCommand): Promise<void> {
+  const [file, ...extra] = command.positionals;
+  if (!file) throw new UsageError('missing the deploy file: stackware check site.toml');
+  if (extra.length) throw new UsageError(`check takes one deploy file, got ${command.positionals.length}`);
+  try {
+    const deployment = await loadDeployment(file);
+    process.stdout.write(describeDeployment(deployment));
+    process.stdout.write(`\n${file}: OK\n`);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}

@@ -1,0 +1,220 @@
+import cluster from 'node:cluster';
+import { createHash } from 'node:crypto';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { RunningServer } from '@stackware/gateway';
+import { startPrimary, runWorker, type Logger } from '@stackware/server';
+import type { BuiltApplication, Deployment } from './build.js';
+import { LiveApplication } from './live.js';
+import { loadDeployment } from './load.js';
+
+/** Options of {@link serveDeployment}. Defaults: watch true, debounceMs 200, drainTimeoutMs 30000. */
+export interface ServeDeploymentOptions {
+  /** A pino logger (the CLI's). */
+  logger: Logger;
+  /** Command-line overrides of the server sections (`--host`, `--port`); allowed only with one server section. */
+  overrides?: { host?: string; port?: number };
+  /** Watch the deploy file and reload on change (default true). */
+  watch?: boolean;
+  /** Debounce of file-change events, in ms (default 200). */
+  debounceMs?: number;
+  /** How long a replaced configuration may keep serving its in-flight requests, in ms (default 30000). */
+  drainTimeoutMs?: number;
+}
+
+/** A deployment being served. */
+export interface ServingDeployment {
+  /** The deployment in use (the latest valid one). */
+  readonly deployment: Deployment;
+  /** The listening servers: name and URL (empty in a prefork primary, whose workers listen). */
+  readonly servers: ReadonlyArray<{ name: string; url: string }>;
+  /** Re-reads the file and applies it if valid; resolves false (and logs why) when it is not. */
+  reload(): Promise<boolean>;
+  /** Graceful stop: servers stop accepting, in-flight requests finish, pools close. */
+  close(): Promise<void>;
+  /** Resolves with the exit code once a prefork primary has stopped (0 otherwise, after close()). */
+  readonly done: Promise<number>;
+}
+
+/**
+ * `stackware serve site.toml`: loads the deploy file (a mistake throws a ConfigError before
+ * anything listens), starts every `[server.NAME]`, and watches the file.
+ *
+ * Live configuration:
+ * - `workers = 0` (default): one process. A valid edit is applied at the application level: the
+ *   whole stack is rebuilt from the new file and swapped in atomically between requests; requests
+ *   in flight finish on the old stack, which is then disposed (its thread pools closed). Server
+ *   sections (host, port, protocol) are read at start only; changing them logs a warning.
+ *   ES modules stay cached, so code changes need a restart (or workers).
+ * - `workers = N`: prefork (@stackware/server's primary/worker). The primary validates the edited
+ *   file and, when valid, replaces the workers gracefully (new ones listen before old ones stop);
+ *   each new worker reads the file afresh — code and server sections included.
+ * - An invalid edit keeps the current configuration serving and logs the ConfigError message.
+ * @throws ConfigError for a mistake in the file at start.
+ */
+export async function serveDeployment(file: string, options: ServeDeploymentOptions): Promise<ServingDeployment> {
+  const path = resolve(file);
+  const logger = options.logger;
+  let deployment = applyOverrides(await loadDeployment(path), options.overrides);
+  const workers = Math.max(0, ...[...deployment.servers.values()].map((s) => s.workers));
+  if (deployment.servers.size === 0) deployment.fail(undefined, undefined, undefined, 'the deploy file declares no server', 'add a [server.main] section with host and port (or use `stackware check` to validate only)');
+
+  if (workers > 0 && cluster.isPrimary) return servePrimary(path, deployment, workers, options);
+
+  // One process (or one prefork worker): live applications per served application name.
+  const lives = new Map<string, LiveApplication>();
+  const builds = await buildAll(deployment);
+  for (const [name, built] of builds) lives.set(name, new LiveApplication(built));
+  const started: Array<{ name: string; server: RunningServer }> = [];
+  try {
+    for (const def of deployment.servers.values()) {
+      const [one] = await deployment.startServers(lives.get(def.app ?? deployment.main)!.app, [def.name]);
+      started.push(one!);
+    }
+  } catch (error) {
+    await Promise.allSettled(started.map((s) => s.server.close()));
+    await Promise.allSettled([...lives.values()].map((l) => l.close()));
+    throw error;
+  }
+  for (const s of started) logger.info({ server: s.name, url: s.server.url, file: path }, `serving ${basename(path)} [server.${s.name}] on ${s.server.url}`);
+  const servers = started.map((s) => ({ name: s.name, url: s.server.url }));
+
+  const closeAll = async () => {
+    stopWatching();
+    await Promise.allSettled(started.map((s) => s.server.close()));
+    await Promise.allSettled([...lives.values()].map((l) => l.close()));
+  };
+
+  if (cluster.isWorker) {
+    // Prefork worker: the primary watches the file and replaces this process on change.
+    const combined: RunningServer = { url: servers[0]!.url, close: closeAll };
+    await runWorker({ app: lives.values().next().value!.app, start: async () => combined, logger });
+    return { deployment, servers, reload: async () => false, close: closeAll, done: new Promise(() => {}) };
+  }
+
+  let serverShape = JSON.stringify([...deployment.servers.values()]);
+  const reload = async (): Promise<boolean> => {
+    let next: Deployment;
+    let nextBuilds: Map<string, BuiltApplication>;
+    try {
+      next = applyOverrides(await loadDeployment(path), options.overrides);
+      nextBuilds = await buildAll(next);
+    } catch (error) {
+      logger.error({ file: path, err: { message: error instanceof Error ? error.message : String(error) } }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+    const missing = [...lives.keys()].filter((n) => !nextBuilds.has(n));
+    if (missing.length) {
+      await Promise.allSettled([...nextBuilds.values()].map((b) => b.dispose()));
+      logger.error({ file: path }, `deploy file is invalid for this process; still serving the previous configuration: servers serve ${missing.join(', ')}, which the new file does not declare (restart to change what servers serve)`);
+      return false;
+    }
+    if (JSON.stringify([...next.servers.values()]) !== serverShape) {
+      logger.warn({ file: path }, 'server sections changed: host, port and protocol are read at start; restart (or use workers) to apply them');
+      serverShape = JSON.stringify([...next.servers.values()]);
+    }
+    deployment = next;
+    for (const [name, built] of nextBuilds) void lives.get(name)?.swap(built, options.drainTimeoutMs ?? 30_000);
+    for (const [name, built] of nextBuilds) if (!lives.has(name)) await built.dispose();
+    logger.info({ file: path, generation: lives.values().next().value!.generation }, `configuration reloaded from ${basename(path)}`);
+    return true;
+  };
+
+  const stopWatching = options.watch === false ? () => {} : watchFile(path, options.debounceMs ?? 200, () => void reload(), logger);
+  return {
+    get deployment() { return deployment; },
+    servers,
+    reload,
+    close: closeAll,
+    done: Promise.resolve(0),
+  };
+}
+
+/** Builds each application a server serves (threads → the application runs in a thread pool). */
+async function buildAll(deployment: Deployment): Promise<Map<string, BuiltApplication>> {
+  const builds = new Map<string, BuiltApplication>();
+  try {
+    for (const def of deployment.servers.values()) {
+      const name = def.app ?? deployment.main;
+      if (!builds.has(name)) builds.set(name, def.threads > 0 ? await deployment.buildThreaded(name, def) : await deployment.build(name));
+    }
+  } catch (error) {
+    await Promise.allSettled([...builds.values()].map((b) => b.dispose()));
+    throw error;
+  }
+  return builds;
+}
+
+function applyOverrides(deployment: Deployment, overrides: ServeDeploymentOptions['overrides']): Deployment {
+  if (!overrides || (overrides.host === undefined && overrides.port === undefined)) return deployment;
+  if (deployment.servers.size !== 1) deployment.fail(undefined, undefined, undefined, `--host/--port apply to one server, but the file declares ${deployment.servers.size}`, 'drop the flags and set host and port in each [server.NAME] section');
+  const [def] = deployment.servers.values();
+  const options = { ...def!.options, ...(overrides.host !== undefined ? { host: overrides.host } : {}), ...(overrides.port !== undefined ? { port: overrides.port } : {}) };
+  deployment.servers.set(def!.name, Object.freeze({ ...def!, options: Object.freeze(options) }));
+  return deployment;
+}
+
+/** The prefork primary: validates edits and replaces workers gracefully. */
+async function servePrimary(path: string, deployment: Deployment, workers: number, options: ServeDeploymentOptions): Promise<ServingDeployment> {
+  const logger = options.logger;
+  const primary = startPrimary({ workers, logger, reload: false, shutdownTimeoutMs: options.drainTimeoutMs });
+  let current = deployment;
+  const reload = async (): Promise<boolean> => {
+    try {
+      current = applyOverrides(await loadDeployment(path), options.overrides);
+    } catch (error) {
+      logger.error({ file: path }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+    primary.reloadWorkers(`${basename(path)} changed`);
+    logger.info({ file: path }, `configuration valid: replacing ${workers} workers gracefully`);
+    return true;
+  };
+  const stopWatching = options.watch === false ? () => {} : watchFile(path, options.debounceMs ?? 200, () => void reload(), logger);
+  logger.info({ workers, file: path }, `prefork primary serving ${basename(path)} with ${workers} workers`);
+  return {
+    get deployment() { return current; },
+    servers: [],
+    reload,
+    close: async () => { stopWatching(); await primary.close(); },
+    done: primary.done,
+  };
+}
+
+/**
+ * Calls `onChange` when the file's content changes (watches its directory, so editors that
+ * replace the file by renaming are seen). Returns a function that stops watching.
+ */
+function watchFile(path: string, debounceMs: number, onChange: () => void, logger: Logger): () => void {
+  const name = basename(path);
+  let last = digest(path);
+  let timer: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(path), (_event, changed) => {
+      if (changed !== null && changed !== name) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const now = digest(path);
+        if (now === undefined || now === last) return;
+        last = now;
+        onChange();
+      }, debounceMs);
+    });
+    watcher.on('error', (error) => logger.warn({ err: error }, 'deploy file watcher failed; live reload is off'));
+  } catch (error) {
+    logger.warn({ err: error }, 'cannot watch the deploy file; live reload is off');
+  }
+  return () => {
+    clearTimeout(timer);
+    watcher?.close();
+  };
+}
+
+function digest(path: string): string | undefined {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
