@@ -50,6 +50,13 @@ export interface PrimaryOptions {
   reloadDebounceMs?: number;
   /** Extra environment variables for workers. */
   env?: Record<string, string>;
+  /**
+   * How connections reach workers. "os" (default): every worker accepts on the shared socket
+   * itself, so a busy or stuck worker takes no new connections (gunicorn's model) and the primary
+   * is not on the data path. "round-robin": the primary accepts and hands connections out
+   * (node:cluster's default elsewhere); a stuck worker still gets its share until it is killed.
+   */
+  scheduling?: 'os' | 'round-robin';
 }
 
 /** A running prefork primary. */
@@ -91,6 +98,7 @@ interface WorkerState {
  */
 export function startPrimary(options: PrimaryOptions): PreforkPrimary {
   if (!cluster.isPrimary) throw new Error('startPrimary must run in the cluster primary');
+  cluster.schedulingPolicy = options.scheduling === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE;
   const logger = options.logger;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const bootTimeoutMs = options.bootTimeoutMs ?? Math.max(timeoutMs, 60_000);

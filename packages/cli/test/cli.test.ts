@@ -1,0 +1,89 @@
+import { describe, it, expect, afterEach } from '@jest/globals';
+import { freePort, waitForPort, type Peer } from '@stackware/testing';
+import { OPTIONS, parseCommandLine, UsageError } from '../src/index.js';
+import { exited, fixture, get, runStackware, stackware, until } from './cli-helpers.js';
+
+const peers: Peer[] = [];
+afterEach(async () => {
+  await Promise.all(peers.splice(0).map((p) => p.stop()));
+});
+
+describe('stackware: usage errors (one line, exit code 2, no stack trace)', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['a missing module', ['serve', 'no/such/module.ts'], /^stackware: no\/such\/module\.ts: no such file\n$/],
+    ['a missing export', ['serve', `${fixture('apps.ts')}#nope`], /has no export named "nope" \(its exports: .*crash.*\)\n$/],
+    ['an export that is not an application', ['serve', `${fixture('apps.ts')}#notApp`], /the export "notApp" is number, not an Application/],
+    ['an unknown flag', ['serve', fixture('apps.ts'), '--bogus'], /^stackware: unknown option '--bogus' \(stackware serve --help lists the options\)\n$/],
+    ['a bad number', ['serve', fixture('apps.ts'), '--port', 'eighty'], /^stackware: --port must be a whole number ≥ 0, got "eighty"\n$/],
+    ['an unknown protocol', ['serve', fixture('apps.ts'), '--protocol', 'gopher'], /--protocol must be one of http/],
+    ['an unknown command', ['frobnicate'], /^stackware: unknown command "frobnicate"/],
+    ['no target', ['serve'], /missing the application to serve/],
+  ];
+  it.each(cases)('%s', async (_name, args, message) => {
+    const r = await runStackware(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('stackware --help', () => {
+  it('lists every option of serve with its default', async () => {
+    const r = await runStackware(['serve', '--help']);
+    expect(r.code).toBe(0);
+    for (const option of OPTIONS.filter((o) => o.commands.includes('serve'))) {
+      expect(r.stdout).toContain(`--${option.type === 'boolean' && option.default === true ? `[no-]${option.name}` : option.name}`);
+      const shown = option.defaultText ?? (option.type === 'boolean' || option.default === undefined ? undefined : String(option.default));
+      if (shown !== undefined) expect(r.stdout).toContain(`(default: ${shown})`);
+    }
+  });
+});
+
+describe('option parsing', () => {
+  it('applies defaults, converts numbers, accepts --no-<flag>, records what was given', () => {
+    const parsed = parseCommandLine('serve', ['app.ts', '-p', '9000', '--no-access-log', '--timeout', '2.5']);
+    expect(parsed.positionals).toEqual(['app.ts']);
+    expect(parsed.options).toMatchObject({ port: 9000, host: '127.0.0.1', accessLog: false, timeout: 2.5, workers: 0, reload: false });
+    expect([...parsed.given].sort()).toEqual(['accessLog', 'port', 'timeout']);
+    expect(() => parseCommandLine('serve', ['--workers', '1.5'])).toThrow(UsageError);
+    expect(() => parseCommandLine('serve', ['--log-level', 'loud'])).toThrow(/one of fatal, error/);
+  });
+});
+
+describe('stackware serve', () => {
+  it('serves a compiled .mjs module and a named export of a .ts module', async () => {
+    const port = await freePort();
+    const js = stackware(['serve', fixture('hello.mjs'), '--port', String(port)]);
+    peers.push(js);
+    await waitForPort(port, 30_000);
+    expect(await get(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'hello from js\n' });
+    await js.stop();
+    const port2 = await freePort();
+    const ts = stackware(['serve', `${fixture('apps.ts')}#crash`, '--port', String(port2)]);
+    peers.push(ts);
+    await waitForPort(port2, 30_000);
+    expect(await get(`http://127.0.0.1:${port2}/`)).toEqual({ status: 200, body: `pid ${ts.process.pid}` });
+  });
+
+  it('SIGTERM under load: every accepted request is answered, then the process exits 0', async () => {
+    const port = await freePort();
+    const server = stackware(['serve', `${fixture('apps.ts')}#slow`, '--port', String(port), '--shutdown-timeout', '20']);
+    peers.push(server);
+    await waitForPort(port, 30_000);
+    const begun = () => (server.output().match(/^BEGIN$/gm) ?? []).length;
+    const first = Array.from({ length: 30 }, () => get(`http://127.0.0.1:${port}/?ms=600`));
+    await until(() => begun() >= 30, 20_000, '30 requests started', server.output);
+    server.process.kill('SIGTERM');
+    // more load while shutting down: each is either answered in full or refused, never cut
+    const during = Array.from({ length: 10 }, () => get(`http://127.0.0.1:${port}/?ms=10`));
+    const results = await Promise.all(first);
+    expect(results).toEqual(Array.from({ length: 30 }, () => ({ status: 200, body: `done ${server.process.pid}` })));
+    for (const r of await Promise.all(during)) {
+      if ('error' in r) expect(['ECONNREFUSED', 'ECONNRESET']).toContain(r.error);
+      else expect(r).toEqual({ status: 200, body: `done ${server.process.pid}` });
+    }
+    expect(await exited(server)).toBe(0);
+    expect(server.output()).toMatch(/shutting down gracefully/);
+  });
+});
