@@ -10,6 +10,11 @@ export type ConnectMiddleware = (req: IncomingMessage, res: ServerResponse, next
 export type ConnectErrorMiddleware = (error: unknown, req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
 const PENDING = Symbol('stackware.adapters.pending');
+const CONTEXT_KEY = 'stackware.adapters.connect';
+
+interface ConnectContext {
+  callNext(environ: Environ, startResponse: Parameters<Application>[1]): Promise<ResponseBody>;
+}
 
 type PendingRequest = RequestWithEnviron & { [PENDING]?: (error: unknown) => void };
 
@@ -57,6 +62,15 @@ function outerView(res: ServerResponse, original: Pick<ServerResponse, 'writeHea
  * expressApp.use(catcher.errorHandler);
  */
 export function toConnectMiddleware(middleware: Middleware, options: ToNodeOptions = {}): ConnectMiddleware & { errorHandler: ConnectErrorMiddleware } {
+  // The middleware is applied once; its inner application finds the Express request it
+  // belongs to through an environ key (copies of the environ made by the middleware keep it).
+  const inner: Application = (env, startResponse) => {
+    const context = env[CONTEXT_KEY] as ConnectContext | undefined;
+    if (!context) throw new Error('toConnectMiddleware: the inner application was called without its Express request (the middleware replaced the environ instead of copying it)');
+    return context.callNext(env, startResponse);
+  };
+  const app = middleware(inner);
+
   const handler = (req: PendingRequest, res: ServerResponse, next: (error?: unknown) => void) => {
     let environ: Environ;
     try {
@@ -70,7 +84,7 @@ export function toConnectMiddleware(middleware: Middleware, options: ToNodeOptio
       return;
     }
     const original = { writeHead: res.writeHead, write: res.write, end: res.end };
-    const inner: Application = (env, startResponse) => new Promise<ResponseBody>((resolve, reject) => {
+    const callNext: ConnectContext['callNext'] = (env, startResponse) => new Promise<ResponseBody>((resolve, reject) => {
       req.environ = env;
       const queue = new ChunkQueue();
       let started = false;
@@ -97,7 +111,8 @@ export function toConnectMiddleware(middleware: Middleware, options: ToNodeOptio
       };
       next();
     });
-    void runApplication(middleware(inner), environ, new HttpSink(outerView(res, original), '', performance.now()), { head: environ.REQUEST_METHOD === 'HEAD' })
+    environ[CONTEXT_KEY] = { callNext } satisfies ConnectContext;
+    void runApplication(app, environ, new HttpSink(outerView(res, original), '', performance.now()), { head: environ.REQUEST_METHOD === 'HEAD' })
       .finally(() => { delete req[PENDING]; });
   };
   const errorHandler: ConnectErrorMiddleware = (error, req, _res, next) => {

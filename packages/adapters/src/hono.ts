@@ -1,5 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { BadRequestError, type Application, type Environ, type Middleware } from '@stackware/gateway';
+import { BadRequestError, type Environ, type Middleware } from '@stackware/gateway';
+
+const CONTEXT_KEY = 'stackware.adapters.hono';
 import { environFromRequest, responseToBody, runToResponse, type ToFetchOptions } from './fetch.js';
 
 /** Hono context variables set by the adapters: `c.get('environ')`. */
@@ -19,6 +21,16 @@ export interface StackwareVariables {
  * app.use('*', honoMiddleware((inner) => session(inner, { secret })));
  */
 export function honoMiddleware(middleware: Middleware, options: ToFetchOptions = {}): MiddlewareHandler<{ Variables: StackwareVariables }> {
+  // Applied once; the inner application reaches this request's Hono context through an environ key.
+  const app = middleware(async (env, startResponse) => {
+    const context = env[CONTEXT_KEY] as { c: Context<{ Variables: StackwareVariables }>; next: () => Promise<void> } | undefined;
+    if (!context) throw new Error('honoMiddleware: the inner application was called without its Hono context (the middleware replaced the environ instead of copying it)');
+    const { c } = context;
+    c.set('environ', env);
+    await context.next();
+    if (c.error) throw c.error;
+    return responseToBody(c.res, startResponse);
+  });
   return async (c: Context<{ Variables: StackwareVariables }>, next) => {
     let environ: Environ;
     try {
@@ -31,13 +43,8 @@ export function honoMiddleware(middleware: Middleware, options: ToFetchOptions =
       throw error;
     }
     c.set('environ', environ);
-    const inner: Application = async (env, startResponse) => {
-      c.set('environ', env);
-      await next();
-      if (c.error) throw c.error;
-      return responseToBody(c.res, startResponse);
-    };
-    const response = await runToResponse(middleware(inner), environ, { signal: c.req.raw.signal });
+    environ[CONTEXT_KEY] = { c, next };
+    const response = await runToResponse(app, environ, { signal: c.req.raw.signal });
     // Hono merges the previous response's headers into a new one; clear it first so the
     // middleware's headers (which already include the downstream's) are the whole set.
     c.res = undefined as unknown as Response;
