@@ -100,7 +100,7 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
       next = applyOverrides(await loadDeployment(path), options.overrides);
       nextBuilds = await buildAll(next);
     } catch (error) {
-      logger.error({ file: path, err: { message: error instanceof Error ? error.message : String(error) } }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
+      logger.error({ file: path }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
       return false;
     }
     const missing = [...lives.keys()].filter((n) => !nextBuilds.has(n));

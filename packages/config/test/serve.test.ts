@@ -1,0 +1,221 @@
+/**
+ * `stackware serve site.toml` and `stackware check site.toml` as a user runs them: the CLI as a
+ * child process, real HTTP on loopback, the deploy file edited on disk while requests run.
+ */
+import { describe, it, expect, beforeAll, afterAll, afterEach } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request as httpRequest, Agent } from 'node:http';
+import { freePort, startProcess, tempDir, waitForPort, type Peer } from '@stackware/testing';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(here, '../../..');
+const CLI = join(ROOT, 'packages/cli/bin/stackware.js');
+
+let tmp: { dir: string; cleanup(): Promise<void> };
+const peers: Peer[] = [];
+
+beforeAll(async () => {
+  tmp = await tempDir('stackware-config-serve-');
+  await mkdir(join(tmp.dir, 'lib'));
+  await symlink(resolve(here, 'fixtures/lib/apps.ts'), join(tmp.dir, 'lib/apps.ts'));
+});
+afterEach(async () => {
+  await Promise.all(peers.splice(0).map((p) => p.stop()));
+});
+afterAll(() => tmp.cleanup());
+
+function site(port: number, greeting: string, extra = ''): string {
+  return `main = "root"
+
+[defaults]
+title = "Site"
+
+[app.site]
+use = "./lib/apps.ts#echo"
+greeting = "${greeting}"
+
+[app.admin]
+use = "./lib/apps.ts#echo"
+greeting = "admin"
+
+[filter.outer]
+use = "./lib/apps.ts#tag"
+tag = "outer"
+
+[filter.inner]
+use = "./lib/apps.ts#tag"
+tag = "inner"
+
+[pipeline.main]
+pipeline = ["outer", "inner", "site"]
+
+[composite.root]
+"/" = "main"
+"/admin" = "admin"
+
+[location."/admin"]
+title = "Admin"
+
+[server.web]
+protocol = "http"
+host = "127.0.0.1"
+port = ${port}
+${extra}`;
+}
+
+/** Writes the file the way editors do: a temp file renamed over it (one atomic change). */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const temp = `${file}.tmp-${process.pid}`;
+  await writeFile(temp, text);
+  await rename(temp, file);
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+afterAll(() => agent.destroy());
+
+interface Reply { status: number; body: string }
+function get(port: number, path: string): Promise<Reply> {
+  return new Promise((resolvePromise, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The `msg` of every JSON log line the process wrote. */
+function logMessages(peer: Peer): string[] {
+  return peer.output().split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+}
+
+async function startServe(file: string, port: number): Promise<Peer> {
+  const peer = startProcess(process.execPath, [CLI, 'serve', file], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } });
+  peers.push(peer);
+  try {
+    await waitForPort(port, 30_000);
+  } catch (error) {
+    throw new Error(`stackware serve did not listen:\n${peer.output()}`, { cause: error });
+  }
+  return peer;
+}
+
+describe('stackware serve site.toml', () => {
+  it('serves a pipeline + composite + server over real HTTP, with locations reaching getConfig', async () => {
+    const port = await freePort();
+    const file = join(tmp.dir, 'site.toml');
+    await writeFile(file, site(port, 'hello'));
+    const peer = await startServe(file, port);
+    const page = await get(port, '/docs/intro');
+    expect(page.status).toBe(200);
+    expect(JSON.parse(page.body)).toMatchObject({ app: 'site', greeting: 'hello', trail: ['outer', 'inner'], script: '', path: '/docs/intro', config: { title: 'Site' } });
+    const admin = JSON.parse((await get(port, '/admin/users')).body);
+    expect(admin).toMatchObject({ app: 'admin', script: '/admin', path: '/users', config: { title: 'Admin' }, location: '/admin' });
+    expect((await get(port, '/administrator')).body).toContain('"app":"site"');
+    expect(peer.output()).toContain(`serving site.toml [server.web] on http://127.0.0.1:${port}`);
+  });
+
+  it('reloads a valid edit under load with zero failed requests, and keeps serving on an invalid edit', async () => {
+    const port = await freePort();
+    const file = join(tmp.dir, 'live.toml');
+    await writeFile(file, site(port, 'v1'));
+    const peer = await startServe(file, port);
+
+    const seen = new Set<string>();
+    let failures = 0;
+    let ok = 0;
+    let stop = false;
+    const failuresSeen: string[] = [];
+    const worker = async () => {
+      while (!stop) {
+        try {
+          const reply = await get(port, '/load');
+          if (reply.status !== 200) throw new Error(`status ${reply.status}: ${reply.body.slice(0, 200)}`);
+          seen.add((JSON.parse(reply.body) as { greeting: string }).greeting);
+          ok++;
+        } catch (error) {
+          failures++;
+          if (failuresSeen.length < 5) failuresSeen.push(String(error));
+        }
+      }
+    };
+    const load = Array.from({ length: 4 }, worker);
+    const current = async () => (JSON.parse((await get(port, '/')).body) as { greeting: string }).greeting;
+    try {
+      await waitFor(() => ok > 50, 'the first requests');
+      await writeAtomically(file, site(port, 'v2'));
+      await waitFor(async () => (await current()) === 'v2', 'the reload to v2');
+      const before = ok;
+      await waitFor(() => ok > before + 50, 'requests on v2');
+
+      // An invalid edit: the old configuration keeps serving, and the reason is logged.
+      await writeAtomically(file, site(port, 'v3').replace('[filter.inner]\nuse = "./lib/apps.ts#tag"\ntag = "inner"', '[filter.inner]\ntag = "inner"'));
+      await waitFor(() => peer.output().includes('deploy file is invalid; still serving the previous configuration'), 'the invalid-edit log');
+      expect(logMessages(peer).find((m) => m.startsWith('deploy file is invalid'))).toBe(`deploy file is invalid; still serving the previous configuration: ${file}:18:1: [filter.inner] key "use": missing "use": nothing says what builds this filter — add use = "@scope/package" or use = "./lib/module.ts#filterFactory"`);
+      expect(await current()).toBe('v2');
+      await writeAtomically(file, site(port, 'v4').replace('greeting = "v4"', 'greeting = "v4'));
+      await waitFor(() => peer.output().includes('TOML syntax error'), 'the syntax-error log');
+      expect(await current()).toBe('v2');
+
+      // A valid edit after the broken ones applies again.
+      await writeAtomically(file, site(port, 'v5'));
+      await waitFor(async () => (await current()) === 'v5', 'the reload to v5');
+    } finally {
+      stop = true;
+      await Promise.all(load);
+    }
+    expect(failuresSeen).toEqual([]);
+    expect(failures).toBe(0);
+    expect(seen.has('v1') && seen.has('v2') && seen.has('v5')).toBe(true);
+    expect(seen.has('v3') || seen.has('v4')).toBe(false);
+    expect(peer.output()).toContain('configuration reloaded from live.toml');
+  });
+
+  it('refuses to start on a mistake, with the one-line message and exit code 2', async () => {
+    const port = await freePort();
+    const file = join(tmp.dir, 'broken.toml');
+    await writeFile(file, site(port, 'x').replace('use = "./lib/apps.ts#echo"\ngreeting = "x"', 'use = "./lib/apps.ts#echo"\ngreting = "x"'));
+    const result = spawnSync(process.execPath, [CLI, 'serve', file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '' } });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim()).toBe(`stackware: ${file}:8:1: [app.site] key "greting": unknown option "greting" for ./lib/apps.ts#echo — did you mean "greeting"? it accepts: greeting, times, loud, tags`);
+  });
+});
+
+describe('stackware check site.toml', () => {
+  it('prints the resolved stack: pipeline order, mounts, locations, servers', () => {
+    const file = join(tmp.dir, 'check.toml');
+    return writeFile(file, site(8080, 'hi')).then(() => {
+      const result = spawnSync(process.execPath, [CLI, 'check', file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '' } });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain('root (main): composite (2 mounts)');
+      expect(result.stdout).toMatch(/mount \/admin →\n\s+admin: app \.\/lib\/apps\.ts#echo \{ greeting="admin" \}\n\s+mount \/ →\n\s+main: pipeline \[outer, inner, site\]\n\s+1\. filter outer: \.\/lib\/apps\.ts#tag \{ tag="outer" \}\n\s+2\. filter inner: \.\/lib\/apps\.ts#tag \{ tag="inner" \}\n\s+3\. app:\n\s+site: app \.\/lib\/apps\.ts#echo \{ greeting="hi" \}/);
+      expect(result.stdout).toContain('/admin: title="Admin"');
+      expect(result.stdout).toContain('web: http://127.0.0.1:8080 serving root via @stackware/server');
+      expect(result.stdout).toContain(`${file}: OK`);
+    });
+  });
+
+  it('exits 2 with the message for a broken file', async () => {
+    const file = join(tmp.dir, 'check-broken.toml');
+    await writeFile(file, '[pipeline.a]\npipeline = ["a"]\n');
+    const result = spawnSync(process.execPath, [CLI, 'check', file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '' } });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim()).toBe(`stackware: ${file}:2:1: [pipeline.a] key "pipeline": a cycle: a → a — an application cannot contain itself: point one of them at a different application`);
+  });
+});
