@@ -38,12 +38,10 @@ export type WorkerMessage =
   | { t: 'inputReturn' }
   /** Text for `stackware.errors`. */
   | { t: 'log'; text: string }
-  /** The application could not be initialised; the request gets 503. */
+  /** The application could not be initialised: the request gets 503, and the thread is terminated and replaced (fresh module cache). */
   | { t: 'initFailed'; reason: string }
-  /** This thread has served its share (or failed to initialise): terminate and replace it now. */
-  | { t: 'retire' }
-  /** The handler finished: the body was closed. */
-  | { t: 'done' };
+  /** The handler finished: the body was closed. `retire`: the thread has served its share; terminate and replace it now. */
+  | { t: 'done'; retire: boolean };
 
 /** What the server thread posts (main → worker). */
 export type MainMessage =

@@ -311,14 +311,13 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
         retiring = true;
         controller.abort(new Error('retire'));
         break;
-      case 'retire':
-        retiring = true;
-        context.onReplaced('recycle');
-        finishNormally();
-        controller.abort(new Error('retire'));
-        break;
       case 'done':
         finishNormally();
+        if (message.retire) {
+          retiring = true;
+          context.onReplaced('recycle');
+          controller.abort(new Error('retire'));
+        }
         break;
     }
   });

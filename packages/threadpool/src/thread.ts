@@ -92,17 +92,24 @@ export function createHandler(config: ThreadConfig): (task: RequestTask) => Prom
     const channel = new RequestChannel(task.port, task.windowBytes);
     channel.post({ t: 'started', initialising: state !== 'ready' });
     if (state !== 'ready') {
+      // Fail a request only after an attempt that began after it arrived: a pending attempt that
+      // fails (it may have read the file before a fix) is followed by one retry.
+      if (state === 'pending') await initPromise;
       if (state === 'failed') await initialise();
-      else await initPromise;
       if (state !== 'ready') {
+        // The server thread answers 503 and terminates this thread (the task never settles).
         channel.post({ t: 'initFailed', reason: failure });
-        return channel.retire();
+        return new Promise<never>(() => {});
       }
       channel.post({ t: 'ready' });
     }
     await channel.run(app!, task);
     served++;
-    if (config.maxRequestsPerThread > 0 && served >= config.maxRequestsPerThread) return channel.retire();
+    const retire = config.maxRequestsPerThread > 0 && served >= config.maxRequestsPerThread;
+    channel.post({ t: 'done', retire });
+    // A retiring thread's task never settles, so Piscina gives it no other request: the server
+    // thread terminates it (Piscina starts a replacement) right after this message.
+    if (retire) return new Promise<never>(() => {});
     channel.finish();
     return { ok: true };
   };
@@ -221,18 +228,11 @@ class RequestChannel {
     environ['stackware.file_wrapper'] = fileWrapper;
     environ['stackware.multithread'] = true;
     await runApplication(app, environ, this.sink(), { head: task.head });
-    this.post({ t: 'done' });
   }
 
   /** Normal end: the port is closed, the thread takes the next task. */
   finish(): void {
     this.open = false;
     this.port.close();
-  }
-
-  /** Asks the server thread to terminate and replace this thread; the task never settles. */
-  retire(): Promise<never> {
-    this.post({ t: 'retire' });
-    return new Promise<never>(() => {});
   }
 }

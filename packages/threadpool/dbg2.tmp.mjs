@@ -1,0 +1,3 @@
+import { registerLoaders } from '@stackware/loader';
+registerLoaders();
+await import('./dbg.tmp.ts');
