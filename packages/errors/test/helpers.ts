@@ -46,7 +46,14 @@ export async function startHttp(app: Application): Promise<{ url: string; port: 
         });
       },
       end() { return new Promise((resolve) => res.end(resolve)); },
-      abort() { res.destroy(); },
+      // Flush what was written (node:http corks the socket until the next tick), then close without
+      // the last-chunk: the client gets the bytes sent so far and a cut connection.
+      abort() {
+        const socket = res.socket;
+        if (!socket) { res.destroy(); return; }
+        socket.end();
+        setTimeout(() => socket.destroy(), 2000).unref();
+      },
       signal: controller.signal,
     }, { head: req.method === 'HEAD', onError: () => {} });
   });
