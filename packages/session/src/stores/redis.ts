@@ -38,6 +38,9 @@ export class RedisStore implements SessionStore {
       this.#owned = false;
     } else if (typeof options?.url === 'string' && options.url) {
       this.client = new Redis(options.url, { lazyConnect: false, maxRetriesPerRequest: 2, ...options.redisOptions });
+      // Connection errors also reject the commands in flight (that is how requests learn of them);
+      // without a listener ioredis would print each one as an "Unhandled error event".
+      this.client.on('error', () => {});
       this.#owned = true;
     } else {
       throw new Error('RedisStore needs a "client" (an ioredis instance) or a "url" ("redis://127.0.0.1:6379")');
