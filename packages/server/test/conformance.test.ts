@@ -1,0 +1,229 @@
+/**
+ * One conformance suite, run against every gateway that serves the same application:
+ * the in-process TestClient, the HTTP server, FastCGI behind nginx (fastcgi_pass), SCGI behind
+ * nginx (scgi_pass) and CGI under Apache httpd (mod_cgid). Same answers everywhere; where a
+ * front server changes something, the target says so in `differences` and the case checks that.
+ */
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { chmod, readdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BadRequestError, TestClient, type Application } from '@stackware/gateway';
+import { startApache, startNginx, tempDir, type ApachePeer, type NginxPeer } from '@stackware/testing';
+import { serve, serveFastCGI, serveSCGI } from '../src/index.js';
+import { conformanceApp, largeChunk, mounted } from './conformance-app.js';
+import { send, sendAndAbort, type WireRequest, type WireResponse } from './conformance-http.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const repo = resolve(here, '../../..');
+
+interface Target {
+  name: string;
+  /** Prefix of every request path; the SCRIPT_NAME ordinary requests see. */
+  prefix: string;
+  /** A mount point the front server maps: requests under it see SCRIPT_NAME = mount. */
+  mount: string;
+  request(path: string, options?: WireRequest): Promise<WireResponse>;
+  /** Requests `path`, reads some of the body, goes away. */
+  abort(path: string): Promise<void>;
+  /** Tokens of /abort bodies whose close() ran. */
+  closedTokens(): Promise<string[]>;
+  /** Documented front-server differences. */
+  differences: {
+    /** The front server drops the Content-Length the gateway sent (and uses chunked coding for GET, nothing for HEAD). */
+    dropsContentLength?: boolean;
+  };
+  stop(): Promise<void>;
+}
+
+const closedInProcess: string[] = [];
+const app: Application = conformanceApp((token) => void closedInProcess.push(token));
+
+function testClientTarget(): Target {
+  const root = new TestClient(app, { throwErrors: false });
+  const mountedClient = new TestClient(app, { throwErrors: false, scriptName: '/mount' });
+  return {
+    name: 'TestClient', prefix: '', mount: '/mount', differences: {},
+    async request(path, options = {}) {
+      const client = path.startsWith('/mount/') ? mountedClient : root;
+      const body = Array.isArray(options.body)
+        ? { async *[Symbol.asyncIterator]() { for (const c of options.body as Buffer[]) yield c; } }
+        : options.body;
+      try {
+        const res = await client.request(options.method ?? 'GET', path, { headers: options.headers, body });
+        return { status: res.statusCode, reason: res.status.slice(4), headers: res.headers.map(([n, v]) => [n.toLowerCase(), v]), body: res.body };
+      } catch (error) {
+        if (error instanceof BadRequestError) return { status: 400, reason: 'Bad Request', headers: [], body: Buffer.from(error.message) };
+        throw error;
+      }
+    },
+    async abort(path) {
+      await root.request('GET', path, { disconnectAfterChunks: 2 });
+    },
+    closedTokens: async () => closedInProcess,
+    stop: async () => {},
+  };
+}
+
+async function httpTarget(): Promise<Target> {
+  const server = await serve(mounted('/mount', app), { port: 0, accessLog: false });
+  return {
+    name: 'HTTP server', prefix: '', mount: '/mount', differences: {},
+    request: (path, options) => send(server.url, path, options),
+    abort: async (path) => { await sendAndAbort(server.url, path, 32 * 1024); },
+    closedTokens: async () => closedInProcess,
+    stop: () => server.close(),
+  };
+}
+
+async function nginxTarget(protocol: 'fastcgi' | 'scgi'): Promise<Target> {
+  const gateway = protocol === 'fastcgi' ? await serveFastCGI(app, { port: 0 }) : await serveSCGI(app, { port: 0 });
+  const upstream = gateway.url.replace(/^\w+:\/\//, '');
+  const p = protocol;
+  const block = `server { listen 127.0.0.1:{{PORT}};
+    location ~ ^(?<mount>/mount)(?<rest>/.*)$ { include /etc/nginx/${p}_params; ${p}_param SCRIPT_NAME $mount; ${p}_param PATH_INFO $rest; ${p}_pass ${upstream}; }
+    location / { include /etc/nginx/${p}_params; ${p}_param SCRIPT_NAME ''; ${p}_param PATH_INFO $uri; ${p}_pass ${upstream}; }
+  }`;
+  let nginx: NginxPeer;
+  try {
+    nginx = await startNginx(block);
+  } catch (error) {
+    await gateway.close();
+    throw error;
+  }
+  return {
+    name: `nginx → ${protocol === 'fastcgi' ? 'FastCGI' : 'SCGI'}`, prefix: '', mount: '/mount', differences: {},
+    request: (path, options) => send(nginx.url, path, options),
+    abort: async (path) => { await sendAndAbort(nginx.url, path, 32 * 1024); },
+    closedTokens: async () => closedInProcess,
+    stop: async () => { await nginx.stop(); await gateway.close(); },
+  };
+}
+
+/** The CGI program Apache runs: a script that starts `node` on the conformance app with runCgi. */
+function cgiScript(closeDir: string): string {
+  return `#!/bin/sh
+STACKWARE_TEST_CLOSE_DIR='${closeDir}'
+export STACKWARE_TEST_CLOSE_DIR
+exec '${process.execPath}' '${join(repo, 'packages/server/test/conformance-cgi-main.mjs')}'
+`;
+}
+
+async function apacheTarget(): Promise<Target> {
+  const readable = spawnSync('su', ['-s', '/bin/sh', 'www-data', '-c', `test -r '${join(repo, 'packages/server/test/conformance-app.ts')}'`]);
+  if (readable.status !== 0) throw new Error(`Apache runs CGI scripts as www-data, which cannot read the checkout at ${repo}: make it world-readable (chmod -R o+rX) or move it out of a private home directory`);
+  const closes = await tempDir('stackware-cgi-closes-');
+  await chmod(closes.dir, 0o777);
+  let apache: ApachePeer;
+  try {
+    apache = await startApache();
+  } catch (error) {
+    await closes.cleanup();
+    throw error;
+  }
+  const script = join(apache.cgiBin, 'app.cgi');
+  await writeFile(script, cgiScript(closes.dir));
+  await chmod(script, 0o755);
+  return {
+    // Apache 2.4 mod_cgid ignores a CGI script's Content-Length (cgi.test.ts shows runCgi sends it).
+    name: 'Apache httpd → CGI', prefix: '/cgi/app.cgi', mount: '/cgi/app.cgi', differences: { dropsContentLength: true },
+    request: (path, options) => send(apache.url, path, options),
+    abort: async (path) => { await sendAndAbort(apache.url, path, 32 * 1024); },
+    closedTokens: async () => (await readdir(closes.dir)).map((f) => f.replace(/^closed-/, '')),
+    stop: async () => { await apache.stop(); await closes.cleanup(); },
+  };
+}
+
+const header = (res: WireResponse, name: string) => res.headers.filter(([n]) => n === name).map(([, v]) => v);
+const sha256 = (data: Buffer | Buffer[]) => createHash('sha256').update(Array.isArray(data) ? Buffer.concat(data) : data).digest('hex');
+
+const targets: Array<[string, () => Promise<Target>]> = [
+  ['TestClient', async () => testClientTarget()],
+  ['HTTP server', httpTarget],
+  ['nginx → FastCGI', () => nginxTarget('fastcgi')],
+  ['nginx → SCGI', () => nginxTarget('scgi')],
+  ['Apache httpd → CGI', apacheTarget],
+];
+
+describe.each(targets)('conformance: %s', (_name, start) => {
+  let t: Target;
+  beforeAll(async () => { t = await start(); }, 60_000);
+  afterAll(async () => { await t?.stop(); }, 30_000);
+
+  it('status codes and reason phrases', async () => {
+    const created = await t.request(`${t.prefix}/status/201?reason=Created`);
+    expect([created.status, created.reason]).toEqual([201, 'Created']);
+    expect(created.body.toString()).toBe('status 201\n');
+    const missing = await t.request(`${t.prefix}/status/404?reason=Not%20Found`);
+    expect([missing.status, missing.reason]).toEqual([404, 'Not Found']);
+    const custom = await t.request(`${t.prefix}/status/299?reason=Custom%20Thing`);
+    expect(custom.status).toBe(299);
+    expect(custom.reason).toBe('Custom Thing');
+  });
+
+  it('headers, including repeated Set-Cookie in order', async () => {
+    const res = await t.request(`${t.prefix}/headers`);
+    expect(res.status).toBe(200);
+    expect(header(res, 'set-cookie')).toEqual(['first=1; Path=/', 'second=2; Path=/; HttpOnly']);
+    expect(header(res, 'x-custom')).toEqual(['custom value']);
+    expect(header(res, 'content-type')).toEqual(['text/plain; charset=utf-8']);
+  });
+
+  it('query strings arrive raw; request headers become HTTP_*', async () => {
+    const res = await t.request(`${t.prefix}/environ?a=1&b=%20x&c&d=%E2%9C%93&e=a+b`, { headers: [['X-Test', 'yes']] });
+    const env = JSON.parse(res.body.toString());
+    expect(env).toMatchObject({ REQUEST_METHOD: 'GET', SCRIPT_NAME: t.prefix, PATH_INFO: '/environ', QUERY_STRING: 'a=1&b=%20x&c&d=%E2%9C%93&e=a+b', HTTP_X_TEST: 'yes', url_scheme: 'http' });
+  });
+
+  it('UTF-8 paths are decoded; a path that is not UTF-8 gets 400', async () => {
+    const res = await t.request(`${t.prefix}/environ/caf%C3%A9/%E2%9C%93`);
+    expect(JSON.parse(res.body.toString()).PATH_INFO).toBe('/environ/café/✓');
+    const bad = await t.request(`${t.prefix}/environ/%FF%FE`);
+    expect(bad.status).toBe(400);
+  });
+
+  it('SCRIPT_NAME and PATH_INFO under a mount prefix', async () => {
+    const res = await t.request(`${t.mount}/environ/a/b?x=1`);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ SCRIPT_NAME: t.mount, PATH_INFO: '/environ/a/b', QUERY_STRING: 'x=1' });
+  });
+
+  it('POST bodies with Content-Length', async () => {
+    const body = Buffer.alloc(300_000);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) % 256;
+    const res = await t.request(`${t.prefix}/echo`, { method: 'POST', body, headers: [['Content-Type', 'application/octet-stream']] });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toEqual({ length: body.length, sha256: sha256(body), CONTENT_TYPE: 'application/octet-stream' });
+  });
+
+  it('chunked POST bodies', async () => {
+    const chunks = [Buffer.from('first chunk, '), Buffer.alloc(100_000, 0x41), Buffer.from(', last')];
+    const res = await t.request(`${t.prefix}/echo`, { method: 'POST', body: chunks, headers: [['Content-Type', 'text/plain']] });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toEqual({ length: 100_019, sha256: sha256(chunks), CONTENT_TYPE: 'text/plain' });
+  });
+
+  it('large streamed responses (8 MiB)', async () => {
+    const res = await t.request(`${t.prefix}/large?chunks=128`);
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBe(128 * 64 * 1024);
+    expect(sha256(res.body)).toBe(sha256(Array.from({ length: 128 }, (_, i) => largeChunk(i))));
+  });
+
+  it('HEAD: headers only', async () => {
+    const res = await t.request(`${t.prefix}/hello`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(header(res, 'content-length')).toEqual(t.differences.dropsContentLength ? [] : ['14']);
+    expect(header(res, 'content-type')).toEqual(['text/plain; charset=utf-8']);
+    expect(res.body.length).toBe(0);
+  });
+
+  it('a client that goes away: the body is closed', async () => {
+    const token = `t${Date.now()}`;
+    await t.abort(`${t.prefix}/abort?token=${token}`);
+    const deadline = Date.now() + 30_000;
+    while (!(await t.closedTokens()).includes(token) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await t.closedTokens()).toContain(token);
+  }, 45_000);
+});
