@@ -1,0 +1,137 @@
+import { describe, it, expect, afterEach } from '@jest/globals';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort, tempDir, type Peer } from '@stackware/testing';
+import { countMsg, exited, fixture, get, records, stackware, until } from './cli-helpers.js';
+
+const peers: Peer[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(peers.splice(0).map((p) => p.stop()));
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+});
+
+/** Starts `stackware serve <target> --port P ...args` and waits until `ready` workers reported ready. */
+async function prefork(target: string, args: string[], ready: number) {
+  const port = await freePort();
+  const peer = stackware(['serve', target, '--port', String(port), ...args]);
+  peers.push(peer);
+  await until(() => countMsg(peer.output(), 'worker ready') >= ready, 45_000, `${ready} workers ready`, peer.output);
+  return { peer, url: `http://127.0.0.1:${port}` };
+}
+
+const pidOf = (r: Awaited<ReturnType<typeof get>>) => ('body' in r ? Number(/(\d+)$/.exec(r.body)?.[1]) : NaN);
+
+describe('prefork (stackware serve --workers N)', () => {
+  it('a worker stuck in an infinite loop is killed after --timeout and replaced, while the other worker answers', async () => {
+    const { peer, url } = await prefork(`${fixture('apps.ts')}#loop`, ['--workers', '2', '--timeout', '2'], 2);
+    const stuck = get(`${url}/loop`, 30_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const answered: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const r = await get(`${url}/`);
+      expect(r).toMatchObject({ status: 200 });
+      answered.push(pidOf(r));
+    }
+    // the stuck request's connection dies with its worker
+    expect(await stuck).toHaveProperty('error');
+    await until(() => countMsg(peer.output(), 'worker ready') >= 3, 30_000, 'the replacement worker', peer.output);
+    const timeout = records(peer.output()).find((r) => typeof r.msg === 'string' && r.msg.startsWith('worker timeout'));
+    expect(timeout).toBeDefined();
+    const stuckPid = timeout!.worker_pid as number;
+    expect(answered).not.toContain(stuckPid);
+    expect(() => process.kill(stuckPid, 0)).toThrow();
+    // both workers serve again (the replacement included)
+    const after = new Set<number>();
+    for (let i = 0; i < 20 && after.size < 1; i++) after.add(pidOf(await get(`${url}/`)));
+    expect([...after].every((pid) => pid !== stuckPid && Number.isInteger(pid))).toBe(true);
+  }, 90_000);
+
+  it('--max-requests recycles workers under load without dropping a request', async () => {
+    const { peer, url } = await prefork(fixture('apps.ts'), ['--workers', '2', '--max-requests', '10', '--max-requests-jitter', '3', '--no-access-log'], 2);
+    const results: Array<Awaited<ReturnType<typeof get>>> = [];
+    // load until two replacements are serving (bounded: 600 requests)
+    const enough = () => countMsg(peer.output(), 'worker ready') >= 4 || results.length >= 600;
+    const client = async () => {
+      while (!enough()) results.push(await get(`${url}/`));
+      for (let i = 0; i < 10; i++) results.push(await get(`${url}/`));
+    };
+    await Promise.all(Array.from({ length: 6 }, client));
+    expect(results.filter((r) => !('status' in r) || r.status !== 200)).toEqual([]);
+    const pids = new Set(results.map(pidOf));
+    expect(pids.size).toBeGreaterThanOrEqual(3); // replacements served too
+    expect(countMsg(peer.output(), 'max-requests reached: asking for a replacement')).toBeGreaterThanOrEqual(2);
+    expect(countMsg(peer.output(), 'worker died; replacing it')).toBe(0);
+  }, 90_000);
+
+  it('replaces a worker that crashes, and keeps answering', async () => {
+    const { peer, url } = await prefork(`${fixture('apps.ts')}#crash`, ['--workers', '2'], 2);
+    const crashed = await get(`${url}/crash`);
+    expect(crashed).toHaveProperty('error');
+    await until(() => countMsg(peer.output(), 'worker ready') >= 3, 30_000, 'a replacement', peer.output);
+    const died = records(peer.output()).find((r) => r.msg === 'worker died; replacing it');
+    expect(died).toMatchObject({ code: 3 });
+    for (let i = 0; i < 5; i++) expect(await get(`${url}/`)).toMatchObject({ status: 200 });
+  }, 90_000);
+
+  it('backs off when workers keep failing at start-up (delays double), and still stops on SIGTERM', async () => {
+    const port = await freePort();
+    const peer = stackware(['serve', fixture('broken.ts'), '--port', String(port), '--workers', '1']);
+    peers.push(peer);
+    await until(() => countMsg(peer.output(), 'worker died; replacing it') >= 4, 40_000, 'four start-up failures', peer.output);
+    const delays = records(peer.output()).filter((r) => r.msg === 'worker died; replacing it').map((r) => r.restart_in_ms as number);
+    expect(delays.slice(0, 4)).toEqual([100, 200, 400, 800]);
+    expect(peer.output()).toContain('broken at import (expected by the test)');
+    peer.process.kill('SIGTERM');
+    expect(await exited(peer)).toBe(0);
+  }, 90_000);
+
+  it('stops with exit code 2 when the workers cannot load the application (usage error)', async () => {
+    const port = await freePort();
+    const peer = stackware(['serve', `${fixture('apps.ts')}#notApp`, '--port', String(port), '--workers', '2']);
+    peers.push(peer);
+    expect(await exited(peer, 40_000)).toBe(2);
+    expect(peer.output()).toContain('not an Application');
+  }, 90_000);
+
+  it('SIGTERM to the primary under load: every started request is answered, then exit 0', async () => {
+    const { peer, url } = await prefork(`${fixture('apps.ts')}#slow`, ['--workers', '2', '--shutdown-timeout', '20'], 2);
+    const begun = () => (peer.output().match(/^BEGIN$/gm) ?? []).length;
+    const first = Array.from({ length: 20 }, () => get(`${url}/?ms=600`));
+    await until(() => begun() >= 20, 20_000, '20 requests started', peer.output);
+    peer.process.kill('SIGTERM');
+    const results = await Promise.all(first);
+    expect(results.every((r) => 'status' in r && r.status === 200 && r.body.startsWith('done '))).toBe(true);
+    expect(await exited(peer)).toBe(0);
+  }, 90_000);
+
+  it('--reload replaces workers when the application file changes, without dropping requests', async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.cleanup);
+    const file = join(dir.dir, 'app.ts');
+    const version = (v: string) => `export default (_e: unknown, startResponse: (s: string, h: Array<[string, string]>) => void) => {\n  startResponse('200 OK', [['Content-Type', 'text/plain']]);\n  return [Buffer.from('${v}')];\n};\n`;
+    await writeFile(join(dir.dir, 'package.json'), '{ "type": "module" }\n');
+    await writeFile(file, version('v1'));
+    const { peer, url } = await prefork(file, ['--reload', '--no-access-log'], 1);
+    expect(await get(`${url}/`)).toEqual({ status: 200, body: 'v1' });
+    const seen: Array<Awaited<ReturnType<typeof get>>> = [];
+    let stop = false;
+    const load = (async () => {
+      while (!stop) seen.push(await get(`${url}/`));
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    await writeFile(file, version('v2'));
+    try {
+      await until(() => seen.some((r) => 'body' in r && r.body === 'v2'), 30_000, 'the new version', peer.output);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      stop = true;
+      await load;
+    }
+    expect(seen.filter((r) => !('status' in r) || r.status !== 200)).toEqual([]);
+    const bodies = seen.map((r) => ('body' in r ? r.body : ''));
+    // v1 until the switch, then v2 only
+    expect(bodies.lastIndexOf('v1')).toBeLessThan(bodies.indexOf('v2'));
+    expect(countMsg(peer.output(), 'reloading workers')).toBeGreaterThanOrEqual(1);
+  }, 90_000);
+});
