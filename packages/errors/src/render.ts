@@ -103,14 +103,23 @@ function htmlFrame(frame: StackFrame): string {
   return `<li class="frame${frame.internal ? ' internal' : ''}">${where}${source}</li>`;
 }
 
-function htmlError(error: ReportedError, index: number): string {
-  const app = error.frames.filter((f) => !f.internal);
-  const internal = error.frames.filter((f) => f.internal);
+const frameKey = (f: StackFrame) => `${f.functionName}@${f.file}:${f.line}:${f.column}`;
+
+function htmlError(error: ReportedError, index: number, all: ReportedError[]): string {
+  // A cause's frames that the error above also has (the shared tail of the stack) are folded.
+  const above = index > 0 ? new Set(all[index - 1]!.frames.map(frameKey)) : new Set<string>();
+  const shared = error.frames.filter((f) => above.has(frameKey(f)));
+  const own = error.frames.filter((f) => !above.has(frameKey(f)));
+  const app = own.filter((f) => !f.internal);
+  const internal = own.filter((f) => f.internal);
   const props = error.properties.length ? table(error.properties) : '';
   const frames = app.length
     ? `<ol class="frames">${app.map(htmlFrame).join('')}</ol>`
-    : '<p class="note">No application frames.</p>';
-  const more = internal.length ? `<details><summary>${internal.length} frames in Node.js and dependencies</summary><ol class="frames">${internal.map(htmlFrame).join('')}</ol></details>` : '';
+    : shared.length ? '' : '<p class="note">No application frames.</p>';
+  const fold = (frames: StackFrame[], what: string) => frames.length
+    ? `<details><summary>${frames.length} ${frames.length === 1 ? 'frame' : 'frames'} ${what}</summary><ol class="frames">${frames.map(htmlFrame).join('')}</ol></details>`
+    : '';
+  const more = fold(internal, 'in Node.js, dependencies and Stackware') + fold(shared, 'shared with the error above');
   const title = `${e(error.name)}: ${e(error.message)}`;
   return index === 0
     ? `<h2>Stack trace</h2>${props}${frames}${more}`

@@ -13,7 +13,7 @@ export interface StackFrame {
   line: number;
   /** 1-based column number in `file`. */
   column: number;
-  /** True for Node internals and dependencies (node:, node_modules): shown collapsed. */
+  /** True for Node internals, dependencies (node_modules) and Stackware's gateway/catcher plumbing: shown folded. */
   internal: boolean;
   /** True when this position came from a source map read by this package (not already mapped by the runtime). */
   mapped: boolean;
@@ -141,8 +141,11 @@ function loadMap(file: string): LoadedMap | null {
   return loaded;
 }
 
+// Stackware's own plumbing (the response driver, the validator, this catcher): listed, but folded away.
+const PLUMBING = /\/(packages\/(gateway|errors)\/src|@stackware\/(gateway|errors)\/(src|dist))\//;
+
 function isInternal(file: string): boolean {
-  return file.startsWith('node:') || file.includes('/node_modules/') || !file.includes('/');
+  return file.startsWith('node:') || file.includes('/node_modules/') || !file.includes('/') || PLUMBING.test(file);
 }
 
 /**
