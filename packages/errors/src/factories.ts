@@ -17,7 +17,7 @@ function strings(value: unknown): string[] | undefined {
 export const errorCatcherFilterFactory: FilterFactory = Object.assign(
   (options: Record<string, unknown>, context: { here: string; name: string }) => {
     const here = (path: unknown) => (path === undefined ? undefined : isAbsolute(String(path)) ? String(path) : resolve(context.here, String(path)));
-    const to = strings(options.emailTo);
+    const to = strings(options.emailTo)?.filter(Boolean); // empty (e.g. an unset ${VAR}): no mail
     let redactFields: RegExp | undefined;
     if (options.redactFields !== undefined) {
       try {
@@ -35,7 +35,7 @@ export const errorCatcherFilterFactory: FilterFactory = Object.assign(
       trustedAddresses: strings(options.trustedAddresses),
       redact: options.redactHeaders !== undefined || redactFields ? { headers: strings(options.redactHeaders), fields: redactFields } : undefined,
       maxFormBytes: options.maxFormBytes as number | undefined,
-      email: to
+      email: to?.length
         ? {
           to,
           from: options.emailFrom as string | undefined,
@@ -47,7 +47,7 @@ export const errorCatcherFilterFactory: FilterFactory = Object.assign(
         }
         : undefined,
     };
-    if (!to && (options.smtp !== undefined || options.emailDir !== undefined)) throw new Error(`[filter:${context.name}] smtp/emailDir are set but emailTo is not: give the recipients (emailTo = "ops@example.com")`);
+    if (!to?.length && (options.smtp !== undefined || options.emailDir !== undefined)) throw new Error(`[filter:${context.name}] smtp/emailDir are set but emailTo is not: give the recipients (emailTo = "ops@example.com")`);
     // Validate now (at load time), not at the first request.
     errorCatcher(() => [], catcherOptions);
     return (app: Application) => errorCatcher(app, catcherOptions);
