@@ -19,6 +19,8 @@ export interface ToFetchOptions {
 }
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+/** Bodies of known length up to this size are answered as bytes rather than as a stream. */
+const SMALL_BODY_BYTES = 64 * 1024;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection']);
 
 /**
@@ -53,7 +55,8 @@ export function environFromRequest(request: Request, options: ToFetchOptions = {
 /**
  * Runs an application for one environ and answers a fetch `Response` as soon as the status and
  * headers are known; the body is a ReadableStream fed chunk by chunk as the consumer pulls
- * (backpressure). Cancelling the stream (client gone) or aborting `signal` stops the application's
+ * (backpressure); a body of known length up to 64 KiB (an array body) is answered as bytes.
+ * Cancelling the stream (client gone) or aborting `signal` stops the application's
  * body and calls its `close()`.
  */
 export function runToResponse(app: Application, environ: Environ, options: { signal?: AbortSignal } = {}): Promise<Response> {
@@ -71,6 +74,7 @@ export function runToResponse(app: Application, environ: Environ, options: { sig
 
   return new Promise<Response>((resolve) => {
     let answered = false;
+    let small: { init: ResponseInit; chunks: Uint8Array[] } | undefined;
     void runApplication(app, environ, {
       signal: aborted.signal,
       sendHeaders(status, headers, contentLength) {
@@ -82,17 +86,35 @@ export function runToResponse(app: Application, environ: Environ, options: { sig
           if (name.toLowerCase() === 'content-length') hasLength = true;
         }
         if (!hasLength && contentLength !== undefined && !NULL_BODY.has(code)) out.set('content-length', String(contentLength));
-        answered = true;
-        const body = head || NULL_BODY.has(code) ? null : stream;
-        if (body === null) controller.close();
-        resolve(new Response(body, { status: code, statusText: status.slice(4), headers: out }));
+        const init = { status: code, statusText: status.slice(4), headers: out };
+        if (head || NULL_BODY.has(code)) {
+          answered = true;
+          controller.close();
+          resolve(new Response(null, init));
+        } else if (contentLength !== undefined && contentLength <= SMALL_BODY_BYTES) {
+          // A small body of known length (an array body): answer it as bytes once complete.
+          // Runtimes send byte bodies much faster than streams (no reader, no chunked framing).
+          small = { init, chunks: [] };
+        } else {
+          answered = true;
+          resolve(new Response(stream, init));
+        }
       },
       async write(chunk) {
+        if (small) {
+          small.chunks.push(chunk);
+          return;
+        }
         if (aborted.signal.aborted) return;
         controller.enqueue(chunk);
         if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((r) => { wakeWriter = r; });
       },
       async end() {
+        if (small) {
+          answered = true;
+          resolve(new Response(Buffer.concat(small.chunks), small.init));
+          return;
+        }
         try { controller.close(); } catch { /* already closed for a null-body response */ }
       },
       abort(error) {
