@@ -79,10 +79,15 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
   for (const s of started) logger.info({ server: s.name, url: s.server.url, file: path }, `serving ${basename(path)} [server.${s.name}] on ${s.server.url}`);
   const servers = started.map((s) => ({ name: s.name, url: s.server.url }));
 
-  const closeAll = async () => {
-    stopWatching();
-    await Promise.allSettled(started.map((s) => s.server.close()));
-    await Promise.allSettled([...lives.values()].map((l) => l.close()));
+  let stopWatching = () => {};
+  let closing: Promise<void> | undefined;
+  const closeAll = () => {
+    closing ??= (async () => {
+      stopWatching();
+      await Promise.allSettled(started.map((s) => s.server.close()));
+      await Promise.allSettled([...lives.values()].map((l) => l.close()));
+    })();
+    return closing;
   };
 
   if (cluster.isWorker) {
@@ -120,7 +125,7 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
     return true;
   };
 
-  const stopWatching = options.watch === false ? () => {} : watchFile(path, options.debounceMs ?? 200, () => void reload(), logger);
+  if (options.watch !== false) stopWatching = watchFile(path, options.debounceMs ?? 200, () => void reload(), logger);
   return {
     get deployment() { return deployment; },
     servers,
