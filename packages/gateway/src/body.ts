@@ -52,23 +52,28 @@ export function isIterableBody(value: unknown): value is ResponseBody {
 
 /**
  * Wraps a body so that `onClose` runs once after the inner body's `close()` (for middleware
- * that must act when the response is finished). The wrapper iterates the inner body lazily.
+ * that must act when the response is finished: release a lock, log, save). The wrapper keeps the
+ * body's shape where it matters to gateways — an array stays an array, a file wrapper stays a
+ * file wrapper — so known lengths and zero-copy file sending survive; other bodies are iterated
+ * lazily. `onClose` runs even when the inner `close()` throws (the error then propagates).
  */
 export function onBodyClose(body: ResponseBody, onClose: () => void | Promise<void>): ResponseBody {
   let closed = false;
-  const wrapper: ResponseBody = {
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    try {
+      await body.close?.();
+    } finally {
+      await onClose();
+    }
+  };
+  if (Array.isArray(body)) return Object.defineProperty([...body] as Uint8Array[], 'close', { value: close }) as ResponseBody;
+  if ((body as { fileWrapper?: unknown }).fileWrapper === true) return Object.defineProperty(Object.create(body) as object, 'close', { value: close }) as ResponseBody;
+  return {
     async *[Symbol.asyncIterator]() {
       yield* body as AsyncIterable<Uint8Array>;
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      try {
-        await body.close?.();
-      } finally {
-        await onClose();
-      }
-    },
+    close,
   };
-  return wrapper;
 }

@@ -167,6 +167,16 @@ describe('bodies and input', () => {
     await wrapped.close?.();
     expect(log).toEqual(['inner', 'after']);
   });
+
+  it('onBodyClose keeps array bodies arrays (known length) and runs onClose when the inner close throws', async () => {
+    const log: string[] = [];
+    const inner = Object.assign([Buffer.from('abc')], { close: () => { throw new Error('inner close failed'); } });
+    const wrapped = onBodyClose(inner, () => { log.push('after'); });
+    expect(Array.isArray(wrapped)).toBe(true);
+    const res = await new TestClient((_e, startResponse) => { startResponse('200 OK', [['Content-Type', 'text/plain']]); return wrapped; }, { throwErrors: false }).get('/');
+    expect(res.contentLength).toBe(3);
+    expect(log).toEqual(['after']);
+  });
 });
 
 describe('CookieJar', () => {
