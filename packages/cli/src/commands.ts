@@ -2,6 +2,7 @@ import type { ParsedCommand } from './args.js';
 import type { CommandName } from './options.js';
 import { serveCommand } from './serve.js';
 import { checkCommand } from './deploy.js';
+import { cgiCommand } from './cgi.js';
 
 /** One subcommand of `stackware`. */
 export interface Command {
@@ -23,5 +24,10 @@ export const COMMANDS: Partial<Record<CommandName, Command>> = {
     usage: 'stackware check <site.toml>',
     summary: 'validate a deploy file without serving it and print the resolved stack',
     run: checkCommand,
+  },
+  cgi: {
+    usage: 'stackware cgi <module.ts[#export]>',
+    summary: 'answer one request as a CGI script (RFC 3875: environment, stdin, stdout), then exit',
+    run: cgiCommand,
   },
 };

@@ -36,7 +36,8 @@ export interface CliOption {
 export const OPTIONS: readonly CliOption[] = [
   { name: 'host', type: 'string', default: '127.0.0.1', placeholder: 'HOST', commands: ['serve'], help: 'interface to listen on (0.0.0.0 or :: for every interface)' },
   { name: 'port', short: 'p', type: 'number', integer: true, default: 8080, placeholder: 'PORT', commands: ['serve'], help: 'TCP port to listen on (0: a free port)' },
-  { name: 'protocol', type: 'string', default: 'http', placeholder: 'NAME', commands: ['serve'], help: 'what the server speaks: http' },
+  { name: 'protocol', type: 'string', default: 'http', placeholder: 'NAME', commands: ['serve'], help: 'what the server speaks: http, fastcgi (behind nginx fastcgi_pass, Apache mod_proxy_fcgi) or scgi (nginx scgi_pass)' },
+  { name: 'socket', type: 'string', default: undefined, placeholder: 'PATH', commands: ['serve'], help: 'listen on this Unix socket instead of --host/--port (fastcgi and scgi)' },
   { name: 'workers', short: 'w', type: 'number', integer: true, default: 0, placeholder: 'N', commands: ['serve'], help: 'prefork N worker processes (node:cluster); 0: serve in this process' },
   { name: 'max-requests', type: 'number', integer: true, default: 0, placeholder: 'N', commands: ['serve'], help: 'replace a worker after it has handled N requests, without dropping any (0: never; needs --workers)' },
   { name: 'max-requests-jitter', type: 'number', integer: true, default: undefined, defaultText: 'max-requests / 10', placeholder: 'N', commands: ['serve'], help: 'add a random 0..N to each worker\'s --max-requests so that workers do not restart together' },

@@ -32,7 +32,7 @@ export async function serveCommand(command: ParsedCommand): Promise<void> {
   const options = command.options;
   if (command.positionals.length > 1) throw new UsageError(`serve takes one application, got ${command.positionals.length}: ${command.positionals.join(' ')}`);
   const target = resolveTarget(command.positionals[0]);
-  const start = pickServer(options.protocol as string);
+  const start = pickServer(options.protocol as string, options.socket);
   const workers = options.workers as number;
   const timeoutMs = Math.round((options.timeout as number) * 1000);
   const shutdownTimeoutMs = Math.round((options.shutdownTimeout as number) * 1000);

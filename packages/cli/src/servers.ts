@@ -1,5 +1,5 @@
 import type { Application, RunningServer } from '@stackware/gateway';
-import { serve, type Logger } from '@stackware/server';
+import { serve, serveFastCGI, serveSCGI, type Logger } from '@stackware/server';
 import type { OptionValue } from './options.js';
 import { UsageError } from './usage-error.js';
 
@@ -29,11 +29,24 @@ export const SERVERS: Record<string, ServerStarter> = {
     accessLog: options.accessLog as boolean,
     logger,
   }),
+  fastcgi: (app, { options, logger }) => serveFastCGI(app, { ...listenTarget(options), shutdownTimeoutMs: seconds(options.shutdownTimeout), log: logStream(logger) }),
+  scgi: (app, { options, logger }) => serveSCGI(app, { ...listenTarget(options), shutdownTimeoutMs: seconds(options.shutdownTimeout), log: logStream(logger) }),
 };
 
+/** `--socket PATH` or `--host`/`--port`, for the FastCGI and SCGI gateways. */
+function listenTarget(options: Record<string, OptionValue>): { socket: string } | { host: string; port: number } {
+  return typeof options.socket === 'string' ? { socket: options.socket } : { host: options.host as string, port: options.port as number };
+}
+
+/** Gateway-level errors (protocol errors) as logger records. */
+function logStream(logger: Logger) {
+  return { write: (text: string) => { const message = String(text).replace(/\s+$/, ''); if (message) logger.error(message); } };
+}
+
 /** The starter for `--protocol`. @throws UsageError for an unknown protocol. */
-export function pickServer(protocol: string): ServerStarter {
+export function pickServer(protocol: string, socket?: OptionValue): ServerStarter {
   const starter = SERVERS[protocol];
   if (!starter) throw new UsageError(`--protocol must be one of ${Object.keys(SERVERS).join(', ')}; got ${JSON.stringify(protocol)}`);
+  if (protocol === 'http' && socket !== undefined) throw new UsageError('--socket works with --protocol fastcgi or scgi; the HTTP server listens on --host/--port');
   return starter;
 }

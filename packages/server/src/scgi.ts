@@ -8,6 +8,7 @@ import {
   type Application, type ErrorStream, type ResponseSink, type RunningServer,
 } from '@stackware/gateway';
 import { environFromCgi } from './cgi-environ.js';
+import { environFlags } from './environ-flags.js';
 import { cgiErrorResponse, cgiResponseHead } from './cgi-response.js';
 import { InputQueue } from './fastcgi/input-queue.js';
 import { listenGateway, type ListenTarget, type TrackedConnection } from './fastcgi/listener.js';
@@ -15,7 +16,8 @@ import { listenGateway, type ListenTarget, type TrackedConnection } from './fast
 /**
  * Options of {@link serveSCGI}. Defaults: `host` "127.0.0.1", `port` 4000 (or `socket`),
  * `maxConnections` 1024, `maxHeaderBytes` 262144 (256 KiB), `inputHighWaterBytes` 65536,
- * `shutdownTimeoutMs` 5000, `multithread` false, `multiprocess` false, `log` process.stderr.
+ * `shutdownTimeoutMs` 5000, `multithread` false, `multiprocess` true inside a prefork worker,
+ * `log` process.stderr.
  */
 export type SCGIServerOptions = ListenTarget & {
   /** Connections over this number are closed at once. */
@@ -204,7 +206,7 @@ export async function serveSCGI(app: Application, options: SCGIServerOptions = {
     maxHeaderBytes: options.maxHeaderBytes ?? 256 * 1024,
     inputHighWaterBytes: options.inputHighWaterBytes ?? 64 * 1024,
     multithread: options.multithread ?? false,
-    multiprocess: options.multiprocess ?? false,
+    multiprocess: options.multiprocess ?? environFlags().multiprocess,
     log: options.log ?? stderrErrors,
   };
   const target: ListenTarget = options.socket !== undefined ? { socket: options.socket } : { host: options.host, port: options.port ?? 4000 };

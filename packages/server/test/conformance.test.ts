@@ -102,12 +102,12 @@ async function nginxTarget(protocol: 'fastcgi' | 'scgi'): Promise<Target> {
   };
 }
 
-/** The CGI program Apache runs: a script that starts `node` on the conformance app with runCgi. */
+/** The CGI program Apache runs: `stackware cgi` on the conformance app. */
 function cgiScript(closeDir: string): string {
   return `#!/bin/sh
 STACKWARE_TEST_CLOSE_DIR='${closeDir}'
 export STACKWARE_TEST_CLOSE_DIR
-exec '${process.execPath}' '${join(repo, 'packages/server/test/conformance-cgi-main.mjs')}'
+exec '${process.execPath}' '${join(repo, 'packages/cli/bin/stackware.js')}' cgi '${join(repo, 'packages/server/test/conformance-app.ts')}'
 `;
 }
 

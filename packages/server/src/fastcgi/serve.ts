@@ -4,6 +4,7 @@
  */
 import type { Application, ErrorStream, RunningServer } from '@stackware/gateway';
 import { stderrErrors } from '@stackware/gateway';
+import { environFlags } from '../environ-flags.js';
 import { FastCGIConnection } from './connection.js';
 import { listenGateway, type ListenTarget } from './listener.js';
 
@@ -12,7 +13,7 @@ import { listenGateway, type ListenTarget } from './listener.js';
  * `host` "127.0.0.1", `port` 9000 (or `socket`: a Unix socket path instead),
  * `maxConnections` 1024, `maxRequestsPerConnection` 64, `multiplex` true,
  * `maxParamsBytes` 262144 (256 KiB), `inputHighWaterBytes` 65536, `shutdownTimeoutMs` 5000,
- * `multithread` false, `multiprocess` false, `log` process.stderr.
+ * `multithread` false, `multiprocess` true inside a prefork worker, `log` process.stderr.
  */
 export type FastCGIServerOptions = ListenTarget & {
   /** Connections over this number are closed at once; reported as FCGI_MAX_CONNS. */
@@ -64,7 +65,7 @@ export async function serveFastCGI(app: Application, options: FastCGIServerOptio
     maxParamsBytes: options.maxParamsBytes ?? 256 * 1024,
     inputHighWaterBytes: options.inputHighWaterBytes ?? 64 * 1024,
     multithread: options.multithread ?? false,
-    multiprocess: options.multiprocess ?? false,
+    multiprocess: options.multiprocess ?? environFlags().multiprocess,
     log: options.log ?? stderrErrors,
   };
   const gateway = await listenGateway(
