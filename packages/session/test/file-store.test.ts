@@ -112,6 +112,24 @@ describe('FileStore', () => {
   });
 });
 
+describe('FileStore across processes', () => {
+  it('its lock serialises two processes: 2 × 25 increments end at 50', async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/lock-counter.ts', import.meta.url));
+    const lockDir = join(dir, 'processes');
+    const id = newSessionId();
+    const run = () => new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fixture, lockDir, id, '25'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`lock-counter exited ${code}: ${out}`))));
+    });
+    await Promise.all([run(), run()]);
+    const store = fileStore('processes');
+    expect(JSON.parse((await store.get(id))!)).toEqual({ n: 50 });
+  }, 60_000);
+});
+
 describe('FileStore: kill -9 during a save', () => {
   const fixture = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
 
