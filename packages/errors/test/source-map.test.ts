@@ -81,6 +81,15 @@ try { placeOrder({ id: 1, items: [] }); } catch (e) { process.stdout.write(JSON.
     });
   }
 
+  it('does not map twice when Node already did (node --enable-source-maps)', async () => {
+    // runs the files the external-map test above wrote
+    const sub = join(dir, 'external');
+    const child = spawnSync(process.execPath, ['--enable-source-maps', join(sub, 'run.mjs')], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH } });
+    const { stack } = JSON.parse(child.stdout) as { stack: string };
+    expect(stack).toContain(`${fixture}:${outerLine}:`);
+    expect(resolveStack(stack)[0]).toMatchObject({ file: fixture, line: outerLine, mapped: false });
+  });
+
   it('reports TypeScript lines under tsx (node --import tsx)', async () => {
     const script = join(dir, 'under-tsx.ts');
     await copyFile(fixture, join(dir, 'failing.ts'));
