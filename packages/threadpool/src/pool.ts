@@ -1,6 +1,6 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import Piscina from 'piscina';
+import { Piscina } from 'piscina';
 import { statusLine, type Application } from '@stackware/gateway';
 import { resolveOptions, type ResolvedOptions, type ThreadPoolOptions } from './options.js';
 import { failureResponse, relay, type RelayContext } from './relay.js';
@@ -75,6 +75,8 @@ class Generation {
       this.options.log(`threadpool ${this.options.name}: thread ${event.threadId} failed to load ${this.options.modulePath}: ${event.reason}\n` +
         'threadpool: requests get 503 until it loads; each request retries the initialisation\n');
       this.settleWaiters();
+    } else if (event?.stackware === 'uncaught') {
+      this.options.log(`threadpool ${this.options.name}: uncaught in thread ${event.threadId}: ${event.error}\n`);
     }
   }
 

@@ -64,7 +64,9 @@ export interface TaskResult {
 /** Messages a worker posts on its parentPort (Piscina relays them as the pool's 'message' event). */
 export type ThreadEvent =
   | { stackware: 'initFailed'; threadId: number; reason: string }
-  | { stackware: 'initialised'; threadId: number; ms: number };
+  | { stackware: 'initialised'; threadId: number; ms: number }
+  /** An exception or rejection nobody caught (logged; the thread carries on). */
+  | { stackware: 'uncaught'; threadId: number; error: string };
 
 /** Copies a chunk into a fresh ArrayBuffer so it can be transferred without detaching the original. */
 export function detachableCopy(chunk: Uint8Array): Uint8Array {

@@ -3,8 +3,8 @@
  * the thread as it asks for it, and turns the thread's messages back into status, headers and a
  * streamed body (or a file wrapper), with a watchdog for the per-request timeout.
  */
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import type Piscina from 'piscina';
+import { MessageChannel } from 'node:worker_threads';
+import type { Piscina } from 'piscina';
 import {
   fileWrapper, statusLine,
   type Environ, type FileWrapper, type Headers, type ResponseBody, type StartResponse,
@@ -321,8 +321,12 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
         break;
     }
   });
+  // The thread's end of the port closes when the thread dies; the task's settlement (which says
+  // why: memory limit, crash) follows, so the failure is decided there.
   port.on('close', () => {
-    if (!finished) fail({ status: statusLine(503), message: 'Service Unavailable: the application thread went away' });
+    void settled.then(() => {
+      if (!finished) fail({ status: statusLine(503), message: 'Service Unavailable: the application thread went away' });
+    });
   });
 
   function finishNormally(): void {
@@ -340,7 +344,7 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
     head: environ.REQUEST_METHOD === 'HEAD',
     windowBytes: context.windowBytes,
   };
-  context.piscina.run(task, { transferList: [port2], signal: controller.signal }).then(
+  const settled = context.piscina.run(task, { transferList: [port2], signal: controller.signal }).then(
     () => {
       context.onSettled();
     },

@@ -31,6 +31,7 @@ function describeError(error: unknown): string {
 }
 
 function notifyParent(event: ThreadEvent): void {
+  // oxlint-disable-next-line unicorn/require-post-message-target-origin -- a worker_threads port, not a window
   parentPort?.postMessage(event);
 }
 
@@ -86,6 +87,13 @@ export function createHandler(config: ThreadConfig): (task: RequestTask) => Prom
     return initPromise;
   };
 
+  // An error nobody caught is logged and the thread carries on: a request it broke runs into
+  // its timeout, and then the thread is replaced. (Left alone, it would end the thread, and one
+  // that ended while starting would stop Piscina from starting replacements.)
+  const uncaught = (error: unknown) => notifyParent({ stackware: 'uncaught', threadId, error: describeError(error) });
+  process.on('uncaughtException', uncaught);
+  process.on('unhandledRejection', uncaught);
+
   void initialise();
 
   return async function handle(task: RequestTask): Promise<TaskResult> {
@@ -95,8 +103,8 @@ export function createHandler(config: ThreadConfig): (task: RequestTask) => Prom
       // Fail a request only after an attempt that began after it arrived: a pending attempt that
       // fails (it may have read the file before a fix) is followed by one retry.
       if (state === 'pending') await initPromise;
-      if (state === 'failed') await initialise();
-      if (state !== 'ready') {
+      if ((state as InitState) === 'failed') await initialise();
+      if ((state as InitState) !== 'ready') {
         // The server thread answers 503 and terminates this thread (the task never settles).
         channel.post({ t: 'initFailed', reason: failure });
         return new Promise<never>(() => {});

@@ -1,7 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
-import { TestClient, isFileWrapper, collectBody, type Environ, type ResponseBody } from '@stackware/gateway';
+import { TestClient, isFileWrapper, collectBody, createEnviron, type Environ, type ResponseBody } from '@stackware/gateway';
 import { tempDir } from '@stackware/testing';
 import { threadPool, ThreadPoolOptionError, type ThreadPoolApplication } from '../src/index.js';
 import { fixture, until, readOr } from './helpers.js';
@@ -66,10 +67,51 @@ describe('threadPool: the gateway contract across the thread boundary', () => {
     expect(res.chunks.length).toBeGreaterThan(1);
   });
 
+  it('streams both ways at once over HTTP: the echo of each request chunk arrives before the next chunk is sent', async () => {
+    const echoed: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${server.url}/echo`, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' } });
+      req.on('error', reject);
+      let sent = 1;
+      req.write('chunk-1;');
+      req.on('response', (res) => {
+        res.on('data', (data: Buffer) => {
+          echoed.push(data.toString());
+          // Only now send the next chunk: a gateway that buffered the whole request would deadlock.
+          if (sent < 5 && echoed.join('').endsWith(`chunk-${sent};`)) {
+            sent++;
+            if (sent === 5) req.end(`chunk-${sent};`);
+            else req.write(`chunk-${sent};`);
+          }
+        });
+        res.on('end', resolve);
+        res.on('error', reject);
+      });
+    });
+    expect(echoed.join('')).toBe('chunk-1;chunk-2;chunk-3;chunk-4;chunk-5;');
+  });
+
   it('streams a large response with a small window (flow control) and keeps every byte in order', async () => {
     const res = await client.get('/count?n=200&size=10000');
     expect(res.body.length).toBe(2_000_000);
     for (let i = 0; i < 200; i += 37) expect(res.body[i * 10000]).toBe(97 + (i % 26));
+  });
+
+  it('applies backpressure: a thread produces no more than the window ahead of what the server took', async () => {
+    const marker = join(dir.dir, 'backpressure');
+    const environ = createEnviron({ method: 'GET', target: '/count?n=1000&size=1000&progress=1', headers: [['X-Marker', marker]] });
+    const body = (await pool(environ, () => async () => {})) as ResponseBody;
+    const iterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    await iterator.next();
+    await iterator.next();
+    // Give a thread that ignored the window every chance to run ahead.
+    await new Promise((r) => setTimeout(r, 300));
+    const produced = readOr(`${marker}.progress`).length;
+    // 2 taken + 4096 bytes of window (5 chunks of 1000) + 1 waiting in the driver.
+    expect(produced).toBeLessThanOrEqual(8);
+    await iterator.return!();
+    await body.close!();
+    await until(() => readOr(marker) === 'closed\n', 10_000, 'the body to be closed in the thread');
   });
 
   it('supports the legacy write() and passes a known length on', async () => {

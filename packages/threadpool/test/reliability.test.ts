@@ -12,7 +12,7 @@ import { serveForTest, type TestServer } from './http.js';
 
 let cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
+  for (const c of cleanups.toReversed()) await c();
   cleanups = [];
 });
 
@@ -52,6 +52,16 @@ describe('threadPool reliability (real HTTP server, concurrent load)', () => {
     expect(tally(await load(`${server.url}/thread`, 20, 4))).toEqual({ 200: 20 });
   });
 
+  it('answers 503 when the thread dies under a request, replaces it, and serves the others', async () => {
+    const { pool, server } = await start({});
+    await pool.ready();
+    const [died, others] = await Promise.all([get(`${server.url}/exit`), load(`${server.url}/sleep?ms=5`, 30, 4)]);
+    expect(died.status).toBe(503);
+    expect(tally(others)).toEqual({ 200: 30 });
+    expect(pool.stats.replaced.crash).toBe(1);
+    expect(tally(await load(`${server.url}/thread`, 10, 4))).toEqual({ 200: 10 });
+  });
+
   it('answers 503 while the module fails to initialise, logs why, and serves once the file is fixed, without a restart', async () => {
     const dir = await tempDir('threadpool-init-');
     cleanups.push(dir.cleanup);
@@ -80,9 +90,9 @@ describe('threadPool reliability (real HTTP server, concurrent load)', () => {
   it('recycles threads after maxRequestsPerThread under load without failing a request', async () => {
     const { pool, server } = await start({ maxRequestsPerThread: 5 });
     await pool.ready();
-    const statuses = await load(`${server.url}/sleep?ms=2`, 120, 6);
-    expect(tally(statuses)).toEqual({ 200: 120 });
-    expect(pool.stats.replaced.recycle).toBeGreaterThanOrEqual(20);
+    const statuses = await load(`${server.url}/sleep?ms=2`, 60, 6);
+    expect(tally(statuses)).toEqual({ 200: 60 });
+    expect(pool.stats.replaced.recycle).toBeGreaterThanOrEqual(10);
   });
 
   it('answers 503 with Retry-After when every thread is busy and the queue is full', async () => {
