@@ -131,7 +131,7 @@ class Parser {
   readonly modules: ModuleCache;
   readonly notFound: Application;
   readonly directories = new Map<string, Application>();
-  readonly hooks = new Map<string, { key: string; path: string | undefined }>();
+  readonly hooks = new Map<string, { key: string; path?: string; stats?: Stats }>();
   readonly wrapped = new WeakMap<DirectoryHook, WeakMap<Application, Application>>();
   readonly hookModules = new WeakMap<object, DirectoryHook>();
 
@@ -189,23 +189,27 @@ class Parser {
 
   async loadHook(dir: string): Promise<DirectoryHook | undefined> {
     if (this.options.hooks === false) return undefined;
-    const dirStats = await stat(dir);
-    const key = `${dirStats.ino}:${dirStats.mtimeMs}`;
+    const reload = this.options.reload ?? true;
     let known = this.hooks.get(dir);
+    // With reload, a changed directory (a hook added or removed) is looked at again; without, the first answer stays.
+    const dirStats = known && !reload ? undefined : await stat(dir);
+    const key = dirStats ? `${dirStats.ino}:${dirStats.mtimeMs}` : known!.key;
     if (!known || known.key !== key) {
-      let path: string | undefined;
+      let found: { path: string; stats: Stats } | undefined;
       for (const ext of HOOK_EXTENSIONS) {
         const candidate = join(dir, HOOK_NAME + ext);
-        if (await stat(candidate).then((s) => s.isFile(), () => false)) {
-          path = candidate;
+        const stats = await stat(candidate).catch(() => undefined);
+        if (stats?.isFile()) {
+          found = { path: candidate, stats };
           break;
         }
       }
-      known = { key, path };
+      known = { key, ...found };
       this.hooks.set(dir, known);
     }
     if (!known.path) return undefined;
-    const module = await this.modules.load(known.path, await stat(known.path));
+    const stats = reload ? await stat(known.path) : known.stats!;
+    const module = await this.modules.load(known.path, stats);
     let hook = this.hookModules.get(module);
     if (!hook) this.hookModules.set(module, (hook = toDirectoryHook(module, known.path)));
     return hook;
