@@ -4,5 +4,7 @@
  * its thread, never the server.
  */
 export { threadPool, type ThreadPoolApplication, type ThreadPoolStats } from './pool.js';
-export { ThreadPoolOptionError, type ThreadPoolOptions } from './options.js';
+export { threadPoolGroups, type ThreadPoolGroupsOptions, type ThreadPoolGroupsApplication } from './groups.js';
+export { ThreadPoolOptionError, DEFAULTS, type ThreadPoolOptions } from './options.js';
 export { droppedEnvironKeys } from './environ-transfer.js';
+export { factories, threadPoolFactory, threadPoolGroupsFactory } from './factories.js';
