@@ -28,7 +28,11 @@ export interface DirectoryHook {
    * by this parser) or return an Application that answers the request instead (not wrapped).
    */
   hook?(environ: Environ): void | Application | undefined | Promise<void | Application | undefined>;
-  /** Wraps every application this directory answers with — its files, sub-directories, redirects and not-found answers. Called once per application; the result is cached. */
+  /**
+   * Wraps every application this directory answers with — its files, sub-directories, redirects and
+   * not-found answers. Called once per loaded hook module (again after a reload), so state it
+   * creates (a session store, a counter) is shared by all requests.
+   */
   wrap?: Middleware;
   /** Answers when nothing in the directory (or below it, unless a deeper hook says otherwise) matches. */
   notFound?: Application;

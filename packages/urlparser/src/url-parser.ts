@@ -69,6 +69,8 @@ export interface URLParserOptions extends StaticFileOptions {
 }
 
 const RESOURCE_PATH = 'stackware.urlparser.path';
+/** Where a directory's wrapped dispatcher finds the application resolved for this request. */
+const RESOLVED = Symbol('stackware.urlparser.resolved');
 
 /** The file on disk the URL parser resolved this request to (set before the resource's application runs). */
 export function getResourcePath(environ: Environ): string | undefined {
@@ -132,7 +134,7 @@ class Parser {
   readonly notFound: Application;
   readonly directories = new Map<string, Application>();
   readonly hooks = new Map<string, { key: string; path?: string; stats?: Stats }>();
-  readonly wrapped = new WeakMap<DirectoryHook, WeakMap<Application, Application>>();
+  readonly wrapped = new WeakMap<DirectoryHook, Application>();
   readonly hookModules = new WeakMap<object, DirectoryHook>();
 
   constructor(options: URLParserOptions) {
@@ -178,13 +180,24 @@ class Parser {
     return app;
   }
 
+  /**
+   * Runs `app` inside the hook's `wrap`. The middleware is built once per hook module (not per
+   * request or per file: a wrap that creates state, a session store say, keeps it); the resolved
+   * application travels to it in the environ under a private symbol.
+   */
   wrap(hook: DirectoryHook | undefined, app: Application): Application {
     if (!hook?.wrap) return app;
-    let cache = this.wrapped.get(hook);
-    if (!cache) this.wrapped.set(hook, (cache = new WeakMap()));
-    let wrapped = cache.get(app);
-    if (!wrapped) cache.set(app, (wrapped = hook.wrap(app)));
-    return wrapped;
+    let wrapped = this.wrapped.get(hook);
+    if (!wrapped) {
+      const notFound = hook.notFound ?? this.notFound;
+      const dispatch: Application = (environ, startResponse) => (((environ as unknown as Record<symbol, unknown>)[RESOLVED] as Application | undefined) ?? notFound)(environ, startResponse);
+      this.wrapped.set(hook, (wrapped = hook.wrap(dispatch)));
+    }
+    const outer = wrapped;
+    return (environ, startResponse) => {
+      (environ as unknown as Record<symbol, unknown>)[RESOLVED] = app;
+      return outer(environ, startResponse);
+    };
   }
 
   async loadHook(dir: string): Promise<DirectoryHook | undefined> {

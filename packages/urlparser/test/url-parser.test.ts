@@ -162,14 +162,15 @@ export function hook(environ: Record<string, unknown>) {
     return [enc('short and stout')];
   };
 }
-export const wrap = (app: App): App => (environ, sr) => {
+let wraps = 0;
+export const wrap = (app: App): App => (wraps++, (environ, sr) => {
   if (environ.HTTP_AUTHORIZATION !== 'let-me-in') {
     sr('401 Unauthorized', [['Content-Type', 'text/plain'], ['WWW-Authenticate', 'Token']]);
     return [enc('login first')];
   }
-  environ.REMOTE_USER = 'member';
+  environ.REMOTE_USER = 'member' + wraps;
   return app(environ, sr);
-};
+});
 export const notFound: App = (_environ, sr) => {
   sr('404 Not Found', [['Content-Type', 'text/plain']]);
   return [enc('no such member page')];
@@ -186,8 +187,13 @@ export const notFound: App = (_environ, sr) => {
 
   it('wraps sub-directories, their modules and not-found answers too', async () => {
     expect((await hooked.get('/members/inner/deep.txt')).statusCode).toBe(401);
-    expect((await hooked.get('/members/inner/app', auth)).text()).toBe('inner app member');
+    expect((await hooked.get('/members/inner/app', auth)).text()).toBe('inner app member1');
     expect((await hooked.get('/members/missing')).statusCode).toBe(401);
+  });
+
+  it('builds the wrap middleware once, not per request or per file', async () => {
+    for (const path of ['/members/page.txt', '/members/inner/deep.txt', '/members/missing', '/members/page.txt']) await hooked.get(path, auth);
+    expect((await hooked.get('/members/inner/app', auth)).text()).toBe('inner app member1');
   });
 
   it('answers not-found with the hook\'s notFound', async () => {
