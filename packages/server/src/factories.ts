@@ -2,6 +2,7 @@ import type { Application, FactoryOptions, ServerFactory, StackwareFactories } f
 import { serve } from './http-server.js';
 import { createLogger, type LoggerOptions } from './logger.js';
 import type { HttpServerOptions } from './options.js';
+import { fastcgiServerFactory, scgiServerFactory } from './fastcgi/factories.js';
 
 /**
  * The deploy-file server factory for HTTP (PasteDeploy's server_factory):
@@ -30,7 +31,7 @@ export const httpServerFactory: ServerFactory = Object.assign(
   } as const,
 );
 
-/** The factories of @stackware/server for the deploy file: `servers.default` and `servers.http` are the HTTP server. */
+/** The factories of @stackware/server for the deploy file: `servers.default` and `servers.http` are the HTTP server; `servers.fastcgi` and `servers.scgi` the gateways for nginx. */
 export const factories: StackwareFactories = {
-  servers: { default: httpServerFactory, http: httpServerFactory },
+  servers: { default: httpServerFactory, http: httpServerFactory, fastcgi: fastcgiServerFactory, scgi: scgiServerFactory },
 };

@@ -21,4 +21,5 @@ export { runCgi, type CgiOptions } from './cgi.js';
 export { environFromCgi, type CgiEnvironOptions, type CgiValue } from './cgi-environ.js';
 export { cgiResponseHead } from './cgi-response.js';
 export type { ListenTarget } from './fastcgi/listener.js';
+export { fastcgiServerFactory, scgiServerFactory } from './fastcgi/factories.js';
 export * as fastcgi from './fastcgi/records.js';
