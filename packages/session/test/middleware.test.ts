@@ -388,8 +388,8 @@ describe('session(): concurrency', () => {
 });
 
 describe('MemoryStore and process models', () => {
-  it('refuses requests flagged multithread or multiprocess, naming the stores to use', async () => {
-    for (const flag of ['stackware.multithread', 'stackware.multiprocess']) {
+  it('refuses requests flagged multithread, multiprocess or run_once, naming the stores to use', async () => {
+    for (const flag of ['stackware.multithread', 'stackware.multiprocess', 'stackware.run_once']) {
       const c = new TestClient(session(site, { secret: SECRET }), { environ: { [flag]: true } });
       await expect(c.get('/count')).rejects.toThrow(new RegExp(`${flag.replace('.', '\\.')} = true.*FileStore.*RedisStore`));
     }

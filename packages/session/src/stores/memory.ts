@@ -14,8 +14,8 @@ export interface MemoryStoreOptions {
 /**
  * Sessions in this process's memory: fast, lost on restart, and only correct with ONE process
  * and ONE thread. It refuses (throws, so the request answers 500 with the reason in the log)
- * at the first request whose environ says `stackware.multithread` or `stackware.multiprocess` is
- * true — use {@link FileStore} (one machine) or {@link RedisStore} (several machines) there.
+ * at the first request whose environ says `stackware.multithread`, `stackware.multiprocess` or
+ * `stackware.run_once` (CGI: a process per request) is true — use {@link FileStore} (one machine) or {@link RedisStore} (several machines) there.
  * Expired entries are dropped when read and when the size limit is reached.
  */
 export class MemoryStore implements SessionStore {
@@ -35,7 +35,7 @@ export class MemoryStore implements SessionStore {
   }
 
   checkEnviron(environ: Environ): void {
-    const flag = environ['stackware.multithread'] === true ? 'stackware.multithread' : environ['stackware.multiprocess'] === true ? 'stackware.multiprocess' : undefined;
+    const flag = (['stackware.multithread', 'stackware.multiprocess', 'stackware.run_once'] as const).find((key) => environ[key] === true);
     if (flag) {
       throw new Error(
         `MemoryStore keeps sessions inside one process and one thread, but this server runs with ${flag} = true, ` +
