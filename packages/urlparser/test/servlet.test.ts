@@ -1,0 +1,24 @@
+import { describe, it, expect } from '@jest/globals';
+import { fileURLToPath } from 'node:url';
+import { TestClient } from '@stackware/gateway';
+import { urlParser } from '../src/index.js';
+
+const root = fileURLToPath(new URL('./servlet-site', import.meta.url));
+
+describe('urlParser with @stackware/servlet pages (through TO_APPLICATION, no import of servlet in src)', () => {
+  const client = new TestClient(urlParser({ root }));
+
+  it('runs a Page subclass exported by default', async () => {
+    const res = await client.get('/hello');
+    expect(res.statusCode).toBe(200);
+    expect(res.header('Content-Type')).toMatch(/^text\/html/);
+    expect(res.text()).toContain('<title>Hello servlet</title>');
+    expect(res.text()).toContain('<p>Hello from a servlet at /hello</p>');
+  });
+
+  it('guards a folder of servlets with its _hook.ts', async () => {
+    expect((await client.get('/admin/dashboard')).statusCode).toBe(403);
+    const res = await client.get('/admin/dashboard', { headers: { 'X-Admin': 'yes' } });
+    expect(res.text()).toContain('<p>dashboard</p>');
+  });
+});
