@@ -244,23 +244,64 @@ export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}
       closed = true;
       await inner.close?.();
     };
+    const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
     return {
-      async *[Symbol.asyncIterator]() {
-        let catchPoint: CatchPoint = 'body';
-        let replacement: Uint8Array[];
-        try {
-          for await (const chunk of inner as AsyncIterable<unknown>) {
-            if (!isBytes(chunk)) throw new TypeError(`The response body yielded ${typeof chunk === 'string' ? 'a string (encode it: chunks are Uint8Array)' : chunk === null ? 'null' : typeof chunk}; chunks must be Uint8Array`);
-            if (chunk.byteLength > 0) started = true;
-            yield chunk;
-          }
-          catchPoint = 'close';
-          await closeInner();
-          return;
-        } catch (error) {
+      // A hand-written iterator rather than an async generator: one promise per chunk, no more.
+      [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+        const source = inner as Partial<AsyncIterable<unknown>> & Partial<Iterable<unknown>>;
+        const iterator: Iterator<unknown> | AsyncIterator<unknown> = source[Symbol.asyncIterator] ? source[Symbol.asyncIterator]!() : source[Symbol.iterator]!();
+        let replacement: Uint8Array[] | undefined;
+        let index = 0;
+        let finished = false;
+        const nextReplacement = (): IteratorResult<Uint8Array> => {
+          if (index < replacement!.length) return { value: replacement![index++]!, done: false };
+          finished = true;
+          return done;
+        };
+        /** Before the response started: switch to the error page. After: log and rethrow (the server cuts the connection). */
+        const fail = (error: unknown, catchPoint: CatchPoint): IteratorResult<Uint8Array> => {
           replacement = handle(error, catchPoint);
-        }
-        yield* replacement;
+          return nextReplacement();
+        };
+        return {
+          async next(): Promise<IteratorResult<Uint8Array>> {
+            if (finished) return done;
+            if (replacement) return nextReplacement();
+            let step: IteratorResult<unknown>;
+            try {
+              step = await iterator.next();
+            } catch (error) {
+              return fail(error, 'body');
+            }
+            if (!step.done) {
+              const chunk = step.value;
+              if (isBytes(chunk)) {
+                if (chunk.byteLength > 0) started = true;
+                return step as IteratorResult<Uint8Array>;
+              }
+              try {
+                await iterator.return?.();
+              } catch {
+                // the type error below is the one to report
+              }
+              return fail(new TypeError(`The response body yielded ${typeof chunk === 'string' ? 'a string (encode it: chunks are Uint8Array)' : chunk === null ? 'null' : typeof chunk}; chunks must be Uint8Array`), 'body');
+            }
+            // The end: close now, so that a failing close() can still replace or break the response.
+            try {
+              await closeInner();
+            } catch (error) {
+              return fail(error, 'close');
+            }
+            finished = true;
+            return done;
+          },
+          async return(): Promise<IteratorResult<Uint8Array>> {
+            const open = !finished && !replacement;
+            finished = true;
+            if (open) await iterator.return?.();
+            return done;
+          },
+        };
       },
       async close() {
         try {

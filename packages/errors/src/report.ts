@@ -54,9 +54,17 @@ export interface ErrorReport {
   errors: ReportedError[];
 }
 
-/** A new error id: 16 hex digits from the CSPRNG. */
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+/** A new error id: 16 hex digits from the CSPRNG (drawn from a small pool: one syscall per 512 ids). */
 export function newErrorId(): string {
-  return randomBytes(8).toString('hex');
+  if (poolOffset + 8 > pool.length) {
+    pool = randomBytes(4096);
+    poolOffset = 0;
+  }
+  poolOffset += 8;
+  return pool.toString('hex', poolOffset - 8, poolOffset);
 }
 
 const REQUEST_ID_KEYS = ['stackware.request_id', 'stackware.server.request_id'];
