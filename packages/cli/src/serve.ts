@@ -12,7 +12,17 @@ import { isDeployFile, serveDeployFileCommand } from './deploy.js';
  * Builds the application a target names (imports the module and picks its export). Wrappers that
  * change how the application runs (a thread pool) go here: they get the target, not the app.
  */
-export async function buildApplication(target: Target, _options: Record<string, OptionValue>): Promise<Application> {
+export async function buildApplication(target: Target, options: Record<string, OptionValue>): Promise<Application> {
+  const threads = (options.threads as number | undefined) ?? 0;
+  if (threads > 0) {
+    // --threads N: the module is loaded in N worker threads, not here (a failed load answers 503 and is retried).
+    const { threadPool } = await import('@stackware/threadpool');
+    return threadPool({
+      module: target.file, export: target.exportName, threads,
+      timeoutMs: Math.round(((options.timeout as number | undefined) ?? 30) * 1000),
+      shutdownTimeoutMs: Math.round(((options.shutdownTimeout as number | undefined) ?? 5) * 1000),
+    });
+  }
   return loadApplication(target);
 }
 
@@ -57,5 +67,8 @@ export async function serveCommand(command: ParsedCommand): Promise<void> {
   }
   const running = await start(app, { options, logger });
   logger.info({ url: running.url, target: target.spec }, `serving ${target.spec} on ${running.url}`);
-  onShutdownSignals(() => running.close(), { logger });
+  onShutdownSignals(async () => {
+    await running.close();
+    await (app as { close?(): Promise<void> }).close?.();
+  }, { logger });
 }

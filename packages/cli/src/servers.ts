@@ -23,7 +23,8 @@ export const SERVERS: Record<string, ServerStarter> = {
   http: (app, { options, logger }) => serve(app, {
     host: options.host as string,
     port: options.port as number,
-    timeoutMs: seconds(options.timeout),
+    // With --threads the pool enforces --timeout itself: it terminates the stuck thread and allows for thread start-up.
+    timeoutMs: options.threads ? 0 : seconds(options.timeout),
     shutdownTimeoutMs: seconds(options.shutdownTimeout),
     maxBodyBytes: options.maxBodyBytes as number,
     accessLog: options.accessLog as boolean,
