@@ -6,12 +6,12 @@
  */
 import { createRequire } from 'node:module';
 import { createEnviron, runApplication, type Application, type ResponseSink } from '../packages/gateway/src/index.js';
-import { errorCatcher } from '../packages/errors/src/index.js';
+import { errorCatcher, type ErrorCatcherOptions } from '../packages/errors/src/index.js';
 
 const quick = process.argv.includes('--quick');
 const seconds = quick ? 0.2 : 2;
 // pino is the errors package's dependency, not the bench's: resolve it from there.
-const { pino } = createRequire(new URL('../packages/errors/package.json', import.meta.url))('pino') as typeof import('pino');
+const { pino } = createRequire(new URL('../packages/errors/package.json', import.meta.url))('pino') as { pino: (options: { level: string }) => NonNullable<ErrorCatcherOptions['logger']> };
 const silent = pino({ level: 'silent' });
 
 const CHUNK = Buffer.alloc(1024, 97);
