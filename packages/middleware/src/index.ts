@@ -4,13 +4,26 @@
  */
 import type { StackwareFactories } from '@stackware/gateway';
 import { urlMapFactory } from './url-map.js';
+import { globalLockFactory } from './global-lock.js';
+import { forwardedFactory } from './forwarded.js';
+import { compressionFactory } from './compression.js';
+import { accessLogFactory } from './access-log.js';
 
 export { urlMap, urlMapFactory, type UrlMapOptions, type UrlMapEntry, type UrlMapApplication } from './url-map.js';
+export { globalLock, globalLockFactory, type GlobalLockOptions, type GlobalLockApplication } from './global-lock.js';
+export { forwardedHeaders, forwardedFactory, parseForwarded, getOriginalRemote, FORWARDED_ORIGINAL_KEY, type ForwardedOptions } from './forwarded.js';
+export { compression, compressionFactory, negotiateEncoding, type CompressionOptions, type Encoding } from './compression.js';
+export { accessLog, accessLogFactory, type AccessLogOptions } from './access-log.js';
 
 /** Config factories (see @stackware/config): `use = "@stackware/middleware#urlMap"`. */
 export const factories: StackwareFactories = {
   apps: {
     urlMap: urlMapFactory,
   },
-  filters: {},
+  filters: {
+    globalLock: globalLockFactory,
+    forwarded: forwardedFactory,
+    compression: compressionFactory,
+    accessLog: accessLogFactory,
+  },
 };
