@@ -1,5 +1,5 @@
 import { parseCookie, stringifySetCookie } from 'cookie';
-import { isFileWrapper, type Application, type Environ, type Header, type ResponseBody, type StartResponse, type WriteFunction } from '@stackware/gateway';
+import { isFileWrapper, isIterableBody, type Application, type Environ, type Header, type ResponseBody, type StartResponse, type WriteFunction } from '@stackware/gateway';
 import type { SessionStore } from './types.js';
 import { SESSION_KEY } from './environ.js';
 import { normaliseSecrets, signSessionId, unsignSessionId } from './signing.js';
@@ -162,6 +162,11 @@ export function session(app: Application, options: SessionOptions): Application 
       throw error;
     }
 
+    if (!isIterableBody(body)) {
+      // Not a body at all: let the gateway report it as the application's error.
+      await current.releaseLock();
+      return body;
+    }
     if (Array.isArray(body) || isFileWrapper(body)) {
       // The response is produced: save now, then let the headers go out with the right cookie.
       try {
@@ -177,7 +182,11 @@ export function session(app: Application, options: SessionOptions): Application 
   };
 }
 
-/** Wraps a streaming body: headers flushed at the first chunk, the session saved when iteration ends or at close(). */
+/**
+ * Wraps a streaming body: headers flushed at the first chunk; the session saved when the iteration
+ * ends — at its end, or when the gateway stops it early with `return()` (HEAD, client gone), which
+ * the gateway awaits before it ends the response — or at `close()` if it was never iterated.
+ */
 function wrapBody(inner: ResponseBody, current: RequestSession, flush: () => unknown): ResponseBody {
   let failed = false;
   return {
@@ -190,9 +199,12 @@ function wrapBody(inner: ResponseBody, current: RequestSession, flush: () => unk
       } catch (error) {
         failed = true;
         throw error;
+      } finally {
+        if (!failed) {
+          await current.save();
+          flush();
+        }
       }
-      await current.save();
-      flush();
     },
     async close() {
       try {
