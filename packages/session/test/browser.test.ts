@@ -3,7 +3,7 @@ import { html, escapeHtml, notFound } from '@stackware/gateway';
 import { launchChromium } from '@stackware/testing';
 import { session, loadSession, MemoryStore } from '../src/index.js';
 import { SECRET } from './helpers.js';
-import { listen } from './http.js';
+import { serve } from '@stackware/server';
 
 describe('Chromium and the session cookie', () => {
   it('a counter page visited several times counts up; the cookie is HttpOnly, SameSite=Lax, Path=/, persistent, not Secure on http', async () => {
@@ -15,7 +15,7 @@ describe('Chromium and the session cookie', () => {
       return html(`<!doctype html><title>counter</title><p id="count">${escapeHtml(String(n))}</p><p id="js"></p>` +
         '<script>document.getElementById("js").textContent = "cookies seen by JS: [" + document.cookie + "]";</script>')(environ, startResponse);
     }, { secret: SECRET, store: new MemoryStore() });
-    const node = await listen(app);
+    const node = await serve(app, { host: '127.0.0.1', port: 0, accessLog: false });
     const browser = await launchChromium();
     try {
       const context = await browser.newContext();

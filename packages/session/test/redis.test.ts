@@ -4,6 +4,7 @@ import { TestClient, text } from '@stackware/gateway';
 import { startRedis, type RedisPeer } from '@stackware/testing';
 import { session, loadSession, RedisStore, newSessionId } from '../src/index.js';
 import { SECRET, site, sessionCookie } from './helpers.js';
+import { serve } from '@stackware/server';
 import { listen, type WireEvent } from './http.js';
 
 let redis: RedisPeer;
@@ -90,21 +91,15 @@ describe('RedisStore against a real redis-server', () => {
 });
 
 describe('two Stackware HTTP nodes sharing one Redis', () => {
-  it('a session created on one node is read and updated on the other; saved before the response ends', async () => {
-    const events: Array<WireEvent | 'saved'> = [];
-    const storeA = redisStore('test:nodes:');
-    const storeB = redisStore('test:nodes:');
-    const set = storeA.set.bind(storeA);
-    storeA.set = async (...args) => { await set(...args); events.push('saved'); };
-    const nodeA = await listen(session(site, { secret: SECRET, store: storeA }), (e) => events.push(e));
-    const nodeB = await listen(session(site, { secret: SECRET, store: storeB }));
+  it('a session created on one @stackware/server node is read and updated on the other', async () => {
+    const nodeA = await serve(session(site, { secret: SECRET, store: redisStore('test:nodes:') }), { host: '127.0.0.1', port: 0, accessLog: false });
+    const nodeB = await serve(session(site, { secret: SECRET, store: redisStore('test:nodes:') }), { host: '127.0.0.1', port: 0, accessLog: false });
     try {
       expect(nodeA.port).not.toBe(nodeB.port);
       const created = await fetch(`${nodeA.url}/set?user=ann&cart=2`);
       expect(created.status).toBe(200);
       const cookie = sessionCookie(created.headers.getSetCookie())!;
       const { id } = (await created.json()) as { id: string };
-      expect(events).toEqual(['saved', 'headers', 'end']);
       expect(await inspect.exists(`test:nodes:${id}`)).toBe(1);
 
       const onB = await fetch(`${nodeB.url}/count`, { headers: { Cookie: cookie } });
@@ -114,6 +109,22 @@ describe('two Stackware HTTP nodes sharing one Redis', () => {
     } finally {
       await nodeA.close();
       await nodeB.close();
+    }
+  });
+
+  it('an array body is saved before the headers go out, and the response ends after', async () => {
+    const events: Array<WireEvent | 'saved'> = [];
+    const store = redisStore('test:array:');
+    const set = store.set.bind(store);
+    store.set = async (...args) => { await set(...args); events.push('saved'); };
+    const node = await listen(session(site, { secret: SECRET, store }), (e) => events.push(e));
+    try {
+      const res = await fetch(`${node.url}/set?a=1`);
+      expect(res.status).toBe(200);
+      await res.text();
+      expect(events).toEqual(['saved', 'headers', 'end']);
+    } finally {
+      await node.close();
     }
   });
 
