@@ -87,7 +87,10 @@ describe('nginx → FastCGI', () => {
       req.end();
     });
     // wait for the response to start, then until production stalls (bounded)
-    for (let i = 0; i < 100 && produced === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100; i++) {
+      if (produced > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     let last = -1;
     for (let i = 0; i < 100 && produced !== last; i++) { last = produced; await new Promise((r) => setTimeout(r, 150)); }
     expect(produced).toBeGreaterThan(0);

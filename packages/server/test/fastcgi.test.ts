@@ -315,6 +315,33 @@ describe('serveFastCGI: connections and management records', () => {
   });
 });
 
+describe('serveFastCGI: graceful close', () => {
+  it('lets an in-flight request finish, refuses new requests on open connections, then resolves', async () => {
+    const own = await serveFastCGI(app, { port: 0, shutdownTimeoutMs: 10_000 });
+    const ownPort = Number(own.url.split(':').at(-1));
+    const busy = await FcgiTestClient.connect({ port: ownPort });
+    const idle = await FcgiTestClient.connect({ port: ownPort });
+    busy.begin(1, cgiParams('/echo', [['CONTENT_LENGTH', '4']], 'POST'), { keepConn: true, stdinOpen: true });
+    // a GET_VALUES round trip proves the server has processed the records before it
+    busy.write(encodeRecord(RecordType.GET_VALUES, 0, encodeNameValuePairs([['FCGI_MPXS_CONNS', '']])));
+    await busy.until(() => busy.records.some((r) => r.type === RecordType.GET_VALUES_RESULT));
+    let closed = false;
+    const closing = own.close().then(() => { closed = true; });
+    await idle.until(() => false, 5000);
+    expect(idle.closed).toBe(true); // an idle connection is ended at once
+    busy.begin(2, cgiParams('/x'), { keepConn: true });
+    await busy.until(() => busy.ended(2));
+    expect(busy.result(2).protocolStatus).toBe(ProtocolStatus.OVERLOADED);
+    expect(closed).toBe(false);
+    busy.write([encodeRecord(RecordType.STDIN, 1, Buffer.from('done')), encodeRecord(RecordType.STDIN, 1)]);
+    await busy.until(() => busy.ended(1));
+    expect(parseCgiResponse(busy.result(1).stdout).body.toString()).toBe('done');
+    await closing;
+    expect(closed).toBe(true);
+    await expect(FcgiTestClient.connect({ port: ownPort })).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
 describe('serveFastCGI: hostile input closes that connection, never the server', () => {
   async function expectClosedThenServing(send: (client: FcgiTestClient) => void, reason: RegExp) {
     const client = await open();
