@@ -328,6 +328,45 @@ describe('session(): saving', () => {
     expect((await c.get('/')).text()).toBe('2'); // not blocked: the failed request released the lock
   });
 
+  it('a body that fails while streaming saves nothing and releases the lock', async () => {
+    const store = new MemoryStore();
+    let fail = true;
+    const app = session(async (environ, startResponse) => {
+      const s = await loadSession(environ);
+      s.set('n', (s.get<number>('n') ?? 0) + 1);
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      return (async function* () {
+        yield bytes(String(s.get('n')));
+        if (fail) throw new Error('stream broke');
+      })();
+    }, { secret: SECRET, store, lock: true, lockWaitMs: 2000 });
+    const c = new TestClient(app, { cookies: true, throwErrors: false });
+    fail = false;
+    expect((await c.get('/')).text()).toBe('1');
+    fail = true;
+    const broken = await c.get('/');
+    expect(broken.completed).toBe(false);
+    fail = false;
+    expect((await c.get('/')).text()).toBe('2'); // the failed request's n=2 was not saved, and its lock is free
+  });
+
+  it('passes a non-body through, so the gateway names the mistake', async () => {
+    const app = session(async (environ, startResponse) => {
+      await loadSession(environ);
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      return 'hello' as never;
+    }, { secret: SECRET, lock: true });
+    await expect(new TestClient(app, { validate: false }).get('/')).rejects.toThrow(/returned a string/);
+  });
+
+  it('cookie.secure true/false overrides the scheme', async () => {
+    const onHttp = await new TestClient(session(site, { secret: SECRET, cookie: { secure: true } })).get('/count');
+    expect(onHttp.header('set-cookie')).toContain('; Secure');
+    const onHttps = await new TestClient(session(site, { secret: SECRET, cookie: { secure: false, sameSite: 'strict' } })).get('/count', { scheme: 'https' });
+    expect(onHttps.header('set-cookie')).not.toContain('Secure');
+    expect(onHttps.header('set-cookie')).toContain('SameSite=Strict');
+  });
+
   it('HEAD requests save too', async () => {
     const { client: c } = client();
     await c.head('/count');
