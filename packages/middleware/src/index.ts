@@ -8,12 +8,16 @@ import { globalLockFactory } from './global-lock.js';
 import { forwardedFactory } from './forwarded.js';
 import { compressionFactory } from './compression.js';
 import { accessLogFactory } from './access-log.js';
+import { basicAuthFactory } from './auth.js';
+import { formLoginFactory } from './form-login.js';
 
 export { urlMap, urlMapFactory, type UrlMapOptions, type UrlMapEntry, type UrlMapApplication } from './url-map.js';
 export { globalLock, globalLockFactory, type GlobalLockOptions, type GlobalLockApplication } from './global-lock.js';
 export { forwardedHeaders, forwardedFactory, parseForwarded, getOriginalRemote, FORWARDED_ORIGINAL_KEY, type ForwardedOptions } from './forwarded.js';
 export { compression, compressionFactory, negotiateEncoding, type CompressionOptions, type Encoding } from './compression.js';
 export { accessLog, accessLogFactory, type AccessLogOptions } from './access-log.js';
+export { basicAuth, digestAuth, digestRealmHash, parseDigestParams, safeEqual, basicAuthFactory, type BasicAuthOptions, type DigestAuthOptions, type DigestAlgorithm, type CheckPassword } from './auth.js';
+export { formLogin, formLoginFactory, type FormLoginOptions } from './form-login.js';
 
 /** Config factories (see @stackware/config): `use = "@stackware/middleware#urlMap"`. */
 export const factories: StackwareFactories = {
@@ -25,5 +29,7 @@ export const factories: StackwareFactories = {
     forwarded: forwardedFactory,
     compression: compressionFactory,
     accessLog: accessLogFactory,
+    basicAuth: basicAuthFactory,
+    formLogin: formLoginFactory,
   },
 };

@@ -1,0 +1,182 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Application, Environ, FilterFactory, Headers } from '@stackware/gateway';
+
+/**
+ * Compares two strings in constant time (for their length): both are hashed with SHA-256 first,
+ * so neither their contents nor their lengths leak through timing.
+ */
+export function safeEqual(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a, 'utf8').digest();
+  const hb = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** `checkPassword(user, password, environ)`: true when the pair is valid. Compare with {@link safeEqual}. */
+export type CheckPassword = (user: string, password: string, environ: Environ) => boolean | Promise<boolean>;
+
+function quoteRealm(realm: string): string {
+  return realm.replace(/["\\]/g, '\\$&');
+}
+
+function unauthorized(challenges: string[], message = 'Authentication required.'): Application {
+  return (_environ, startResponse) => {
+    const body = Buffer.from(`401 Unauthorized: ${message}\n`);
+    const headers: Headers = [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(body.length)]];
+    for (const c of challenges) headers.push(['WWW-Authenticate', c]);
+    startResponse('401 Unauthorized', headers);
+    return [body];
+  };
+}
+
+function badRequest(message: string): Application {
+  return (_environ, startResponse) => {
+    const body = Buffer.from(`400 Bad Request: ${message}\n`);
+    startResponse('400 Bad Request', [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(body.length)]]);
+    return [body];
+  };
+}
+
+/** Options of {@link basicAuth}. */
+export interface BasicAuthOptions {
+  /** The protection space shown by browsers (RFC 7235 §2.2). */
+  realm: string;
+  checkPassword: CheckPassword;
+}
+
+/**
+ * HTTP Basic authentication (RFC 7617): decodes `Authorization: Basic base64(user:password)`
+ * (UTF-8), asks `checkPassword`, sets REMOTE_USER (and AUTH_TYPE "Basic") for the application;
+ * otherwise answers 401 with `WWW-Authenticate: Basic realm="…", charset="UTF-8"`.
+ * Use it over HTTPS only: the password travels in every request.
+ */
+export function basicAuth(app: Application, options: BasicAuthOptions): Application {
+  const challenge = `Basic realm="${quoteRealm(options.realm)}", charset="UTF-8"`;
+  return async (environ, startResponse) => {
+    const header = typeof environ.HTTP_AUTHORIZATION === 'string' ? environ.HTTP_AUTHORIZATION : '';
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+    if (m) {
+      const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon !== -1) {
+        const user = decoded.slice(0, colon);
+        const password = decoded.slice(colon + 1);
+        if (await options.checkPassword(user, password, environ)) {
+          return app({ ...environ, REMOTE_USER: user, AUTH_TYPE: 'Basic' }, startResponse);
+        }
+      }
+    }
+    return unauthorized([challenge])(environ, startResponse);
+  };
+}
+
+/** A Digest hash algorithm (RFC 7616 §3.2). */
+export type DigestAlgorithm = 'SHA-256' | 'MD5';
+
+const NODE_HASH: Record<DigestAlgorithm, string> = { 'SHA-256': 'sha256', MD5: 'md5' };
+
+function h(algorithm: DigestAlgorithm, text: string): string {
+  return createHash(NODE_HASH[algorithm]).update(text, 'utf8').digest('hex');
+}
+
+/** H(user:realm:password) — the "realm hash" (HA1) an application stores instead of the password (RFC 7616 §3.4.2). */
+export function digestRealmHash(user: string, realm: string, password: string, algorithm: DigestAlgorithm = 'SHA-256'): string {
+  return h(algorithm, `${user}:${realm}:${password}`);
+}
+
+/** Options of {@link digestAuth}. Defaults: algorithms ['SHA-256', 'MD5'], nonceTtlMs 300000, a random secret per process. */
+export interface DigestAuthOptions {
+  realm: string;
+  /** HA1 = H(user:realm:password) for `user` with `algorithm`, or undefined for an unknown user. See {@link digestRealmHash}. */
+  getRealmHash: (user: string, realm: string, algorithm: DigestAlgorithm, environ: Environ) => string | undefined | Promise<string | undefined>;
+  /** Algorithms offered, strongest first; one challenge each [['SHA-256', 'MD5']]. */
+  algorithms?: DigestAlgorithm[];
+  /** How long a nonce is accepted, in ms; an older one gets a fresh challenge with stale=true [300000]. */
+  nonceTtlMs?: number;
+  /** The key that signs nonces; set it (the same on every process/machine) so nonces survive restarts and work across nodes [random per process]. */
+  secret?: string;
+  /** The clock, ms since the epoch [Date.now] — for tests. */
+  now?: () => number;
+}
+
+/** Parses the parameters of a Digest `Authorization` header: `username="a", nc=00000001, …`. */
+export function parseDigestParams(header: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  const re = /([a-zA-Z0-9_*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))\s*(?:,|$)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(header))) params[m[1]!.toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
+  return params;
+}
+
+/**
+ * HTTP Digest authentication (RFC 7616) with SHA-256 and MD5, qop=auth. Nonces are stateless:
+ * a timestamp signed with HMAC-SHA256, so any process sharing `secret` accepts them; an expired
+ * nonce (older than `nonceTtlMs`) is answered with a new challenge marked `stale=true`, which
+ * browsers and curl retry silently. The `uri` parameter must be this request's target, and the
+ * response is compared in constant time. Sets REMOTE_USER and AUTH_TYPE "Digest".
+ * Not implemented: qop=auth-int, the -sess algorithms, userhash, and nonce-count replay
+ * tracking (a captured request can be replayed to the same URI until its nonce expires — keep
+ * `nonceTtlMs` short, or use HTTPS).
+ */
+export function digestAuth(app: Application, options: DigestAuthOptions): Application {
+  const algorithms = options.algorithms ?? ['SHA-256', 'MD5'];
+  const ttl = options.nonceTtlMs ?? 300_000;
+  const secret = options.secret ?? randomBytes(32).toString('hex');
+  const now = options.now ?? Date.now;
+  const realm = options.realm;
+  const opaque = createHmac('sha256', secret).update(`opaque:${realm}`).digest('base64url').slice(0, 22);
+
+  const newNonce = () => {
+    const stamp = now().toString(36);
+    return `${stamp}.${createHmac('sha256', secret).update(stamp).digest('base64url')}`;
+  };
+  /** 'ok', 'stale' (genuine but expired) or 'bad'. */
+  const checkNonce = (nonce: string): 'ok' | 'stale' | 'bad' => {
+    const [stamp, mac] = nonce.split('.');
+    if (!stamp || !mac || !safeEqual(mac, createHmac('sha256', secret).update(stamp).digest('base64url'))) return 'bad';
+    const issued = parseInt(stamp, 36);
+    if (!Number.isFinite(issued) || issued > now() + 1000) return 'bad';
+    return now() - issued > ttl ? 'stale' : 'ok';
+  };
+  const challenges = (stale: boolean) => {
+    const nonce = newNonce();
+    return algorithms.map((a) => `Digest realm="${quoteRealm(realm)}", qop="auth", algorithm=${a}, nonce="${nonce}", opaque="${opaque}", charset=UTF-8${stale ? ', stale=true' : ''}`);
+  };
+
+  return async (environ, startResponse) => {
+    const header = typeof environ.HTTP_AUTHORIZATION === 'string' ? environ.HTTP_AUTHORIZATION : '';
+    if (!/^Digest\s/i.test(header)) return unauthorized(challenges(false))(environ, startResponse);
+    const p = parseDigestParams(header.replace(/^Digest\s+/i, ''));
+    const algorithm = (p.algorithm ?? 'MD5').toUpperCase() as DigestAlgorithm;
+    if (!p.username || !p.nonce || !p.uri || !p.response || !algorithms.includes(algorithm) || p.realm !== realm) {
+      return unauthorized(challenges(false), 'Malformed or unsupported Digest credentials.')(environ, startResponse);
+    }
+    if (p.qop !== undefined && p.qop !== 'auth') return unauthorized(challenges(false), 'Only qop=auth is supported.')(environ, startResponse);
+    if (p.qop === 'auth' && (!p.nc || !p.cnonce || !/^[0-9a-fA-F]{8}$/.test(p.nc))) return badRequest('Digest qop=auth needs nc (8 hex digits) and cnonce.')(environ, startResponse);
+    const requestTarget = environ.REQUEST_URI ?? environ.SCRIPT_NAME + environ.PATH_INFO + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : '');
+    if (p.uri !== requestTarget) return badRequest('The Digest uri does not match the request target.')(environ, startResponse);
+    const nonceState = checkNonce(p.nonce);
+    if (nonceState === 'bad') return unauthorized(challenges(false), 'Unknown nonce.')(environ, startResponse);
+    const ha1 = await options.getRealmHash(p.username, realm, algorithm, environ);
+    if (ha1 === undefined) return unauthorized(challenges(false))(environ, startResponse);
+    const ha2 = h(algorithm, `${environ.REQUEST_METHOD}:${p.uri}`);
+    const expected = p.qop === 'auth'
+      ? h(algorithm, `${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:auth:${ha2}`)
+      : h(algorithm, `${ha1}:${p.nonce}:${ha2}`);
+    if (!safeEqual(expected, p.response.toLowerCase())) return unauthorized(challenges(false))(environ, startResponse);
+    if (nonceState === 'stale') return unauthorized(challenges(true), 'The nonce has expired.')(environ, startResponse);
+    return app({ ...environ, REMOTE_USER: p.username, AUTH_TYPE: 'Digest' }, startResponse);
+  };
+}
+
+/** Deploy-file factory for Basic auth with users from the file: `users = { alice = "secret" }` (development only: plain passwords). */
+export const basicAuthFactory: FilterFactory = Object.assign(
+  (options: Record<string, unknown>) => {
+    const users = (options.users ?? {}) as Record<string, string>;
+    const realm = String(options.realm ?? 'Restricted');
+    return (app: Application) => basicAuth(app, {
+      realm,
+      checkPassword: (user, password) => Object.hasOwn(users, user) && typeof users[user] === 'string' && safeEqual(users[user], password),
+    });
+  },
+  { optionTypes: { realm: 'string', users: 'table' } as const, description: 'HTTP Basic authentication against a users table' },
+);

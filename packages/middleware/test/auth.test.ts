@@ -1,0 +1,157 @@
+import { describe, it, expect } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { TestClient, json, type Application } from '@stackware/gateway';
+import { serve } from '@stackware/server';
+import { session } from '@stackware/session';
+import { basicAuth, digestAuth, digestRealmHash, parseDigestParams, safeEqual, formLogin } from '../src/index.js';
+
+const run = promisify(execFile);
+const whoami: Application = (environ, startResponse) => json({ user: environ.REMOTE_USER ?? null, type: environ.AUTH_TYPE ?? null })(environ, startResponse);
+const check = (user: string, password: string) => user === 'alice' && safeEqual(password, 'wonderland');
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('safeEqual', () => {
+  it('compares strings of any length', () => {
+    expect(safeEqual('a', 'a')).toBe(true);
+    expect(safeEqual('a', 'ab')).toBe(false);
+    expect(safeEqual('', '')).toBe(true);
+  });
+});
+
+describe('basicAuth (RFC 7617)', () => {
+  const client = new TestClient(basicAuth(whoami, { realm: 'Admin "area"', checkPassword: check }));
+
+  it('challenges without credentials, with an escaped realm and UTF-8', async () => {
+    const res = await client.get('/');
+    expect(res.statusCode).toBe(401);
+    expect(res.header('www-authenticate')).toBe('Basic realm="Admin \\"area\\"", charset="UTF-8"');
+  });
+
+  it('admits a valid user and sets REMOTE_USER', async () => {
+    const res = await client.get('/', { headers: { Authorization: basic('alice', 'wonderland') } });
+    expect(res.json()).toEqual({ user: 'alice', type: 'Basic' });
+  });
+
+  it('refuses wrong passwords, garbage and other schemes', async () => {
+    for (const authorization of [basic('alice', 'nope'), basic('bob', 'wonderland'), 'Basic !!!', 'Basic ' + Buffer.from('nocolon').toString('base64'), 'Bearer x']) {
+      expect((await client.get('/', { headers: { Authorization: authorization } })).statusCode).toBe(401);
+    }
+  });
+
+  it('decodes UTF-8 user names and passwords with colons', async () => {
+    const c = new TestClient(basicAuth(whoami, { realm: 'r', checkPassword: (u, p) => u === 'zoë' && p === 'a:b:c' }));
+    expect((await c.get('/', { headers: { Authorization: basic('zoë', 'a:b:c') } })).json()).toEqual({ user: 'zoë', type: 'Basic' });
+  });
+});
+
+describe('digestAuth (RFC 7616)', () => {
+  const realm = 'stackware';
+  const hashes = {
+    'SHA-256': digestRealmHash('alice', realm, 'wonderland', 'SHA-256'),
+    MD5: digestRealmHash('alice', realm, 'wonderland', 'MD5'),
+  };
+  const getRealmHash = (user: string, _realm: string, algorithm: 'SHA-256' | 'MD5') => (user === 'alice' ? hashes[algorithm] : undefined);
+
+  function answer(challenge: string, method: string, uri: string, password = 'wonderland', nc = '00000001') {
+    const p = parseDigestParams(challenge.replace(/^Digest\s+/, ''));
+    const algo = p.algorithm === 'MD5' ? 'md5' : 'sha256';
+    const H = (s: string) => createHash(algo).update(s).digest('hex');
+    const ha1 = H(`alice:${realm}:${password}`);
+    const cnonce = 'abcdef0123';
+    const response = H(`${ha1}:${p.nonce}:${nc}:${cnonce}:auth:${H(`${method}:${uri}`)}`);
+    return `Digest username="alice", realm="${realm}", nonce="${p.nonce}", uri="${uri}", algorithm=${p.algorithm}, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}", opaque="${p.opaque}"`;
+  }
+
+  it('offers SHA-256 and MD5 challenges, and admits correct responses to either', async () => {
+    const client = new TestClient(digestAuth(whoami, { realm, getRealmHash }));
+    const first = await client.get('/private?x=1');
+    expect(first.statusCode).toBe(401);
+    const challenges = first.headerAll('www-authenticate');
+    expect(challenges).toHaveLength(2);
+    expect(challenges[0]).toMatch(/^Digest realm="stackware", qop="auth", algorithm=SHA-256, nonce="[^"]+", opaque="[^"]+", charset=UTF-8$/);
+    expect(challenges[1]).toContain('algorithm=MD5');
+    for (const challenge of challenges) {
+      const ok = await client.get('/private?x=1', { headers: { Authorization: answer(challenge, 'GET', '/private?x=1') } });
+      expect(ok.json()).toEqual({ user: 'alice', type: 'Digest' });
+    }
+  });
+
+  it('refuses a wrong password, a forged nonce, another URI and a wrong method', async () => {
+    const client = new TestClient(digestAuth(whoami, { realm, getRealmHash }));
+    const challenge = (await client.get('/a')).headerAll('www-authenticate')[0]!;
+    expect((await client.get('/a', { headers: { Authorization: answer(challenge, 'GET', '/a', 'wrong') } })).statusCode).toBe(401);
+    const forged = challenge.replace(/nonce="([^".]+)\.[^"]+"/, 'nonce="$1.forged"');
+    expect((await client.get('/a', { headers: { Authorization: answer(forged, 'GET', '/a') } })).statusCode).toBe(401);
+    expect((await client.get('/b', { headers: { Authorization: answer(challenge, 'GET', '/a') } })).statusCode).toBe(400);
+    expect((await client.post('/a', { headers: { Authorization: answer(challenge, 'GET', '/a') } })).statusCode).toBe(401);
+  });
+
+  it('answers stale=true for an expired nonce, and the retry succeeds', async () => {
+    let clock = 1_000_000;
+    const client = new TestClient(digestAuth(whoami, { realm, getRealmHash, nonceTtlMs: 1000, now: () => clock }));
+    const challenge = (await client.get('/')).headerAll('www-authenticate')[0]!;
+    clock += 5000;
+    const stale = await client.get('/', { headers: { Authorization: answer(challenge, 'GET', '/') } });
+    expect(stale.statusCode).toBe(401);
+    const fresh = stale.headerAll('www-authenticate')[0]!;
+    expect(fresh).toContain('stale=true');
+    expect((await client.get('/', { headers: { Authorization: answer(fresh, 'GET', '/') } })).statusCode).toBe(200);
+  });
+
+  it('works with curl --digest as an independent client', async () => {
+    const server = await serve(digestAuth(whoami, { realm, getRealmHash }), { host: '127.0.0.1', port: 0, accessLog: false });
+    try {
+      const ok = await run('curl', ['-s', '--digest', '-u', 'alice:wonderland', `${server.url}/secret/page?q=1`]);
+      expect(JSON.parse(ok.stdout)).toEqual({ user: 'alice', type: 'Digest' });
+      const bad = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--digest', '-u', 'alice:nope', `${server.url}/secret`]);
+      expect(bad.stdout).toBe('401');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('formLogin', () => {
+  const secret = 'form login test secret, long enough to sign';
+  const site = session(formLogin(whoami, { checkPassword: check, protect: ['/admin'] }), { secret });
+
+  it('redirects a protected page to the form, logs in, regenerates the session id, and logs out', async () => {
+    const client = new TestClient(site, { cookies: true });
+    expect((await client.get('/public')).json()).toEqual({ user: null, type: null });
+    const redirected = await client.get('/admin/panel?tab=1');
+    expect(redirected.statusCode).toBe(303);
+    expect(redirected.header('location')).toBe('/login?next=%2Fadmin%2Fpanel%3Ftab%3D1');
+    const form = await client.get('/login?next=%2Fadmin%2Fpanel%3Ftab%3D1');
+    expect(form.text()).toContain('value="/admin/panel?tab=1"');
+    const before = client.cookies.get('stackware_session');
+
+    const wrong = await client.post('/login', { form: { username: 'alice', password: 'nope', next: '/admin/panel' } });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.text()).toContain('wrong password');
+
+    const ok = await client.post('/login', { form: { username: 'alice', password: 'wonderland', next: '/admin/panel?tab=1' } });
+    expect(ok.statusCode).toBe(303);
+    expect(ok.header('location')).toBe('/admin/panel?tab=1');
+    expect(client.cookies.get('stackware_session')).not.toBe(before);
+    expect((await client.get('/admin/panel')).json()).toEqual({ user: 'alice', type: 'Form' });
+
+    await client.post('/logout');
+    expect((await client.get('/admin/panel')).statusCode).toBe(303);
+  });
+
+  it('never redirects off-site after login, and escapes what it echoes', async () => {
+    const client = new TestClient(site, { cookies: true });
+    for (const next of ['https://evil.example/', '//evil.example/', '/\\evil.example']) {
+      const res = await client.post('/login', { form: { username: 'alice', password: 'wonderland', next } });
+      expect(res.header('location')).toBe('/');
+    }
+    const xss = await client.get('/login?next=/%22%3E%3Cscript%3Ealert(1)%3C/script%3E');
+    expect(xss.text()).not.toContain('<script>alert(1)');
+  });
+
+  it('answers 401 to protected non-GET requests without a login', async () => {
+    expect((await new TestClient(site).post('/admin/x', { body: 'a' })).statusCode).toBe(401);
+  });
+});
