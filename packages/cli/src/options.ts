@@ -46,7 +46,7 @@ export const OPTIONS: readonly CliOption[] = [
   { name: 'shutdown-timeout', type: 'number', default: 5, placeholder: 'SECONDS', commands: ['serve'], help: 'on SIGTERM/SIGINT, in-flight requests get this long before connections are closed' },
   { name: 'max-body-bytes', type: 'number', integer: true, default: 1024 * 1024 * 1024, placeholder: 'BYTES', commands: ['serve'], help: 'largest request body accepted (larger: 413)' },
   { name: 'reload', type: 'boolean', default: false, commands: ['serve'], help: 'replace the workers gracefully when a file in the application\'s directory changes (development)' },
-  { name: 'log-level', short: 'l', type: 'string', default: 'info', placeholder: 'LEVEL', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], commands: ['serve', 'cgi'], help: 'log records at this level and above (pino); JSON lines unless stdout is a terminal' },
+  { name: 'log-level', short: 'l', type: 'string', default: 'info', placeholder: 'LEVEL', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], commands: ['serve'], help: 'log records at this level and above (pino); JSON lines unless stdout is a terminal' },
   { name: 'access-log', type: 'boolean', default: true, commands: ['serve'], help: 'one log record per request (--no-access-log to turn off)' },
   { name: 'help', short: 'h', type: 'boolean', default: false, commands: ['serve', 'check', 'cgi'], help: 'print this help' },
 ];

@@ -309,6 +309,28 @@ describe('serveFastCGI: connections and management records', () => {
     const client = await FcgiTestClient.connect({ socket: path });
     const result = await client.request(1, cgiParams('/unix'));
     expect(parseCgiResponse(result.stdout).body.toString()).toBe('hello /unix');
+    // a live socket is not taken over
+    await expect(serveFastCGI(app, { socket: path })).rejects.toThrow(/another process accepts connections on it/);
+    client.close();
+    await unixServer.close();
+    await cleanup();
+  });
+
+  it('replaces a stale Unix socket file left by a dead process', async () => {
+    const { dir, cleanup } = await tempDir();
+    const path = join(dir, 'stale.sock');
+    // a process that listens on the socket and is killed (SIGKILL) leaves the file behind
+    const { spawn } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    expect(existsSync(path)).toBe(true);
+    const unixServer = await serveFastCGI(app, { socket: path });
+    const client = await FcgiTestClient.connect({ socket: path });
+    expect(parseCgiResponse((await client.request(1, cgiParams('/fresh'))).stdout).body.toString()).toBe('hello /fresh');
     client.close();
     await unixServer.close();
     await cleanup();

@@ -41,7 +41,7 @@ async function socketInUse(path: string): Promise<boolean> {
 
 /**
  * Listens on `target` (default 127.0.0.1:9000) and hands each connection to `onConnection`.
- * A stale Unix socket file (nothing accepts on it) is removed first; a live one is an error.
+ * A stale Unix socket file (nothing accepts on it) is replaced; a live one is an error.
  * `close()` stops accepting, lets busy connections finish, then breaks off what is left after
  * `shutdownTimeoutMs`.
  * @throws Error naming the address when it cannot listen (EADDRINUSE, EACCES).
@@ -63,17 +63,29 @@ export async function listenGateway(
     socket.once('close', () => connections.delete(tracked));
   });
   const path = target.socket;
-  if (path !== undefined) {
-    if (await socketInUse(path)) throw new Error(`Cannot listen on ${path}: another process accepts connections on it`);
-    await unlink(path).catch(() => undefined);
-  }
   const host = target.host ?? '127.0.0.1';
   const port = target.port ?? 9000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new Error(`Cannot listen on ${path ?? `${host}:${port}`}: ${(error as Error).message}`, { cause: error })));
-    if (path !== undefined) server.listen(path, resolve);
-    else server.listen(port, host, resolve);
+  const listen = () => new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => reject(error);
+    server.once('error', onError);
+    const done = () => { server.off('error', onError); resolve(); };
+    if (path !== undefined) server.listen(path, done);
+    else server.listen(port, host, done);
   });
+  try {
+    try {
+      await listen();
+    } catch (error) {
+      // A socket file left behind by a process that died: remove it and try again. (Listening
+      // first keeps prefork workers, which share the primary's socket, out of this branch.)
+      if (path === undefined || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      if (await socketInUse(path)) throw new Error('another process accepts connections on it', { cause: error });
+      await unlink(path).catch(() => undefined);
+      await listen();
+    }
+  } catch (error) {
+    throw new Error(`Cannot listen on ${path ?? `${host}:${port}`}: ${(error as Error).message}`, { cause: error });
+  }
   const address = server.address();
   const url = path !== undefined ? `unix:${path}` : `${scheme}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
 
