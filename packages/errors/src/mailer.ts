@@ -206,9 +206,9 @@ export class ErrorMailer {
           headers: { 'X-Stackware-Error-Id': report.id, 'X-Stackware-Request-Id': report.requestId, 'X-Stackware-Suppressed': String(suppressed) },
         });
         if (this.dir) {
-          await mkdir(this.dir, { recursive: true });
+          await mkdir(this.dir, { recursive: true, mode: 0o700 });
           const stamp = report.time.replace(/[:.]/g, '-');
-          await writeFile(join(this.dir, `${stamp}-${report.id}${summary ? '-summary' : ''}.eml`), (info as { message: Buffer }).message);
+          await writeFile(join(this.dir, `${stamp}-${report.id}${summary ? '-summary' : ''}.eml`), (info as { message: Buffer }).message, { mode: 0o600 });
         }
         this.stats.sent++;
       } catch (error) {

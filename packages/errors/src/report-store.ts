@@ -18,8 +18,9 @@ const ID_RE = /^[0-9a-f]{16}$/;
 
 /**
  * Post-mortem reports (cgitb's `logdir`): each caught error is saved as `<id>.json` and a
- * self-contained `<id>.html` (the debug page) in one directory. Files are written atomically
- * (temp file + rename); the oldest are removed beyond `maxReports` (default 500).
+ * self-contained `<id>.html` (the debug page) in one directory, readable by the owner only (0600).
+ * Files are written atomically (temp file + rename); the oldest are removed beyond `maxReports`
+ * (default 500).
  */
 export class ReportStore {
   readonly dir: string;
@@ -33,10 +34,11 @@ export class ReportStore {
 
   /** Saves a report (HTML + JSON). */
   async save(report: ErrorReport): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    // Reports hold request data (redacted, but still addresses, URLs, environ): owner-only files.
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const base = join(this.dir, report.id);
-    await writeFile(`${base}.html.tmp`, renderDebugHtml(report));
-    await writeFile(`${base}.json.tmp`, JSON.stringify(report, null, 2));
+    await writeFile(`${base}.html.tmp`, renderDebugHtml(report), { mode: 0o600 });
+    await writeFile(`${base}.json.tmp`, JSON.stringify(report, null, 2), { mode: 0o600 });
     await rename(`${base}.html.tmp`, `${base}.html`);
     await rename(`${base}.json.tmp`, `${base}.json`);
     if (++this.writes % 20 === 0) await this.prune();

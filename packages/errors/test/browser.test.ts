@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { readBody, type Application } from '@stackware/gateway';
-import { launchChromium, artifactPath } from '@stackware/testing';
+import { launchChromium, artifactPath, tempDir } from '@stackware/testing';
 import { errorCatcher } from '../src/index.js';
 import { placeOrder } from './fixtures/failing.js';
 import { captureLogger, lineOf, startHttp } from './helpers.js';
@@ -18,10 +18,14 @@ let debugServer: Awaited<ReturnType<typeof startHttp>>;
 let prodServer: Awaited<ReturnType<typeof startHttp>>;
 const prodLog = captureLogger();
 let outerLine: number;
+let reports: Awaited<ReturnType<typeof tempDir>>;
+let debugCatcher: ReturnType<typeof errorCatcher>;
 
 beforeAll(async () => {
   outerLine = lineOf(await readFile(fileURLToPath(new URL('./fixtures/failing.ts', import.meta.url)), 'utf8'), 'MARK:outer');
-  debugServer = await startHttp(errorCatcher(shop, { logger: captureLogger().logger, debug: true }));
+  reports = await tempDir('stackware-errors-browser-');
+  debugCatcher = errorCatcher(shop, { logger: captureLogger().logger, debug: true, errorDir: reports.dir });
+  debugServer = await startHttp(debugCatcher);
   prodServer = await startHttp(errorCatcher(shop, { logger: prodLog.logger }));
   browser = await launchChromium();
 }, 60_000);
@@ -30,6 +34,8 @@ afterAll(async () => {
   await browser?.close();
   await debugServer?.close();
   await prodServer?.close();
+  await debugCatcher?.close();
+  await reports?.cleanup();
 });
 
 describe('what a person sees in Chromium', () => {
@@ -52,6 +58,24 @@ describe('what a person sees in Chromium', () => {
       await page.screenshot({ path: await artifactPath('errors-debug-page.png'), fullPage: false });
       await page.locator('section.cause').scrollIntoViewIfNeeded();
       await page.screenshot({ path: await artifactPath('errors-debug-page-full.png'), fullPage: true });
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('the post-mortem viewer lists the saved report and opens it', async () => {
+    await debugCatcher.idle();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 400 } });
+    try {
+      await page.goto(`${debugServer.url}/_debug/errors`);
+      expect(await page.title()).toBe('Saved errors');
+      const link = page.locator('table a', { hasText: 'InventoryError: cannot place order 42' }).first();
+      expect(await link.isVisible()).toBe(true);
+      await page.screenshot({ path: await artifactPath('errors-viewer-list.png') });
+      await link.click();
+      await page.waitForURL(/\/_debug\/errors\/[0-9a-f]{16}$/);
+      expect(await page.title()).toBe('InventoryError: cannot place order 42');
+      expect(await page.locator('li.frame').first().locator('span.hit').innerText()).toContain('MARK:outer');
     } finally {
       await page.close();
     }

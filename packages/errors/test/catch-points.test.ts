@@ -77,6 +77,13 @@ describe('errorCatcher: catch points before the response starts', () => {
     expect(b.records[0]).toMatchObject({ catch_point: 'close', headers_sent: true, status: 500 });
   });
 
+  it('catches a thrown non-Error value', async () => {
+    const { http, records } = client(() => { throw 'a plain string'; });
+    const res = await http.get('/', { headers: { Accept: 'application/json' } });
+    expect(res.statusCode).toBe(500);
+    expect(records[0]!.err).toMatchObject({ type: 'string', message: 'a plain string' });
+  });
+
   it('catches a body that is not iterable, and a string chunk', async () => {
     const a = client(((_e: unknown, start: (s: string, h: Array<[string, string]>) => void) => { start('200 OK', [['Content-Type', 'text/plain']]); return 'hello'; }) as unknown as Application);
     expect((await a.http.get('/')).statusCode).toBe(500);

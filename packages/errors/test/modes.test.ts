@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { TestClient, readBody, type Application } from '@stackware/gateway';
 import { tempDir } from '@stackware/testing';
 import { errorCatcher, isDebugClient, isLoopbackAddress, negotiateFormat, type ErrorReport } from '../src/index.js';
@@ -136,6 +136,7 @@ describe('post-mortem reports', () => {
     const files = (await readdir(errorDir)).sort();
     const ids = records.map((r) => r.error_id);
     expect(files).toEqual(ids.flatMap((id) => [`${id}.html`, `${id}.json`]).sort());
+    expect((await stat(`${errorDir}/${ids[0]}.json`)).mode & 0o777).toBe(0o600);
     const saved = JSON.parse(await readFile(`${errorDir}/${ids[0]}.json`, 'utf8')) as ErrorReport;
     expect(saved.request.url).toBe('http://localhost/first');
 
