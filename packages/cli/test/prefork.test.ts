@@ -115,9 +115,9 @@ describe('prefork (stackware serve --workers N)', () => {
     const { peer, url } = await prefork(file, ['--reload', '--no-access-log'], 1);
     expect(await get(`${url}/`)).toEqual({ status: 200, body: 'v1' });
     const seen: Array<Awaited<ReturnType<typeof get>>> = [];
-    let stop = false;
+    const state = { stop: false };
     const load = (async () => {
-      while (!stop) seen.push(await get(`${url}/`));
+      while (!state.stop) seen.push(await get(`${url}/`));
     })();
     await new Promise((r) => setTimeout(r, 300));
     await writeFile(file, version('v2'));
@@ -125,7 +125,7 @@ describe('prefork (stackware serve --workers N)', () => {
       await until(() => seen.some((r) => 'body' in r && r.body === 'v2'), 30_000, 'the new version', peer.output);
       await new Promise((r) => setTimeout(r, 300));
     } finally {
-      stop = true;
+      state.stop = true;
       await load;
     }
     expect(seen.filter((r) => !('status' in r) || r.status !== 200)).toEqual([]);

@@ -16,7 +16,7 @@ export { bytes, readBody, collectBody, isIterableBody, onBodyClose, type ReadBod
 export { createInput, emptyInput, InputConsumedError } from './input.js';
 export { fileWrapper, isFileWrapper, resolveFileWrapperLength } from './file-wrapper.js';
 export { createEnviron, BadRequestError, stderrErrors, type RequestInit } from './environ.js';
-export { runApplication, ClientDisconnectedError, type ResponseSink, type RunOptions, type RunResult, type ErrorPhase } from './run.js';
+export { runApplication, ClientDisconnectedError, type ResponseSink, type SinkSignal, type RunOptions, type RunResult, type ErrorPhase } from './run.js';
 export { validator, checkEnviron, checkResponseStart, checkBodiesClosed, ValidationError, RULES, type ValidationRule } from './validator.js';
 export { TestClient, type TestClientOptions, type RequestOptions, type TestResponse } from './test-client.js';
 export { CookieJar, type StoredCookie } from './cookies.js';

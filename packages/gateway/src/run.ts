@@ -23,7 +23,18 @@ export interface ResponseSink {
   /** Breaks the response off after headers were sent: the client must see a truncated response, never a complete-looking one. */
   abort(error: unknown): void;
   /** Aborted when the client went away: the driver stops, calls `return()` on the iterator and `close()` on the body. */
-  signal?: AbortSignal;
+  signal?: SinkSignal;
+}
+
+/**
+ * What the driver uses of an abort signal: an `AbortSignal` fits; a server may pass a lighter
+ * object with the same members (constructing an AbortController per request is measurable on the
+ * hot path).
+ */
+export interface SinkSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 /** Where a caught error came from. */
@@ -85,7 +96,7 @@ const INTERNAL_ERROR = Buffer.from('Internal Server Error\n');
 const ABORTED: unique symbol = Symbol('aborted');
 
 /** Resolves like `promise`, or with ABORTED as soon as `signal` aborts (already aborted: at once). */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+function raceAbort<T>(promise: Promise<T>, signal: SinkSignal): Promise<T | typeof ABORTED> {
   if (signal.aborted) return Promise.resolve(ABORTED);
   return new Promise((resolve, reject) => {
     const onAbort = () => resolve(ABORTED);

@@ -7,7 +7,8 @@ import { HttpSink, plainResponse } from './http-sink.js';
 import { createLogger } from './logger.js';
 import { requestId, REQUEST_ID_KEY } from './request-id.js';
 import { accessLogRecord } from './access-log.js';
-import { loggerErrorStream } from './error-stream.js';
+import { LoggerErrorStream } from './error-stream.js';
+import { EmptyInput } from './empty-input.js';
 import { environFlags } from './environ-flags.js';
 import { closeGracefully } from './shutdown.js';
 
@@ -71,8 +72,6 @@ async function* requestBody(req: IncomingMessage, sink: HttpSink, expectContinue
   }
 }
 
-const EMPTY: Uint8Array[] = [];
-
 /**
  * Creates (does not start) a node:http server that runs `app` for every request — the server side
  * of the Stackware gateway interface (packages/gateway/SPEC.md) over HTTP/1.1 (RFC 9110, RFC 9112):
@@ -127,7 +126,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     const hasBody = (contentLength !== undefined && contentLength > 0) || req.headers['transfer-encoding'] !== undefined;
     let input: InputStream;
     if (hasBody) input = createInput(requestBody(req, sink, expectContinue, o.maxBodyBytes), contentLength);
-    else input = createInput(EMPTY, 0);
+    else input = new EmptyInput();
     let environ: Environ;
     try {
       environ = createEnviron({
@@ -139,7 +138,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
         remoteAddr: req.socket.remoteAddress,
         remotePort: req.socket.remotePort,
         input,
-        errors: loggerErrorStream(logger, id),
+        errors: new LoggerErrorStream(logger, id),
         multithread: o.multithread,
         multiprocess: o.multiprocess,
       });

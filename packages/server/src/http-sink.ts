@@ -1,8 +1,16 @@
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FileWrapper, Headers, ResponseSink } from '@stackware/gateway';
+import { ResponseSignal } from './response-signal.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const SINK = Symbol('stackware.sink');
+
+/** 'close' listener shared by every response (no per-request closure): the client went away unless the response finished. */
+function onResponseClose(this: ServerResponse & { [SINK]?: HttpSink }): void {
+  const sink = this[SINK];
+  if (sink && !this.writableFinished) sink.signal.abort();
+}
 
 /** Size of each read when sending a file (bytes): large enough to keep the thread-pool round trips few. */
 const FILE_READ_BYTES = 512 * 1024;
@@ -19,8 +27,7 @@ const FILE_READ_BYTES = 512 * 1024;
  *   (timeout 504, body too large 413).
  */
 export class HttpSink implements ResponseSink {
-  private readonly controller = new AbortController();
-  readonly signal: AbortSignal = this.controller.signal;
+  readonly signal = new ResponseSignal();
   /** Last time the application made progress (performance.now() ms). */
   lastActivity: number;
   /** True while a write waits for the client to drain (the per-request timeout does not apply then). */
@@ -36,14 +43,13 @@ export class HttpSink implements ResponseSink {
     now: number,
   ) {
     this.lastActivity = now;
-    res.once('close', () => {
-      if (!res.writableFinished && !this.controller.signal.aborted) this.controller.abort();
-    });
+    (res as ServerResponse & { [SINK]?: HttpSink })[SINK] = this;
+    res.on('close', onResponseClose);
   }
 
   /** True once the response is over for the application: client gone or early answer sent. */
   get done(): boolean {
-    return this.controller.signal.aborted;
+    return this.signal.aborted;
   }
 
   sendHeaders(status: string, headers: Headers, contentLength: number | undefined): void {
@@ -129,7 +135,7 @@ export class HttpSink implements ResponseSink {
 
   abort(): void {
     this.res.destroy();
-    if (!this.done) this.controller.abort();
+    if (!this.done) this.signal.abort();
   }
 
   /**
@@ -141,7 +147,7 @@ export class HttpSink implements ResponseSink {
     if (this.done) return;
     const res = this.res;
     this.earlyStatus = code;
-    this.controller.abort();
+    this.signal.abort();
     if (res.headersSent) {
       res.destroy();
       return;

@@ -8,7 +8,9 @@ export { HTTP_DEFAULTS, checkNumberOption, type HttpServerOptions } from './opti
 export { HttpSink, plainResponse } from './http-sink.js';
 export { createLogger, prettyLine, type Logger, type LoggerOptions } from './logger.js';
 export { accessLogRecord, type AccessLogRecord } from './access-log.js';
-export { loggerErrorStream } from './error-stream.js';
+export { loggerErrorStream, LoggerErrorStream } from './error-stream.js';
+export { ResponseSignal } from './response-signal.js';
+export { EmptyInput } from './empty-input.js';
 export { requestId, getRequestId, REQUEST_ID_KEY } from './request-id.js';
 export { environFlags, type EnvironFlags } from './environ-flags.js';
 export { startPrimary, runPrimary, runWorker, type PrimaryOptions, type PreforkPrimary, type WorkerOptions } from './prefork.js';
