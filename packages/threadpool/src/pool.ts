@@ -91,7 +91,9 @@ class Generation {
 
   ready(): Promise<void> {
     if (this.initialised.size >= this.options.threads) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    // Piscina's idle threads do not keep the process alive; a caller awaiting ready() must.
+    const keepAlive = setInterval(() => {}, 60_000);
+    return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject })).finally(() => clearInterval(keepAlive));
   }
 
   /** Graceful: requests in progress and queued finish; after `timeoutMs` the threads are terminated. */

@@ -1,0 +1,139 @@
+/**
+ * Thread-pool benchmark (@stackware/threadpool): throughput of @stackware/server's HTTP server
+ * running an application on its own thread vs through a pool of 2 worker threads, for
+ * - a CPU-bound handler (~2 ms of pure-JavaScript work per request, the same fixed amount of work
+ *   in both cases: the iteration count is calibrated once, here, and passed to every server), and
+ * - the trivial hello app (apps/hello/app.ts): the pool's per-request overhead.
+ * Each server runs in its own process; autocannon (keep-alive, 16 connections) runs in this
+ * process, so the load generator shares the machine's cores with the server — on a 2-core machine
+ * the pool's 2 threads compete with it and with the server thread. Rounds alternate the cases.
+ * Loopback only, bounded durations; `--quick` proves it runs (1 s per case).
+ *
+ * The same file is the server (`--serve <case>`) and the module the pool's threads load (it
+ * exports `cpu`; the benchmark itself runs only on a main thread).
+ */
+import { spawn } from 'node:child_process';
+import { isMainThread } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { Application } from '../packages/gateway/src/index.js';
+
+const ITERATIONS_ENV = 'STACKWARE_BENCH_CPU_ITERATIONS';
+
+/** Pure-JavaScript work: `iterations` rounds of integer mixing (no allocation, cannot be optimised away). */
+function work(iterations: number): number {
+  let x = 0x9e3779b9;
+  for (let i = 0; i < iterations; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x = (x + i) | 0;
+  }
+  return x;
+}
+
+/** The CPU-bound application: ~2 ms of work, then a small answer. */
+export const cpu: Application = (_environ, startResponse) => {
+  const result = work(Number(process.env[ITERATIONS_ENV] ?? 1_000_000));
+  const body = Buffer.from(`${result}\n`);
+  startResponse('200 OK', [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(body.length)]]);
+  return [body];
+};
+
+const here = fileURLToPath(import.meta.url);
+const helloModule = fileURLToPath(new URL('../apps/hello/app.ts', import.meta.url));
+
+const CASES: Record<string, { label: string; group: 'cpu' | 'hello'; pooled: boolean }> = {
+  'cpu-inline': { label: 'CPU-bound (~2 ms), on the server thread (baseline)', group: 'cpu', pooled: false },
+  'cpu-pool': { label: 'CPU-bound (~2 ms), threadPool, 2 threads', group: 'cpu', pooled: true },
+  'hello-inline': { label: 'hello, on the server thread (baseline)', group: 'hello', pooled: false },
+  'hello-pool': { label: 'hello, threadPool, 2 threads', group: 'hello', pooled: true },
+};
+
+async function startServer(name: string): Promise<string> {
+  const { serve } = await import('../packages/server/src/index.js');
+  const { threadPool } = await import('../packages/threadpool/src/index.js');
+  const c = CASES[name]!;
+  let app: Application;
+  if (c.pooled) {
+    const pool = threadPool(c.group === 'cpu' ? { module: here, export: 'cpu', threads: 2 } : { module: helloModule, threads: 2 });
+    await pool.ready();
+    app = pool;
+  } else {
+    app = c.group === 'cpu' ? cpu : ((await import('../apps/hello/app.js')).default as Application);
+  }
+  return (await serve(app, { host: '127.0.0.1', port: 0, accessLog: false, timeoutMs: 0 })).url + '/';
+}
+
+interface AutocannonResult { requests: { average: number }; latency: { p99: number }; errors: number; non2xx: number; timeouts: number }
+type Autocannon = (options: { url: string; connections: number; duration: number }) => Promise<AutocannonResult>;
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const seconds = quick ? 1 : 8;
+  const rounds = quick ? 1 : 2;
+  const connections = 16;
+  const autocannonModule: string = 'autocannon';
+  const autocannon = ((await import(autocannonModule)) as { default: Autocannon }).default;
+
+  // Calibrate the work to ~2 ms on this machine, once, so every server does the same work.
+  let iterations = 200_000;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    work(iterations);
+    const t = performance.now();
+    for (let i = 0; i < 5; i++) work(iterations);
+    const ms = (performance.now() - t) / 5;
+    iterations = Math.round(iterations * (2 / Math.max(ms, 0.01)));
+  }
+  const t0 = performance.now();
+  work(iterations);
+  const msPerRequest = performance.now() - t0;
+
+  const totals: Record<string, { rps: number[]; p99: number[]; errors: number }> = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const name of Object.keys(CASES)) {
+      const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', here, '--serve', name], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, [ITERATIONS_ENV]: String(iterations) },
+      });
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          let out = '';
+          child.stdout.on('data', (d: Buffer) => {
+            out += d;
+            if (out.includes('\n')) resolve(out.split('\n')[0]!);
+          });
+          child.once('exit', (code) => reject(new Error(`server ${name} exited with ${code}`)));
+        });
+        await autocannon({ url, connections, duration: 1 }); // warm-up (JIT)
+        const r = await autocannon({ url, connections, duration: seconds });
+        const t = (totals[name] ??= { rps: [], p99: [], errors: 0 });
+        t.rps.push(r.requests.average);
+        t.p99.push(r.latency.p99);
+        t.errors += r.errors + r.non2xx + r.timeouts;
+      } finally {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const base = { cpu: mean(totals['cpu-inline']!.rps), hello: mean(totals['hello-inline']!.rps) };
+  process.stdout.write(`autocannon: ${connections} keep-alive connections, ${seconds} s per case after a 1 s warm-up, ${rounds} alternating round(s); each server in its own process on 127.0.0.1; CPU work measured at ${msPerRequest.toFixed(2)} ms per request; ${(await import('node:os')).availableParallelism()} CPUs shared with the load generator.\n\n`);
+  process.stdout.write('| case | requests/s | p99 latency (ms) | errors | ratio to its baseline |\n|---|---:|---:|---:|---:|\n');
+  for (const [name, c] of Object.entries(CASES)) {
+    const t = totals[name]!;
+    process.stdout.write(`| ${c.label} | ${Math.round(mean(t.rps))} | ${mean(t.p99).toFixed(1)} | ${t.errors} | ${(mean(t.rps) / base[c.group]).toFixed(2)} |\n`);
+  }
+  process.stdout.write('\nTargets: CPU-bound through 2 threads ≥ 1.7× the server thread alone; hello through the pool: the ratio is the pool\'s overhead (a MessageChannel and a thread hop per request).\n');
+}
+
+if (isMainThread) {
+  if (process.argv[2] === '--serve') {
+    const url = await startServer(process.argv[3]!);
+    process.stdout.write(`${url}\n`);
+    process.once('SIGTERM', () => process.exit(0));
+  } else {
+    await main();
+  }
+}
