@@ -58,7 +58,10 @@ export interface URLParserOptions extends StaticFileOptions {
   listing?: boolean;
   /** Serve symlinks whose target lies outside the root (default: such links answer 404). */
   allowSymlinksOutside?: boolean;
-  /** Re-import a module (or hook) whose file changed. Costs nothing extra: files are stat'ed anyway. */
+  /**
+   * Re-import a module (or hook) whose file changed; an edit is seen on the next request, a hook
+   * file added to or removed from a directory within a second. Costs little: files are stat'ed anyway.
+   */
   reload?: boolean;
   /** The application answering 404 (a directory hook's `notFound` takes precedence). */
   notFound?: Application;
@@ -69,6 +72,8 @@ export interface URLParserOptions extends StaticFileOptions {
 }
 
 const RESOURCE_PATH = 'stackware.urlparser.path';
+/** How often (ms) a directory is checked for a hook file that was added or removed (with `reload`). */
+const HOOK_RECHECK_MS = 1000;
 /** Where a directory's wrapped dispatcher finds the application resolved for this request. */
 const RESOLVED = Symbol('stackware.urlparser.resolved');
 
@@ -133,7 +138,7 @@ class Parser {
   readonly modules: ModuleCache;
   readonly notFound: Application;
   readonly directories = new Map<string, Application>();
-  readonly hooks = new Map<string, { key: string; path?: string; stats?: Stats }>();
+  readonly hooks = new Map<string, { checkedAt: number; path?: string; stats?: Stats }>();
   readonly wrapped = new WeakMap<DirectoryHook, Application>();
   readonly hookModules = new WeakMap<object, DirectoryHook>();
 
@@ -204,10 +209,8 @@ class Parser {
     if (this.options.hooks === false) return undefined;
     const reload = this.options.reload ?? true;
     let known = this.hooks.get(dir);
-    // With reload, a changed directory (a hook added or removed) is looked at again; without, the first answer stays.
-    const dirStats = known && !reload ? undefined : await stat(dir);
-    const key = dirStats ? `${dirStats.ino}:${dirStats.mtimeMs}` : known!.key;
-    if (!known || known.key !== key) {
+    // Which hook file a directory has is looked up again at most every HOOK_RECHECK_MS (with reload; never without).
+    if (!known || (reload && performance.now() - known.checkedAt > HOOK_RECHECK_MS)) {
       let found: { path: string; stats: Stats } | undefined;
       for (const ext of HOOK_EXTENSIONS) {
         const candidate = join(dir, HOOK_NAME + ext);
@@ -217,11 +220,16 @@ class Parser {
           break;
         }
       }
-      known = { key, ...found };
+      known = { checkedAt: performance.now(), ...found };
       this.hooks.set(dir, known);
     }
     if (!known.path) return undefined;
-    const stats = reload ? await stat(known.path) : known.stats!;
+    // An existing hook is stat'ed on every request with reload, so an edit is seen at once.
+    const stats = reload ? await stat(known.path).catch(() => undefined) : known.stats;
+    if (!stats) {
+      this.hooks.delete(dir);
+      return undefined;
+    }
     const module = await this.modules.load(known.path, stats);
     let hook = this.hookModules.get(module);
     if (!hook) this.hookModules.set(module, (hook = toDirectoryHook(module, known.path)));

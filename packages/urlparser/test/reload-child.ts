@@ -22,6 +22,7 @@ const page = (word: string) => `const w: string = ${JSON.stringify(word)};
 export default (_e: unknown, sr: (s: string, h: [string, string][]) => unknown) => { sr('200 OK', [['Content-Type', 'text/plain']]); return [new TextEncoder().encode(w)]; };
 `;
 
+await mkdir(join(root, 'area'), { recursive: true });
 const results: Record<string, unknown> = {};
 const reloading = new TestClient(urlParser({ root }), { throwErrors: false });
 const fixed = new TestClient(urlParser({ root, reload: false }), { throwErrors: false });
@@ -38,9 +39,9 @@ results.flakyFirst = (await reloading.get('/flaky')).statusCode;
 await write('flaky.ts', page('recovered'));
 results.flakySecond = (await reloading.get('/flaky')).text();
 
-await write('_hook.ts', 'export const wrap = (app: any) => (e: any, sr: any) => { e.HTTP_X = "1"; return app(e, sr); };\nexport const notFound = (_e: unknown, sr: any) => { sr("404 Not Found", [["Content-Type", "text/plain"]]); return [new TextEncoder().encode("hook v1")]; };\n');
-results.hookFirst = (await reloading.get('/missing')).text();
-await write('_hook.ts', 'export const notFound = (_e: unknown, sr: any) => { sr("404 Not Found", [["Content-Type", "text/plain"]]); return [new TextEncoder().encode("hook v2")]; };\n');
-results.hookSecond = (await reloading.get('/missing')).text();
+await write('area/_hook.ts', 'export const wrap = (app: any) => (e: any, sr: any) => { e.HTTP_X = "1"; return app(e, sr); };\nexport const notFound = (_e: unknown, sr: any) => { sr("404 Not Found", [["Content-Type", "text/plain"]]); return [new TextEncoder().encode("hook v1")]; };\n');
+results.hookFirst = (await reloading.get('/area/missing')).text();
+await write('area/_hook.ts', 'export const notFound = (_e: unknown, sr: any) => { sr("404 Not Found", [["Content-Type", "text/plain"]]); return [new TextEncoder().encode("hook v2")]; };\n');
+results.hookSecond = (await reloading.get('/area/missing')).text();
 
 process.stdout.write(`${JSON.stringify(results)}\n`);
