@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { TestClient, HTTPError, createEnviron, type Application, type ResponseBody } from '@stackware/gateway';
+import { TestClient, HTTPError, createEnviron, validator, type Application, type ResponseBody } from '@stackware/gateway';
 import { errorCatcher } from '../src/index.js';
 import { captureLogger } from './helpers.js';
 
@@ -222,5 +222,34 @@ describe('errorCatcher: expected errors', () => {
     expect(res.statusCode).toBe(503);
     expect(res.text()).not.toContain('10.0.0.7');
     expect(records[0]).toMatchObject({ level: 40, status: 503 });
+  });
+});
+
+describe('errorCatcher around the validator', () => {
+  it('keeps the inner contract in every case: bodies closed once, startResponse rules', async () => {
+    const body = (fail?: 'mid' | 'close' | 'first'): Application => (_e, start) => {
+      start('200 OK', [['Content-Type', 'text/plain']]);
+      return {
+        async *[Symbol.asyncIterator]() {
+          if (fail === 'first') throw new Error('first');
+          yield Buffer.from('a');
+          if (fail === 'mid') throw new Error('mid');
+          yield Buffer.from('b');
+        },
+        close() { if (fail === 'close') throw new Error('close'); },
+      };
+    };
+    const cases: Array<[string, Application, Parameters<TestClient['request']>[2]?]> = [
+      ['ok', body()], ['first', body('first')], ['mid', body('mid')], ['close', body('close')],
+      ['disconnect', body(), { disconnectAfterChunks: 1 }],
+    ];
+    for (const [name, app, options] of cases) {
+      const catcher = errorCatcher(validator(app), { logger: captureLogger().logger });
+      for (const method of ['GET', 'HEAD']) {
+        // TestClient checks every validator's open bodies after the request: a leak throws here.
+        const res = await new TestClient(catcher, { throwErrors: false }).request(method, '/', options);
+        expect([name, res.statusCode]).toEqual([name, name === 'first' ? 500 : 200]);
+      }
+    }
   });
 });
