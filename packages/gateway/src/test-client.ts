@@ -26,7 +26,7 @@ export interface TestClientOptions {
 export interface RequestOptions {
   /** Request headers: an object or `[name, value]` pairs (repeats allowed). */
   headers?: Record<string, string> | Array<[string, string]>;
-  /** Raw body. An AsyncIterable body is sent without Content-Length (like a chunked upload). */
+  /** Raw body. An AsyncIterable body is sent as a chunked upload: `Transfer-Encoding: chunked`, no Content-Length. */
   body?: string | Uint8Array | AsyncIterable<Uint8Array>;
   /** URL-encoded form (application/x-www-form-urlencoded). */
   form?: Record<string, string | string[]>;
@@ -143,6 +143,8 @@ export class TestClient {
       body = options.body;
     }
     if (body instanceof Uint8Array && !has('content-length')) headers.push(['Content-Length', String(body.byteLength)]);
+    // A streamed body is sent the way an HTTP/1.1 client would: chunked, without a length.
+    else if (body !== undefined && !(body instanceof Uint8Array) && !has('content-length') && !has('transfer-encoding')) headers.push(['Transfer-Encoding', 'chunked']);
     if (!has('host')) headers.unshift(['Host', this.options.host ?? 'localhost']);
     if (options.query) {
       const q = encodeForm(options.query);

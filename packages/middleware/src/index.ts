@@ -10,6 +10,7 @@ import { compressionFactory } from './compression.js';
 import { accessLogFactory } from './access-log.js';
 import { basicAuthFactory } from './auth.js';
 import { formLoginFactory } from './form-login.js';
+import { proxyFactory } from './proxy.js';
 
 export { urlMap, urlMapFactory, type UrlMapOptions, type UrlMapEntry, type UrlMapApplication } from './url-map.js';
 export { globalLock, globalLockFactory, type GlobalLockOptions, type GlobalLockApplication } from './global-lock.js';
@@ -18,11 +19,13 @@ export { compression, compressionFactory, negotiateEncoding, type CompressionOpt
 export { accessLog, accessLogFactory, type AccessLogOptions } from './access-log.js';
 export { basicAuth, digestAuth, digestRealmHash, parseDigestParams, safeEqual, basicAuthFactory, type BasicAuthOptions, type DigestAuthOptions, type DigestAlgorithm, type CheckPassword } from './auth.js';
 export { formLogin, formLoginFactory, type FormLoginOptions } from './form-login.js';
+export { proxy, proxyFactory, type ProxyOptions, type ProxyApplication } from './proxy.js';
 
 /** Config factories (see @stackware/config): `use = "@stackware/middleware#urlMap"`. */
 export const factories: StackwareFactories = {
   apps: {
     urlMap: urlMapFactory,
+    proxy: proxyFactory,
   },
   filters: {
     globalLock: globalLockFactory,

@@ -1,0 +1,138 @@
+import { STATUS_CODES } from 'node:http';
+import { Readable } from 'node:stream';
+import { Pool, errors as undiciErrors } from 'undici';
+import { quotePath, type Application, type AppFactory, type Environ, type Headers } from '@stackware/gateway';
+
+/** Options of {@link proxy}. Defaults: headersTimeoutMs 30000, bodyTimeoutMs 300000, connectTimeoutMs 10000, connections 32, forwardedHeaders true, preserveHost false. */
+export interface ProxyOptions {
+  /** The upstream server: "http://127.0.0.1:9000" or "http://backend/base" (a path is prefixed to every request). */
+  target: string;
+  /** Longest wait for the upstream's response headers, in ms; then 504 [30000]. */
+  headersTimeoutMs?: number;
+  /** Longest silence while the upstream's body streams, in ms; then the response is broken off [300000]. */
+  bodyTimeoutMs?: number;
+  /** Longest wait to connect, in ms; then 504 [10000]. */
+  connectTimeoutMs?: number;
+  /** Kept-alive connections to the upstream [32]. */
+  connections?: number;
+  /** Add X-Forwarded-For/Proto/Host/Prefix [true]. */
+  forwardedHeaders?: boolean;
+  /** Send the client's Host header instead of the target's [false]. */
+  preserveHost?: boolean;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+
+function gatewayError(code: 502 | 504, message: string): Application {
+  return (_environ, startResponse) => {
+    const body = Buffer.from(`${code} ${STATUS_CODES[code]}: ${message}\n`);
+    startResponse(`${code} ${STATUS_CODES[code]}`, [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(body.length)]]);
+    return [body];
+  };
+}
+
+/** The request headers to send upstream: the client's, minus hop-by-hop ones (and those named in Connection). */
+function upstreamHeaders(environ: Environ, options: ProxyOptions, targetHost: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const connectionNamed = new Set(typeof environ.HTTP_CONNECTION === 'string' ? environ.HTTP_CONNECTION.toLowerCase().split(',').map((s) => s.trim()) : []);
+  for (const [key, value] of Object.entries(environ)) {
+    if (typeof value !== 'string') continue;
+    let name: string | undefined;
+    if (key.startsWith('HTTP_')) name = key.slice(5).toLowerCase().replace(/_/g, '-');
+    else if (key === 'CONTENT_TYPE') name = 'content-type';
+    else if (key === 'CONTENT_LENGTH') name = 'content-length';
+    if (!name || HOP_BY_HOP.has(name) || connectionNamed.has(name)) continue;
+    headers[name] = value;
+  }
+  const clientHost = headers.host ?? environ.SERVER_NAME;
+  if (!options.preserveHost) headers.host = targetHost;
+  if (options.forwardedHeaders !== false) {
+    const remote = environ.REMOTE_ADDR;
+    if (remote) headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${remote}` : remote;
+    headers['x-forwarded-proto'] = environ['stackware.url_scheme'];
+    headers['x-forwarded-host'] = clientHost;
+    if (environ.SCRIPT_NAME) headers['x-forwarded-prefix'] = environ.SCRIPT_NAME;
+  }
+  return headers;
+}
+
+/** A proxy application: call `close()` to release its upstream connections. */
+export interface ProxyApplication extends Application {
+  close(): Promise<void>;
+}
+
+/**
+ * Forwards requests to another HTTP server (the seeds' "proxying some subset of URLs to another
+ * process"; Paste's proxy, nginx proxy_pass) with undici: the path is the target's path + PATH_INFO
+ * (so mounted at /api in a URL map, /api/x goes to <target>/x) + the query; the request body
+ * streams up and the response streams back, both with backpressure. Hop-by-hop headers are
+ * removed both ways (RFC 9110 §7.6.1); X-Forwarded-For/Proto/Host/Prefix are added. An upstream
+ * that cannot be reached answers 502; one that does not answer within `headersTimeoutMs`, 504;
+ * a failure while the body streams breaks the response off (the client sees a truncated response).
+ *
+ * @example
+ * const app = urlMap({ '/api': proxy({ target: 'http://127.0.0.1:9000' }), '/': site });
+ */
+export function proxy(options: ProxyOptions): ProxyApplication {
+  const target = new URL(options.target);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new TypeError(`proxy target must be http:// or https://, got ${options.target}`);
+  const basePath = target.pathname.replace(/\/+$/, '');
+  const pool = new Pool(target.origin, {
+    connections: options.connections ?? 32,
+    headersTimeout: options.headersTimeoutMs ?? 30_000,
+    bodyTimeout: options.bodyTimeoutMs ?? 300_000,
+    connectTimeout: options.connectTimeoutMs ?? 10_000,
+  });
+
+  const app = (async (environ, startResponse) => {
+    const method = environ.REQUEST_METHOD;
+    const path = basePath + quotePath(environ.PATH_INFO || '/') + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : '');
+    const hasBody = environ.CONTENT_LENGTH !== undefined ? environ.CONTENT_LENGTH !== '0' : typeof environ.HTTP_TRANSFER_ENCODING === 'string';
+    let response: Awaited<ReturnType<typeof pool.request>>;
+    try {
+      response = await pool.request({
+        method: method as 'GET',
+        path,
+        headers: upstreamHeaders(environ, options, target.host),
+        body: hasBody ? Readable.from(environ['stackware.input'], { objectMode: false }) : undefined,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      environ['stackware.errors'].write(`proxy: ${method} ${target.origin}${path} failed: ${String(error)}\n`);
+      if (error instanceof undiciErrors.HeadersTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
+        return gatewayError(504, 'the upstream server did not answer in time.')(environ, startResponse);
+      }
+      return gatewayError(502, 'the upstream server could not be reached.')(environ, startResponse);
+    }
+    const headers: Headers = [];
+    const connectionNamed = new Set(String(response.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()));
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value === undefined || HOP_BY_HOP.has(name) || connectionNamed.has(name)) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.push([name, v]);
+    }
+    const code = response.statusCode;
+    if (code >= 200 && code !== 204 && code !== 304 && response.headers['content-type'] === undefined) headers.push(['content-type', 'application/octet-stream']);
+    if ((code === 204 || code === 304)) for (let i = headers.length - 1; i >= 0; i--) if (headers[i]![0] === 'content-type') headers.splice(i, 1);
+    startResponse(`${code} ${STATUS_CODES[code] ?? 'Unknown'}`, headers);
+    const body = response.body;
+    return {
+      async *[Symbol.asyncIterator]() {
+        for await (const chunk of body) yield chunk as Buffer;
+      },
+      close() {
+        if (!body.destroyed) body.destroy();
+      },
+    };
+  }) as ProxyApplication;
+  app.close = () => pool.close();
+  return app;
+}
+
+/** Deploy-file factory: `[app.api] use = "@stackware/middleware#proxy"`, `target = "http://127.0.0.1:9000"`. */
+export const proxyFactory: AppFactory = Object.assign(
+  (options: Record<string, unknown>) => proxy(options as unknown as ProxyOptions),
+  {
+    optionTypes: { target: 'string', headersTimeoutMs: 'number', bodyTimeoutMs: 'number', connectTimeoutMs: 'number', connections: 'number', forwardedHeaders: 'boolean', preserveHost: 'boolean' } as const,
+    description: 'forwards requests to another HTTP server (undici, streaming)',
+  },
+);
