@@ -45,11 +45,12 @@ function parseRecord(text: string | undefined): SessionRecord | undefined {
  * {@link RequestSession.cookieAction} when the response headers go out and {@link RequestSession.save}
  * when the body is complete.
  *
- * Saving merges (see README "Concurrency"): for an existing session, the record is re-read
- * and only the keys this request set or deleted (and the flashes, when this request changed them)
- * are applied to it before it is written, so two requests that change different keys both keep
- * their change. With `lock: true`, `load()` also takes the store's lock on the id, held until the
- * save is done, which serialises whole requests (read-modify-write of one key is then safe too).
+ * Saving merges (see README "Concurrency"): for an existing session, under the store's lock on
+ * the id (taken for that step only), the record is re-read and only the keys this request set or
+ * deleted (and the flashes, when this request changed them) are applied to it before it is
+ * written, so two requests that change different keys both keep their change. With `lock: true`,
+ * `load()` takes that lock instead and holds it until the save is done, which serialises whole
+ * requests (read-modify-write of one key is then safe too).
  */
 export class RequestSession implements Session {
   readonly #settings: SessionSettings;
@@ -276,6 +277,10 @@ export class RequestSession implements Session {
           );
           return;
         }
+        // Merging re-reads and writes: unless the request lock is already held, take the store's
+        // lock for just that step, so concurrent saves of one session never interleave.
+        const merging = !this.#isNew && !this.#regenerated;
+        if (merging && !this.#release) this.#release = await store.lock(id, { waitMs: this.#settings.lockWaitMs, ttlMs: this.#settings.lockTtlMs });
         const record = await this.#recordToWrite();
         if (record === undefined) return;
         const text = this.#serialise(record);

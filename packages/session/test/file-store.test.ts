@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { TestClient, text } from '@stackware/gateway';
 import { tempDir } from '@stackware/testing';
 import { session, loadSession, FileStore, newSessionId } from '../src/index.js';
-import { SECRET, site } from './helpers.js';
+import { SECRET, site, concurrentDistinctKeys } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -101,6 +101,10 @@ describe('FileStore', () => {
     await c.get('/');
     await Promise.all(Array.from({ length: 50 }, () => c.get('/')));
     expect((await c.get('/')).text()).toBe('52');
+  });
+
+  it('without lock, 30 concurrent requests each setting its own key lose none of them (FileStore)', async () => {
+    expect(await concurrentDistinctKeys(fileStore('distinct'), 30)).toEqual(['first', ...Array.from({ length: 30 }, (_, i) => `k${i}`)].sort());
   });
 
   it('two middleware instances over one directory (two processes, in effect) see each other\'s writes', async () => {

@@ -47,3 +47,18 @@ export function sessionCookie(setCookies: string[], name = 'stackware_session'):
   const found = setCookies.find((c) => c.startsWith(`${name}=`));
   return found?.split(';')[0];
 }
+
+/**
+ * Sends `count` concurrent requests of one session (no `lock` option), each setting its own key,
+ * and returns the keys the stored session ends with (all `count` of them plus "first" when no
+ * update was lost).
+ */
+export async function concurrentDistinctKeys(store: import('../src/index.js').SessionStore, count: number): Promise<string[]> {
+  const { TestClient } = await import('@stackware/gateway');
+  const { session } = await import('../src/index.js');
+  const c = new TestClient(session(site, { secret: SECRET, store }), { cookies: true });
+  await c.get('/set?first=1');
+  await Promise.all(Array.from({ length: count }, (_, i) => c.get(`/set?k${i}=${i}`)));
+  const id = c.cookies.get('stackware_session')!.split('.')[0]!;
+  return Object.keys((JSON.parse((await store.get(id))!) as { data: object }).data).sort();
+}

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { TestClient, text, bytes, type Application } from '@stackware/gateway';
 import { session, getSession, hasSession, loadSession, MemoryStore, signSessionId, newSessionId, SessionLockTimeoutError } from '../src/index.js';
-import { site, SECRET, OLD_SECRET, sessionCookie } from './helpers.js';
+import { site, SECRET, OLD_SECRET, sessionCookie, concurrentDistinctKeys } from './helpers.js';
 
 function client(app: Application = site, store = new MemoryStore(), extra: Partial<Parameters<typeof session>[1]> = {}) {
   return { client: new TestClient(session(app, { secret: SECRET, store, ...extra }), { cookies: true }), store };
@@ -395,6 +395,10 @@ describe('session(): concurrency', () => {
     await a;
     const id = c.cookies.get('stackware_session')!.split('.')[0]!;
     expect(JSON.parse((await store.get(id))!).data).toEqual({ first: true, a: true, b: true });
+  });
+
+  it('without lock, 30 concurrent requests each setting its own key lose none of them (MemoryStore)', async () => {
+    expect(await concurrentDistinctKeys(new MemoryStore(), 30)).toEqual(['first', ...Array.from({ length: 30 }, (_, i) => `k${i}`)].sort());
   });
 
   it('a counter incremented by 50 concurrent requests ends at 50 with lock: true', async () => {

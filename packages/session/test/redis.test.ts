@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { TestClient, text } from '@stackware/gateway';
 import { startRedis, type RedisPeer } from '@stackware/testing';
 import { session, loadSession, RedisStore, newSessionId } from '../src/index.js';
-import { SECRET, site, sessionCookie } from './helpers.js';
+import { SECRET, site, sessionCookie, concurrentDistinctKeys } from './helpers.js';
 import { serve } from '@stackware/server';
 import { listen, type WireEvent } from './http.js';
 
@@ -72,6 +72,10 @@ describe('RedisStore against a real redis-server', () => {
     const again = await store.lock(id, { waitMs: 1000, ttlMs: 30_000 });
     await again();
     expect(await inspect.exists(`test:lock:lock:${id}`)).toBe(0);
+  });
+
+  it('without lock, 30 concurrent requests each setting its own key lose none of them (RedisStore)', async () => {
+    expect(await concurrentDistinctKeys(redisStore('test:distinct:'), 30)).toEqual(['first', ...Array.from({ length: 30 }, (_, i) => `k${i}`)].sort());
   });
 
   it('with lock: true, 50 concurrent requests incrementing one counter end at 50', async () => {
