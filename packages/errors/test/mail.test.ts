@@ -52,6 +52,24 @@ describe('email: throttling and de-duplication', () => {
     await catcher.close();
   });
 
+  it('sends the summary by itself when the window ends (timer), on the real clock', async () => {
+    const mailDir = `${dir}/timer`;
+    const catcher = errorCatcher(storm, { logger: captureLogger().logger, email: { to: 'ops@example.test', dir: mailDir, windowMs: 2000 } });
+    const http = new TestClient(catcher, { throwErrors: false });
+    for (let i = 0; i < 5; i++) await http.get('/');
+    await catcher.idle();
+    expect(await mailsIn(mailDir)).toHaveLength(1);
+    // Poll (bounded) for the summary the window's timer sends.
+    let mails: ParsedMail[] = [];
+    for (let i = 0; i < 200 && mails.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      await catcher.mailer!.idle();
+      mails = await mailsIn(mailDir);
+    }
+    expect(mails.map((m) => m.subject).sort()).toEqual(['[stackware] Error: Payment gateway timed out after 30 ms', '[stackware] Error: Payment gateway timed out after 30 ms [+4 repeats]']);
+    await catcher.close();
+  });
+
   it('puts the suppressed count into the next mail when the error comes back after the window', async () => {
     let now = 0;
     const sent: Array<{ subject: string; text: string }> = [];
