@@ -245,6 +245,7 @@ class Parser {
       const method = environ.REQUEST_METHOD;
       return redirect(location, method === 'GET' || method === 'HEAD' ? 301 : 308);
     }
+    if (!environ.PATH_INFO.startsWith('/')) return undefined; // "OPTIONS *" and other non-path targets
     let segment = environ.PATH_INFO === '/' ? '' : shiftPathInfo(environ);
     if (segment === '') {
       environ.PATH_INFO = '/';

@@ -72,6 +72,11 @@ describe('urlParser: finding files', () => {
     expect((await client.get('//docs//deeper/leaf.txt')).text()).toBe('leaf\n');
   });
 
+  it('answers 404 for a request target that is not a path ("OPTIONS *")', async () => {
+    const res = await client.request('OPTIONS', '*');
+    expect(res.statusCode).toBe(404);
+  });
+
   it('answers 404 for extra path info after a static file', async () => {
     expect((await client.get('/hello.txt/more')).statusCode).toBe(404);
   });
