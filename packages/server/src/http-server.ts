@@ -58,17 +58,30 @@ function headerPairs(raw: string[]): Array<[string, string]> {
   return out;
 }
 
-/** The request body as chunks: sends `100 Continue` on first read when asked, and stops at `maxBodyBytes` with a 413. */
+/**
+ * The request body as chunks: sends `100 Continue` on first read when asked, and stops at
+ * `maxBodyBytes` with a 413. Time spent waiting for the client's bytes is the client's (bounded by
+ * requestTimeoutMs), not the application's: it does not count against `timeoutMs`.
+ */
 async function* requestBody(req: IncomingMessage, sink: HttpSink, expectContinue: boolean, maxBodyBytes: number): AsyncGenerator<Uint8Array> {
   if (expectContinue && !sink.res.headersSent && !sink.done) sink.res.writeContinue();
   let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.byteLength;
-    if (total > maxBodyBytes) {
-      sink.answerEarly(413, 'Content Too Large', `Request body is larger than ${maxBodyBytes} bytes`);
-      throw new HTTPError(413, `Request body is larger than ${maxBodyBytes} bytes`);
+  try {
+    sink.waitingOnClient = true;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      sink.waitingOnClient = false;
+      sink.lastActivity = performance.now();
+      total += chunk.byteLength;
+      if (total > maxBodyBytes) {
+        sink.answerEarly(413, 'Content Too Large', `Request body is larger than ${maxBodyBytes} bytes`);
+        throw new HTTPError(413, `Request body is larger than ${maxBodyBytes} bytes`);
+      }
+      yield chunk;
+      sink.waitingOnClient = true;
     }
-    yield chunk;
+  } finally {
+    sink.waitingOnClient = false;
+    sink.lastActivity = performance.now();
   }
 }
 

@@ -136,7 +136,9 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
     if (state.stopping) return;
     state.stopping = true;
     state.stopDeadline = Date.now() + shutdownTimeoutMs + 2000;
-    if (state.worker.isConnected()) state.worker.send({ stackware: 'stop' } satisfies PreforkMessage, (error: Error | null) => error && state.worker.process.kill('SIGTERM'));
+    // Not ready yet: it has no handlers and serves nothing, so SIGTERM ends it at once.
+    if (state.readyAt === undefined) state.worker.process.kill('SIGTERM');
+    else if (state.worker.isConnected()) state.worker.send({ stackware: 'stop' } satisfies PreforkMessage, (error: Error | null) => error && state.worker.process.kill('SIGTERM'));
     else state.worker.process.kill('SIGTERM');
   };
 

@@ -1,0 +1,82 @@
+import { describe, it, expect } from '@jest/globals';
+import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Application, Environ } from '@stackware/gateway';
+import { serve } from '../src/index.js';
+import { captureLogger, rawRequest, until } from './helpers.js';
+
+async function readAll(environ: Environ): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of environ['stackware.input']) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+const echo: Application = async (environ, startResponse) => {
+  const body = await readAll(environ);
+  startResponse('200 OK', [['Content-Type', 'text/plain']]);
+  return [Buffer.from(`got ${body.toString()}`)];
+};
+
+describe('HTTP server: timeouts and shutdown', () => {
+  it('a slow upload is the client\'s time: it does not trip the per-request timeout', async () => {
+    const running = await serve(echo, { port: 0, timeoutMs: 400, logger: captureLogger().logger });
+    try {
+      const parts = ['POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n', 'a', 'b', 'c', 'd', 'e'];
+      const result = await rawRequest(running.port, parts, { gapMs: 300 }); // 1.5 s of dribbled body
+      expect(result.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(result.text.endsWith('got abcde')).toBe(true);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('close() destroys what is still open after shutdownTimeoutMs, and the body is closed', async () => {
+    let closed = 0;
+    let firstSent = false;
+    const hang: Application = (_e, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      return {
+        async *[Symbol.asyncIterator]() {
+          yield Buffer.from('first ');
+          firstSent = true; // the driver wrote the chunk and asks for the next one
+          await new Promise(() => undefined);
+        },
+        close: () => void closed++,
+      };
+    };
+    const log = captureLogger();
+    const running = await serve(hang, { port: 0, timeoutMs: 0, shutdownTimeoutMs: 300, logger: log.logger });
+    const client = rawRequest(running.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 10_000 });
+    await until(() => firstSent, 5000, 'the first chunk');
+    await running.close();
+    const result = await client;
+    expect(result.closedByServer).toBe(true);
+    expect(result.text).toContain('first ');
+    expect(result.text).not.toContain('0\r\n\r\n');
+    await until(() => closed === 1, 5000, 'close() on the hung body');
+    expect(log.records.some((r) => typeof r.msg === 'string' && r.msg.startsWith('shutdown timeout'))).toBe(true);
+  });
+
+  it('close() closes idle keep-alive connections at once', async () => {
+    const hello: Application = (_e, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      return [Buffer.from('hi')];
+    };
+    const running = await serve(hello, { port: 0, keepAliveTimeoutMs: 60_000, logger: captureLogger().logger });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    let socket: Socket | undefined;
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${running.url}/`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.on('socket', (s) => (socket = s));
+      req.on('error', reject);
+      req.end();
+    });
+    const socketClosed = new Promise<void>((resolve) => socket!.once('close', () => resolve()));
+    await running.close(); // would wait for the 60 s keep-alive timeout if idle connections were kept
+    await socketClosed;
+    agent.destroy();
+  });
+});
