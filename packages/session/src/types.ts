@@ -43,6 +43,7 @@ export interface Session {
    * A new session id for the same data (call it at login and privilege changes: the
    * session-fixation defence, OWASP). The old id is removed from the store when the session is saved.
    * Loads the session first if needed.
+   * @throws Error when the response headers were already sent (the new id could not reach the client).
    */
   regenerate(): Promise<void>;
   /**
@@ -72,7 +73,8 @@ export interface SessionStore {
   /** Extends the expiry to `ttlSeconds` from now without rewriting the value (no-op when absent). */
   touch(id: string, ttlSeconds: number): Promise<void>;
   /**
-   * Takes an exclusive lock on `id` (for the `lock: true` option), waiting up to `waitMs`;
+   * Takes an exclusive lock on `id` — held from `load()` to the end of the save with `lock: true`,
+   * and around the re-read-and-write of every merging save otherwise — waiting up to `waitMs`;
    * the lock expires by itself after `ttlMs` (a crashed holder never blocks forever).
    * Resolves to the release function; rejects with {@link SessionLockTimeoutError} when not acquired in time.
    */
