@@ -158,6 +158,16 @@ describe('post-mortem reports', () => {
     expect(rebinding.text()).not.toContain('http://localhost/first');
   });
 
+  it('links reports under the mount point (SCRIPT_NAME) and a configured viewerPath', async () => {
+    const { catcher, records } = debugClient({ errorDir: `${dir}/mounted`, viewerPath: '/_errors/' });
+    const http = new TestClient(catcher, { throwErrors: false, scriptName: '/app' });
+    await http.get('/app/page');
+    await catcher.idle();
+    const list = await http.get('/app/_errors');
+    expect(list.text()).toContain(`href="/app/_errors/${records[0]!.error_id}"`);
+    expect((await http.get(`/app/_errors/${records[0]!.error_id}`)).text()).toContain('http://localhost/app/page');
+  });
+
   it('has no viewer outside debug mode', async () => {
     const { logger } = captureLogger();
     const catcher = errorCatcher(() => { throw new Error('x'); }, { logger, errorDir: `${dir}/prod` });
