@@ -76,6 +76,8 @@ const RESOURCE_PATH = 'stackware.urlparser.path';
 const HOOK_RECHECK_MS = 1000;
 /** Where a directory's wrapped dispatcher finds the application resolved for this request. */
 const RESOLVED = Symbol('stackware.urlparser.resolved');
+/** The nearest enclosing directory hook's notFound, inherited by sub-directories. */
+const NOT_FOUND = Symbol('stackware.urlparser.notFound');
 
 /** The file on disk the URL parser resolved this request to (set before the resource's application runs). */
 export function getResourcePath(environ: Environ): string | undefined {
@@ -178,7 +180,9 @@ class Parser {
         const answer = await hook.hook(environ);
         if (typeof answer === 'function') return answer(environ, startResponse);
       }
-      const resolved = (await this.resolve(dir, environ, hook)) ?? hook?.notFound ?? this.notFound;
+      const inherited = (environ as unknown as Record<symbol, unknown>)[NOT_FOUND] as Application | undefined;
+      if (hook?.notFound) (environ as unknown as Record<symbol, unknown>)[NOT_FOUND] = hook.notFound;
+      const resolved = (await this.resolve(dir, environ, hook)) ?? hook?.notFound ?? inherited ?? this.notFound;
       return this.wrap(hook, resolved)(environ, startResponse);
     };
     this.directories.set(dir, app);
@@ -194,8 +198,10 @@ class Parser {
     if (!hook?.wrap) return app;
     let wrapped = this.wrapped.get(hook);
     if (!wrapped) {
-      const notFound = hook.notFound ?? this.notFound;
-      const dispatch: Application = (environ, startResponse) => (((environ as unknown as Record<symbol, unknown>)[RESOLVED] as Application | undefined) ?? notFound)(environ, startResponse);
+      const dispatch: Application = (environ, startResponse) => {
+        const keys = environ as unknown as Record<symbol, unknown>;
+        return ((keys[RESOLVED] ?? keys[NOT_FOUND] ?? this.notFound) as Application)(environ, startResponse);
+      };
       this.wrapped.set(hook, (wrapped = hook.wrap(dispatch)));
     }
     const outer = wrapped;

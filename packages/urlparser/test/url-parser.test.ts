@@ -202,9 +202,12 @@ export const notFound: App = (_environ, sr) => {
     expect((await hooked.get('/members/inner/app', auth)).text()).toBe('inner app member1');
   });
 
-  it('answers not-found with the hook\'s notFound', async () => {
+  it('answers not-found with the hook\'s notFound, in sub-directories too', async () => {
     const res = await hooked.get('/members/missing', auth);
     expect([res.statusCode, res.text()]).toEqual([404, 'no such member page']);
+    const deeper = await hooked.get('/members/inner/missing', auth);
+    expect([deeper.statusCode, deeper.text()]).toEqual([404, 'no such member page']);
+    expect((await hooked.get('/missing')).text()).toContain('<h1>Not Found</h1>');
   });
 
   it('lets the hook rewrite the environ', async () => {
