@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import busboy from 'busboy';
 import { HTTPError, type Environ } from '@stackware/gateway';
 
@@ -89,7 +89,7 @@ export function isFormContentType(contentType: string | undefined): boolean {
 }
 
 /** Resolves when `out` can take more, or has closed (a destroyed stream never drains). */
-function drained(out: WriteStream): Promise<void> {
+function drained(out: Writable): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       out.off('drain', done);
@@ -155,7 +155,10 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
   const writes: Array<Promise<void>> = [];
   const streams: WriteStream[] = [];
   const parts: Readable[] = [];
+  let aborted = false;
   const abortAll = () => {
+    if (aborted) return;
+    aborted = true;
     parser.destroy();
     for (const part of parts) part.destroy();
     for (const s of streams) s.destroy();
@@ -172,6 +175,8 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
   parser.on('fieldsLimit', () => fail(tooLarge(`The form has more than maxFields (${limits.maxFields}) fields`)));
   parser.on('filesLimit', () => fail(tooLarge(`The form has more than maxFiles (${limits.maxFiles}) files`)));
   parser.on('file', (name, stream, info) => {
+    // A part stream can fail (truncated body); the error surfaces through the parser.
+    stream.on('error', () => undefined);
     if (failure || !info.filename) {
       stream.resume();
       return;
@@ -180,11 +185,16 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
     const index = fileCount++;
     const fileName = info.filename;
     const mimeType = info.mimeType || 'application/octet-stream';
-    writes.push((async () => {
+    const stored = (async () => {
       dirPromise ??= mkdtemp(join(tempRoot, 'stackware-upload-'));
       const dir = await dirPromise;
       const path = join(dir, `file-${index}`);
       const out = createWriteStream(path);
+      let writeError: Error | undefined;
+      // Disk errors (ENOSPC, EACCES) must reject this upload, never crash the process.
+      out.on('error', (error) => {
+        writeError ??= error;
+      });
       streams.push(out);
       let size = 0;
       let exceeded = false;
@@ -195,20 +205,24 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
       try {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
           size += chunk.length;
-          if (failure) continue; // drain without storing
+          if (failure || out.destroyed) continue; // drain without storing
           if (!out.write(chunk)) await drained(out);
         }
       } finally {
-        out.end();
-        await once(out, 'close').catch(() => undefined);
+        if (!out.destroyed) out.end();
+        if (!out.closed) await once(out, 'close').catch(() => undefined);
       }
+      if (writeError && !failure) throw new Error(`Cannot store the uploaded file ${JSON.stringify(fileName)}: ${writeError.message}`, { cause: writeError });
       if (!exceeded && !failure) files.push(new UploadedFile({ fieldName: name, filename: fileName, mimeType, path, size }));
-    })());
+    })();
+    // Observed at once: the parse may still be draining the body when a part fails.
+    stored.catch(() => undefined);
+    writes.push(stored);
   });
 
   const done = new Promise<void>((resolve, reject) => {
     parser.once('close', resolve);
-    parser.once('error', reject);
+    parser.on('error', reject);
   });
   // Keep the promise observed even when we stop feeding early.
   done.catch(() => undefined);
@@ -219,10 +233,16 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
       total += chunk.byteLength;
       if (total > limits.maxBodyBytes) {
         fail(tooLarge(`The request body is larger than maxBodyBytes (${limits.maxBodyBytes} bytes)`));
+        break;
       }
-      if (failure) break;
+      if (failure) {
+        // A part limit was broken: stop parsing, but read (and drop) the rest of the body, which
+        // is within maxBodyBytes, so that a client still sending gets the 413, not a reset.
+        abortAll();
+        continue;
+      }
       if (!parser.write(chunk)) {
-        await Promise.race([once(parser, 'drain'), done]);
+        await drained(parser);
       }
     }
     if (!failure) {

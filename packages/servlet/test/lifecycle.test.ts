@@ -81,9 +81,9 @@ describe('lifecycle', () => {
   it('endResponse stops respond, sends the output so far and still sleeps', async () => {
     const events: string[] = [];
     class Ends extends Page {
-      override respondToGet() {
+      override async respondToGet() {
         events.push('respond');
-        void this.write('partial');
+        await this.write('partial');
         this.endResponse();
       }
       override sleep(t: Transaction) {

@@ -111,7 +111,8 @@ describe('actions', () => {
   });
 
   it('never runs a method that is not in actions(), even though it exists', async () => {
-    for (const form of [{ _action_: 'deleteEverything' }, { _action_deleteEverything: '1' }, { _action_: 'awake' }, { _action_: 'constructor' }, { _action_: 'respond' }]) {
+    const attempts: Array<Record<string, string>> = [{ _action_: 'deleteEverything' }, { _action_deleteEverything: '1' }, { _action_: 'awake' }, { _action_: 'constructor' }, { _action_: 'respond' }];
+    for (const form of attempts) {
       expect((await client.post('/', { form })).text()).toBe('default:');
     }
   });
