@@ -398,6 +398,24 @@ describe('serveFastCGI: hostile input closes that connection, never the server',
     await expectClosedThenServing((c) => c.write([encodeBeginRequest(1, 1, 0), encodeRecord(RecordType.PARAMS, 1, Buffer.from([0x80, 0, 0])), encodeRecord(RecordType.PARAMS, 1)]), /Malformed PARAMS/);
   });
 
+  it('a GET_VALUES flood from a client that never reads: the server stops reading instead of queueing answers', async () => {
+    const client = await open();
+    client.socket.pause();
+    const query = encodeRecord(RecordType.GET_VALUES, 0, encodeNameValuePairs([['FCGI_MAX_CONNS', ''], ['FCGI_MAX_REQS', ''], ['FCGI_MPXS_CONNS', '']]));
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => query));
+    for (let i = 0; i < 400; i++) client.socket.write(batch); // 400k queries, ~26 MB; each answer is larger than its query
+    let last = -1;
+    for (let i = 0; i < 100 && client.socket.writableLength !== last; i++) {
+      last = client.socket.writableLength;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (process.env.SHOW_FIGURES) process.stdout.write(`flood: client still holds ${client.socket.writableLength}\n`);
+    expect(client.socket.writableLength).toBeGreaterThan(4 * 1024 * 1024);
+    client.close();
+    const next = await open();
+    expect(parseCgiResponse((await next.request(1, cgiParams('/alive'))).stdout).body.toString()).toBe('hello /alive');
+  });
+
   it('a truncated record followed by the client closing', async () => {
     const client = await open();
     client.write(encodeBeginRequest(1, 1, 0).subarray(0, 5));

@@ -27,6 +27,9 @@ export interface FastCGIConnectionSettings {
   log: ErrorStream;
 }
 
+/** Output waiting in the socket beyond which the connection stops reading. */
+const OUTPUT_BACKLOG_BYTES = 1024 * 1024;
+
 interface FcgiRequest {
   id: number;
   keepConn: boolean;
@@ -60,7 +63,10 @@ export class FastCGIConnection implements TrackedConnection {
     private readonly settings: FastCGIConnectionSettings,
   ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.wakeWriters());
+    socket.on('drain', () => {
+      this.wakeWriters();
+      this.updateFlow();
+    });
     socket.on('error', () => socket.destroy());
     socket.on('end', () => {
       this.readEnded = true;
@@ -121,10 +127,13 @@ export class FastCGIConnection implements TrackedConnection {
     this.updateFlow();
   }
 
-  /** Pauses the socket while any request has more STDIN queued than the high-water mark. */
+  /**
+   * Pauses the socket while any request has more STDIN queued than the high-water mark, or while
+   * more than 1 MiB of output waits for a client that does not read (GET_VALUES floods).
+   */
   private updateFlow(): void {
     if (this.closed) return;
-    let over = false;
+    let over = this.socket.writableLength > OUTPUT_BACKLOG_BYTES;
     for (const request of this.requests.values()) if (request.input.queuedBytes > this.settings.inputHighWaterBytes) over = true;
     if (over && !this.socket.isPaused()) this.socket.pause();
     else if (!over && this.socket.isPaused()) this.socket.resume();
