@@ -51,7 +51,7 @@ describe('each mistake gives one message naming file, section, key and fix', () 
 
   it('a module without the named export', async () => {
     const { error, file } = await errorOf('[app.main]\nuse = "./lib/apps.ts#nope"\n');
-    expect(error.message).toBe(`${file}:2:1: [app.main] key "use": module ./lib/apps.ts has no export "nope" — export it, or name one of: broken, echo, loose, notAFunction, plain, tag (write "./lib/apps.ts#NAME")`);
+    expect(error.message).toBe(`${file}:2:1: [app.main] key "use": module ./lib/apps.ts has no export "nope" — export it, or name one of: broken, echo, failing, loose, notAFunction, plain, tag (write "./lib/apps.ts#NAME")`);
     expect(error.section).toBe('app.main');
     expect(error.key).toBe('use');
   });

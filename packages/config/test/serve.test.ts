@@ -87,7 +87,7 @@ const retried = { count: 0 };
  */
 function get(port: number, path: string, retry = true): Promise<Reply> {
   return new Promise((resolvePromise, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, agent, timeout: 10_000 }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: retry ? agent : false, timeout: 10_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
@@ -99,7 +99,7 @@ function get(port: number, path: string, retry = true): Promise<Reply> {
         retried.count++;
         get(port, path, false).then(resolvePromise, reject);
       } else {
-        reject(error);
+        reject(new Error(`${error.message} (${req.reusedSocket ? 'reused connection' : 'new connection'}${retry ? '' : ', retry'})`));
       }
     });
     req.end();
@@ -226,6 +226,7 @@ describe('stackware serve site.toml', () => {
     expect(result.seen.has('w2')).toBe(false);
     expect(result.seen.has('w1') && result.seen.has('w3')).toBe(true);
     expect(peer.output()).toContain('configuration valid: replacing 2 workers gracefully');
+    if (process.env.STACKWARE_TEST_REPORT) process.stderr.write(`prefork reload: ${result.ok} requests, ${retried.count} retried on a new connection after an idle keep-alive close\n`);
   }, 120_000);
 
   it('refuses to start on a mistake, with the one-line message and exit code 2', async () => {
