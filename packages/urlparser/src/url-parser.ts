@@ -140,6 +140,7 @@ class Parser {
   readonly modules: ModuleCache;
   readonly notFound: Application;
   readonly directories = new Map<string, Application>();
+  readonly listings = new Map<string, { stamp: string; names: readonly string[] }>();
   readonly hooks = new Map<string, { checkedAt: number; path?: string; stats?: Stats }>();
   readonly wrapped = new WeakMap<DirectoryHook, Application>();
   readonly hookModules = new WeakMap<object, DirectoryHook>();
@@ -295,12 +296,8 @@ class Parser {
     const exact = await this.check(dir, segment);
     if (exact) return { found: exact };
     if (this.options.extensionless === false) return { missing: segment };
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return { missing: segment };
-    }
+    const names = await this.names(dir);
+    if (!names) return { missing: segment };
     const matches = names.filter((n) => n.startsWith(segment + '.') && !n.slice(segment.length + 1).includes('.') && n.length > segment.length + 1 && !this.isHidden(n)).sort();
     const found: Found[] = [];
     for (const name of matches) {
@@ -309,6 +306,21 @@ class Parser {
     }
     if (found.length > 1) return { ambiguous: found.map((f) => f.name) };
     return found.length === 1 ? { found: found[0]! } : { missing: segment };
+  }
+
+  /** The names in `dir`, cached until the directory changes (one stat instead of a readdir per miss). */
+  async names(dir: string): Promise<readonly string[] | undefined> {
+    try {
+      const stats = await stat(dir);
+      const stamp = `${stats.ino}:${stats.mtimeMs}`;
+      const cached = this.listings.get(dir);
+      if (cached && cached.stamp === stamp) return cached.names;
+      const names = await readdir(dir);
+      this.listings.set(dir, { stamp, names });
+      return names;
+    } catch {
+      return undefined;
+    }
   }
 
   /** lstat + symlink containment: the entry if it may be served. */

@@ -16,6 +16,14 @@ describe('urlParser with @stackware/servlet pages (through TO_APPLICATION, no im
     expect(res.text()).toContain('<p>Hello from a servlet at /hello</p>');
   });
 
+  it('serves a folder of browser JavaScript as files through a hook that answers with staticFiles', async () => {
+    const res = await client.get('/static/app.js');
+    expect(res.statusCode).toBe(200);
+    expect(res.header('Content-Type')).toBe('text/javascript; charset=utf-8');
+    expect(res.text()).toContain("document.querySelector('h1')");
+    expect((await client.get('/static/_hook.ts')).statusCode).toBe(404);
+  });
+
   it('guards a folder of servlets with its _hook.ts', async () => {
     expect((await client.get('/admin/dashboard')).statusCode).toBe(403);
     const res = await client.get('/admin/dashboard', { headers: { 'X-Admin': 'yes' } });

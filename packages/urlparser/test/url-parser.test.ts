@@ -35,6 +35,15 @@ describe('urlParser: finding files', () => {
     expect((await client.get('/both.txt')).text()).toBe('both as text\n');
   });
 
+  it('sees a file added after a miss (the directory-names cache follows the directory)', async () => {
+    await mkdir(join(site.root, 'fresh'), { recursive: true });
+    expect((await client.get('/fresh/later')).statusCode).toBe(404);
+    await writeFile(join(site.root, 'fresh', 'later.html'), '<p>later</p>');
+    expect((await client.get('/fresh/later')).text()).toBe('<p>later</p>');
+    await writeFile(join(site.root, 'fresh', 'later.txt'), 'now ambiguous');
+    expect((await client.get('/fresh/later')).statusCode).toBe(404);
+  });
+
   it('answers 404 for a missing name', async () => {
     expect((await client.get('/nothing-here')).statusCode).toBe(404);
     expect((await client.get('/docs/nothing')).statusCode).toBe(404);

@@ -1,0 +1,6 @@
+import { fileURLToPath } from 'node:url';
+import { staticFiles } from '../../../src/index.js';
+
+/** Browser assets: this directory is served as plain files, so app.js is sent, not executed. */
+const files = staticFiles({ root: fileURLToPath(new URL('.', import.meta.url)), cacheControl: 'public, max-age=60' });
+export const hook = () => files;
