@@ -143,7 +143,6 @@ const DIFFERENCES: Record<string, { stackware: number; nginx: number; why: strin
   NUL: { stackware: 404, nginx: 400, why: 'nginx rejects a decoded NUL as a bad request; urlParser refuses the segment with the same 404 as every other refused path' },
   'symlink inside the root': { stackware: 200, nginx: 404, why: 'urlParser checks where a link points (realpath inside the root) and serves links that stay inside; nginx\'s disable_symlinks refuses every link (try_files then falls through to =404). Links out of the root: both 404 — without disable_symlinks nginx would serve their targets, which is why urlParser refuses them by default' },
   'POST to a static file': { stackware: 405, nginx: 405, why: 'same status; listed because nginx sends no Allow header (urlParser sends "Allow: GET, HEAD" as RFC 9110 §15.5.6 requires)' },
-  'range reversed': { stackware: 416, nginx: 416, why: 'same status; listed because nginx sends no Content-Range on this 416, urlParser sends "bytes */size"' },
 };
 
 describe('differential: urlParser vs nginx (root + try_files)', () => {
@@ -212,6 +211,15 @@ describe('differential: urlParser vs nginx (root + try_files)', () => {
     }
     // (Multipart bodies differ in length: each server has its own boundary.)
     if (!ourType.startsWith('multipart/')) expect(stackware.headers['content-length']).toBe(peer.headers['content-length'] ?? String(peer.body.length));
+  });
+
+  it('differs in headers as listed (Allow on 405) and agrees on Content-Range for 416', () => {
+    const post = answers.get('POST to a static file')!;
+    expect([post.stackware.headers.allow, post.nginx.headers.allow]).toEqual(['GET, HEAD', undefined]);
+    const reversed = answers.get('range reversed')!;
+    expect([reversed.stackware.headers['content-range'], reversed.nginx.headers['content-range']]).toEqual(['bytes */1000', 'bytes */1000']);
+    const unsatisfiable = answers.get('range unsatisfiable')!;
+    expect([unsatisfiable.stackware.headers['content-range'], unsatisfiable.nginx.headers['content-range']]).toEqual(['bytes */1000', 'bytes */1000']);
   });
 
   it('sends the same Last-Modified as nginx and a strong ETag like it', () => {
