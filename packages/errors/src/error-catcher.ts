@@ -181,7 +181,7 @@ export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}
     return [page.body];
   };
 
-  const catcher = async (environ: Environ, startResponse: StartResponse): Promise<ResponseBody> => {
+  const catcher = (environ: Environ, startResponse: StartResponse): ResponseBody | Promise<ResponseBody> => {
     if (viewer && (environ.PATH_INFO === viewerPath || environ.PATH_INFO.startsWith(viewerPath + '/')) && isDebugClient(environ, access)) {
       return viewer(environ, startResponse);
     }
@@ -214,104 +214,111 @@ export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}
       throw error;
     };
 
-    let body: ResponseBody;
+    // No await on the fast path: a synchronous application stays synchronous.
+    let result: ResponseBody | Promise<ResponseBody>;
     try {
-      body = await app(environ, trackedStart);
-      if (!isIterableBody(body)) throw new TypeError(`The application returned ${body === null ? 'null' : typeof body === 'string' ? 'a string (encode it and return [bytes])' : typeof body}, not an iterable of Uint8Array chunks`);
+      result = app(environ, trackedStart);
     } catch (error) {
       return handle(error, 'application');
     }
-
-    if ((body as { fileWrapper?: unknown }).fileWrapper === true) return body;
-    if (Array.isArray(body)) {
-      const inner = body as ResponseBody & Uint8Array[];
-      if (typeof inner.close !== 'function') return inner;
-      const copy: Uint8Array[] & { close?(): Promise<void> } = [...(inner as Uint8Array[])];
-      copy.close = async () => {
-        try {
-          await inner.close!();
-        } catch (error) {
-          report(error, environ, 'close', true, 500);
-        }
-      };
-      return copy;
+    if (typeof (result as Promise<ResponseBody> | null)?.then === 'function') {
+      return (result as Promise<ResponseBody>).then(wrapBody, (error: unknown) => handle(error, 'application'));
     }
+    return wrapBody(result as ResponseBody);
 
-    const inner = body;
-    let closed = false;
-    const closeInner = async () => {
-      if (closed) return;
-      closed = true;
-      await inner.close?.();
-    };
-    const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
-    return {
-      // A hand-written iterator rather than an async generator: one promise per chunk, no more.
-      [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-        const source = inner as Partial<AsyncIterable<unknown>> & Partial<Iterable<unknown>>;
-        const iterator: Iterator<unknown> | AsyncIterator<unknown> = source[Symbol.asyncIterator] ? source[Symbol.asyncIterator]!() : source[Symbol.iterator]!();
-        let replacement: Uint8Array[] | undefined;
-        let index = 0;
-        let finished = false;
-        const nextReplacement = (): IteratorResult<Uint8Array> => {
-          if (index < replacement!.length) return { value: replacement![index++]!, done: false };
-          finished = true;
-          return done;
+    function wrapBody(body: ResponseBody): ResponseBody {
+      if (!isIterableBody(body)) return handle(new TypeError(`The application returned ${body === null ? 'null' : typeof body === 'string' ? 'a string (encode it and return [bytes])' : typeof body}, not an iterable of Uint8Array chunks`), 'application');
+      if ((body as { fileWrapper?: unknown }).fileWrapper === true) return body;
+      if (Array.isArray(body)) {
+        const inner = body as ResponseBody & Uint8Array[];
+        if (typeof inner.close !== 'function') return inner;
+        const copy: Uint8Array[] & { close?(): Promise<void> } = [...(inner as Uint8Array[])];
+        copy.close = async () => {
+          try {
+            await inner.close!();
+          } catch (error) {
+            report(error, environ, 'close', true, 500);
+          }
         };
-        /** Before the response started: switch to the error page. After: log and rethrow (the server cuts the connection). */
-        const fail = (error: unknown, catchPoint: CatchPoint): IteratorResult<Uint8Array> => {
-          replacement = handle(error, catchPoint);
-          return nextReplacement();
-        };
-        return {
-          async next(): Promise<IteratorResult<Uint8Array>> {
-            if (finished) return done;
-            if (replacement) return nextReplacement();
-            let step: IteratorResult<unknown>;
-            try {
-              step = await iterator.next();
-            } catch (error) {
-              return fail(error, 'body');
-            }
-            if (!step.done) {
-              const chunk = step.value;
-              if (isBytes(chunk)) {
-                if (chunk.byteLength > 0) started = true;
-                return step as IteratorResult<Uint8Array>;
-              }
+        return copy;
+      }
+
+      const inner = body;
+      let closed = false;
+      const closeInner = async () => {
+        if (closed) return;
+        closed = true;
+        await inner.close?.();
+      };
+      const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
+      return {
+        // A hand-written iterator rather than an async generator: one promise per chunk, no more.
+        [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+          const source = inner as Partial<AsyncIterable<unknown>> & Partial<Iterable<unknown>>;
+          const iterator: Iterator<unknown> | AsyncIterator<unknown> = source[Symbol.asyncIterator] ? source[Symbol.asyncIterator]!() : source[Symbol.iterator]!();
+          let replacement: Uint8Array[] | undefined;
+          let index = 0;
+          let finished = false;
+          const nextReplacement = (): IteratorResult<Uint8Array> => {
+            if (index < replacement!.length) return { value: replacement![index++]!, done: false };
+            finished = true;
+            return done;
+          };
+          /** Before the response started: switch to the error page. After: log and rethrow (the server cuts the connection). */
+          const fail = (error: unknown, catchPoint: CatchPoint): IteratorResult<Uint8Array> => {
+            replacement = handle(error, catchPoint);
+            return nextReplacement();
+          };
+          return {
+            async next(): Promise<IteratorResult<Uint8Array>> {
+              if (finished) return done;
+              if (replacement) return nextReplacement();
+              let step: IteratorResult<unknown>;
               try {
-                await iterator.return?.();
-              } catch {
-                // the type error below is the one to report
+                step = await iterator.next();
+              } catch (error) {
+                return fail(error, 'body');
               }
-              return fail(new TypeError(`The response body yielded ${typeof chunk === 'string' ? 'a string (encode it: chunks are Uint8Array)' : chunk === null ? 'null' : typeof chunk}; chunks must be Uint8Array`), 'body');
-            }
-            // The end: close now, so that a failing close() can still replace or break the response.
-            try {
-              await closeInner();
-            } catch (error) {
-              return fail(error, 'close');
-            }
-            finished = true;
-            return done;
-          },
-          async return(): Promise<IteratorResult<Uint8Array>> {
-            const open = !finished && !replacement;
-            finished = true;
-            if (open) await iterator.return?.();
-            return done;
-          },
-        };
-      },
-      async close() {
-        try {
-          await closeInner();
-        } catch (error) {
-          // Reached only when iteration stopped early (client gone, or an error already handled).
-          report(error, environ, 'close', started, 500);
-        }
-      },
-    };
+              if (!step.done) {
+                const chunk = step.value;
+                if (isBytes(chunk)) {
+                  if (chunk.byteLength > 0) started = true;
+                  return step as IteratorResult<Uint8Array>;
+                }
+                try {
+                  await iterator.return?.();
+                } catch {
+                  // the type error below is the one to report
+                }
+                return fail(new TypeError(`The response body yielded ${typeof chunk === 'string' ? 'a string (encode it: chunks are Uint8Array)' : chunk === null ? 'null' : typeof chunk}; chunks must be Uint8Array`), 'body');
+              }
+              // The end: close now, so that a failing close() can still replace or break the response.
+              try {
+                await closeInner();
+              } catch (error) {
+                return fail(error, 'close');
+              }
+              finished = true;
+              return done;
+            },
+            async return(): Promise<IteratorResult<Uint8Array>> {
+              const open = !finished && !replacement;
+              finished = true;
+              if (open) await iterator.return?.();
+              return done;
+            },
+          };
+        },
+        async close() {
+          try {
+            await closeInner();
+          } catch (error) {
+            // Reached only when iteration stopped early (client gone, or an error already handled).
+            report(error, environ, 'close', started, 500);
+          }
+        },
+      };
+    }
   };
 
   return Object.assign(catcher, {
