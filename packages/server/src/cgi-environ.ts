@@ -66,6 +66,7 @@ export function environFromCgi(variables: Iterable<readonly [string, CgiValue]>,
     const decoded = rawPath !== undefined ? decodePath(rawPath)! : '';
     pathInfo = decoded.startsWith(scriptName) ? decoded.slice(scriptName.length) : '';
   }
+  if (scriptName && !scriptName.startsWith('/')) scriptName = '/' + scriptName;
   while (scriptName.endsWith('/')) {
     scriptName = scriptName.slice(0, -1);
     if (!pathInfo.startsWith('/')) pathInfo = '/' + pathInfo;

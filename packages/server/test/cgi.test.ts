@@ -98,6 +98,7 @@ describe('environFromCgi', () => {
   it('moves a trailing slash of SCRIPT_NAME onto PATH_INFO', () => {
     expect(environFromCgi([['SCRIPT_NAME', '/'], ['PATH_INFO', '']])).toMatchObject({ SCRIPT_NAME: '', PATH_INFO: '/' });
     expect(environFromCgi([['SCRIPT_NAME', '/app/'], ['PATH_INFO', 'x']])).toMatchObject({ SCRIPT_NAME: '/app', PATH_INFO: '/x' });
+    expect(environFromCgi([['SCRIPT_NAME', 'app'], ['PATH_INFO', '/x']])).toMatchObject({ SCRIPT_NAME: '/app', PATH_INFO: '/x' });
   });
 
   it('derives PATH_INFO from REQUEST_URI when absent (Debian fastcgi_params sends none)', () => {

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { shiftPathInfo, type Application, type Environ } from '@stackware/gateway';
+import { shiftPathInfo, validator, type Application, type Environ } from '@stackware/gateway';
 
 /** The bytes of /large: chunk i is 64 KiB of the byte (i % 251). */
 export function largeChunk(i: number): Buffer {
@@ -104,6 +104,6 @@ export function mounted(prefix: string, app: Application): Application {
 
 /** For a CGI child: record closes as files in $STACKWARE_TEST_CLOSE_DIR. */
 const closeDir = process.env.STACKWARE_TEST_CLOSE_DIR;
-export default conformanceApp((token) => {
+export default validator(conformanceApp((token) => {
   if (closeDir && /^[\w-]+$/.test(token)) writeFileSync(join(closeDir, `closed-${token}`), 'closed\n');
-});
+}));

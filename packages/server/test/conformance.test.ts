@@ -10,7 +10,7 @@ import { chmod, readdir, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BadRequestError, TestClient, type Application } from '@stackware/gateway';
+import { BadRequestError, TestClient, validator, type Application } from '@stackware/gateway';
 import { startApache, startNginx, tempDir, type ApachePeer, type NginxPeer } from '@stackware/testing';
 import { serve, serveFastCGI, serveSCGI } from '../src/index.js';
 import { conformanceApp, largeChunk, mounted } from './conformance-app.js';
@@ -39,11 +39,12 @@ interface Target {
 }
 
 const closedInProcess: string[] = [];
-const app: Application = conformanceApp((token) => void closedInProcess.push(token));
+/** Every gateway runs the app inside the validator, so the environ each one builds is checked too. */
+const app: Application = validator(conformanceApp((token) => void closedInProcess.push(token)));
 
 function testClientTarget(): Target {
-  const root = new TestClient(app, { throwErrors: false });
-  const mountedClient = new TestClient(app, { throwErrors: false, scriptName: '/mount' });
+  const root = new TestClient(app, { throwErrors: false, validate: false });
+  const mountedClient = new TestClient(app, { throwErrors: false, validate: false, scriptName: '/mount' });
   return {
     name: 'TestClient', prefix: '', mount: '/mount', differences: {},
     async request(path, options = {}) {
