@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { extname } from 'node:path';
@@ -128,7 +129,7 @@ export function serveFile(environ: Environ, startResponse: StartResponse, path: 
         ]);
         return wrap(path, { offset: start, length: end - start + 1 });
       }
-      const boundary = `stackware-${Math.random().toString(16).slice(2)}${Date.now().toString(16)}`;
+      const boundary = `stackware-${randomBytes(12).toString('hex')}`;
       startResponse('206 Partial Content', [
         ['Content-Type', `multipart/byteranges; boundary=${boundary}`],
         ['Content-Length', String(multipartLength(parsed, size, type, boundary))],
