@@ -156,9 +156,15 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
         multiprocess: o.multiprocess,
       });
     } catch (error) {
-      if (!(error instanceof BadRequestError)) throw error;
-      plainResponse(req, res, 400, 'Bad Request', error.message, o.serverHeader);
-      logEarly(req, id, 400, started);
+      // Never let a request take the process down: a bad request is 400, anything else 500.
+      if (error instanceof BadRequestError) {
+        plainResponse(req, res, 400, 'Bad Request', error.message, o.serverHeader);
+        logEarly(req, id, 400, started);
+      } else {
+        logger.error({ req_id: id, err: error }, 'cannot build the environ');
+        plainResponse(req, res, 500, 'Internal Server Error', 'Internal Server Error', o.serverHeader);
+        logEarly(req, id, 500, started);
+      }
       return;
     }
     environ[REQUEST_ID_KEY] = id;
