@@ -4,8 +4,10 @@ import { DEFAULT_FORM_LIMITS, isFormContentType, parseForm, type FormLimits, typ
 
 /** Environ key holding the parsed form body, shared with forwarded and included servlets. */
 export const FORM_KEY = 'stackware.servlet.form';
-/** Environ key a loader (URL parser, deploy file) may set to the servlet's file on disk. */
+/** Environ key a loader (the deploy-file factory, or any other) may set to the servlet's file on disk. */
 export const SERVER_SIDE_PATH_KEY = 'stackware.servlet.serverSidePath';
+/** The key @stackware/urlparser sets to the resolved file (its `getResourcePath`); read without importing it. */
+const URLPARSER_PATH_KEY = 'stackware.urlparser.path';
 
 /** Options of {@link HTTPRequest.create}. */
 export interface RequestOptions {
@@ -208,12 +210,12 @@ export class HTTPRequest {
   }
 
   /**
-   * The servlet's file on disk when a loader recorded it (the URL parser or the deploy file,
-   * under `stackware.servlet.serverSidePath`); with `path`, that path resolved against the
+   * The servlet's file on disk when a loader recorded it (the deploy-file factory under
+   * `stackware.servlet.serverSidePath`, or the URL parser's resolved file); with `path`, that path resolved against the
    * servlet's directory. Undefined when unknown (a servlet built with `servletApp` in code).
    */
   serverSidePath(path?: string): string | undefined {
-    const own = this.environ[SERVER_SIDE_PATH_KEY];
+    const own = this.environ[SERVER_SIDE_PATH_KEY] ?? this.environ[URLPARSER_PATH_KEY];
     if (typeof own !== 'string') return undefined;
     if (path === undefined) return own;
     return new URL(path, `file://${own}`).pathname;
