@@ -12,7 +12,8 @@ export const DEFAULT_HIDE: readonly string[] = Object.freeze([
   '*.map', // source maps reveal the original sources
   '_hook.*', // the per-directory hook module (see urlParser)
   'node_modules',
-  '*.tsbuildinfo',
+  // project metadata that sits beside modules (a site directory needs a package.json with "type": "module")
+  'package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'yarn.lock', 'tsconfig*.json', '*.tsbuildinfo',
 ]);
 
 /** Server-side source that is executed, never sent as text (by `staticFiles`, or when a module factory is removed). */

@@ -80,6 +80,8 @@ export default class Hello {
     'site/#notes#': 'autosave\n',
     'site/notes.txt': 'notes\n',
     'site/readme.bak': 'only a backup\n',
+    'site/package.json': '{"type":"module","dependencies":{"secret-internal-lib":"1.0.0"}}\n',
+    'site/tsconfig.json': '{"compilerOptions":{}}\n',
   };
   for (const [name, content] of Object.entries(files)) {
     const path = join(dir, name);

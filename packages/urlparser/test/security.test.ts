@@ -23,7 +23,7 @@ afterAll(() => site.cleanup());
 async function expectRefused(client: TestClient, target: string): Promise<void> {
   const res = await client.get(target);
   expect([target, res.statusCode]).toEqual([target, 404]);
-  expect(res.text()).not.toMatch(/SECRET|root:x:0|\[core\]|backup|swap|autosave|"version"|module\.exports|environ\.SCRIPT_NAME/);
+  expect(res.text()).not.toMatch(/SECRET|secret-internal-lib|compilerOptions|root:x:0|\[core\]|backup|swap|autosave|"version"|module\.exports|environ\.SCRIPT_NAME/);
 }
 
 describe.each([
@@ -80,6 +80,10 @@ describe.each([
   it('hidden files and directories: .env, .git/, dotfiles', async () => {
 
     for (const t of ['/.env', '/.git/config', '/.git/', '/.git', '/.hidden/visible-name.txt', '/.notes.txt.swp', '/%2eenv']) await expectRefused(get(), t);
+  });
+
+  it('project metadata: package.json, tsconfig.json', async () => {
+    for (const t of ['/package.json', '/tsconfig.json', '/package']) await expectRefused(get(), t);
   });
 
   it('hidden extensions: source maps, .bak, ~, .swp, #autosave#', async () => {
