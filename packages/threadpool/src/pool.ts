@@ -43,6 +43,7 @@ class Generation {
   private readonly initialised = new Set<number>();
   private failure: string | undefined;
   private waiters: Array<{ resolve(): void; reject(error: Error): void }> = [];
+  private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: ResolvedOptions) {
     const workerData: ThreadConfig = {
@@ -96,13 +97,31 @@ class Generation {
     return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject })).finally(() => clearInterval(keepAlive));
   }
 
-  /** Graceful: requests in progress and queued finish; after `timeoutMs` the threads are terminated. */
+  /** A request of this generation settled. */
+  settled(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /**
+   * Graceful: waits until the requests sent to these threads (running and queued) have finished,
+   * or `timeoutMs`, then terminates the threads. (Not Piscina's close(): it can count one thread's
+   * task completions more than once and stop threads that are still running a request.)
+   */
   async close(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); });
-    const outcome = await Promise.race([this.piscina.close().then(() => 'closed' as const), timedOut]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') await this.piscina.destroy();
+    if (this.inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.piscina.destroy();
   }
 }
 
@@ -150,7 +169,7 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
     windowBytes: resolved.windowBytes,
     log: resolved.log,
     onSettled: () => {
-      generation.inFlight--;
+      generation.settled();
       stats.inFlight--;
     },
     onReplaced: (reason) => {

@@ -205,6 +205,20 @@ describe('threadPool: loading the application', () => {
     }
   });
 
+  it('logs an error nobody caught in a thread and keeps the thread', async () => {
+    const logs: string[] = [];
+    const pool = threadPool({ module: fixture('app.ts'), threads: 1, log: (t) => logs.push(t) });
+    try {
+      const client = new TestClient(pool);
+      const first = await client.get('/stray');
+      await until(() => logs.join('').includes('a stray rejection'), 10_000, 'the log line');
+      expect((await client.get('/stray')).text()).toBe(first.text());
+      expect(pool.stats.replaced).toEqual({ timeout: 0, memory: 0, crash: 0, recycle: 0, init: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('rejects options of the wrong type with a message naming the option', () => {
     expect(() => threadPool({ module: fixture('hello.ts'), threads: 0 })).toThrow(ThreadPoolOptionError);
     expect(() => threadPool({ module: fixture('hello.ts'), timeoutMs: -1 })).toThrow(/"timeoutMs"/);

@@ -121,11 +121,14 @@ describe('threadPool reliability (real HTTP server, concurrent load)', () => {
     await pool.ready();
     expect((await get(server.url)).text).toBe('v1');
     const slow = get(`${server.url}/slow`);
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => pool.stats.inFlight === 1, 5_000, 'the slow request to start');
+    const during = load(server.url, 40, 4);
     writeFileSync(file, version('v2'));
     await until(() => pool.stats.reloads > 0, 10_000, 'the reload');
     expect((await get(server.url)).text).toBe('v2');
-    expect(await slow).toMatchObject({ status: 200, text: 'v1' });
+    const slowReply = await slow;
+    expect(slowReply).toMatchObject({ status: 200, text: "v1" });
+    expect(tally(await during)).toEqual({ 200: 40 });
   });
 
   it('drains gracefully: requests in progress finish, new ones get 503', async () => {
