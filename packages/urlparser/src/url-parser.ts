@@ -183,7 +183,7 @@ class Parser {
       }
       const inherited = (environ as unknown as Record<symbol, unknown>)[NOT_FOUND] as Application | undefined;
       if (hook?.notFound) (environ as unknown as Record<symbol, unknown>)[NOT_FOUND] = hook.notFound;
-      const resolved = (await this.resolve(dir, environ, hook)) ?? hook?.notFound ?? inherited ?? this.notFound;
+      const resolved = (await this.resolve(dir, environ)) ?? hook?.notFound ?? inherited ?? this.notFound;
       return this.wrap(hook, resolved)(environ, startResponse);
     };
     this.directories.set(dir, app);
@@ -244,7 +244,7 @@ class Parser {
   }
 
   /** Finds the application for the next segment of PATH_INFO in `dir`; undefined = not found. Mutates `environ`. */
-  async resolve(dir: string, environ: Environ, hook: DirectoryHook | undefined): Promise<Application | undefined> {
+  async resolve(dir: string, environ: Environ): Promise<Application | undefined> {
     if (environ.PATH_INFO === '') {
       // The directory itself, without its trailing slash: redirect so relative links work (Paste, Apache's DirectorySlash).
       let location = `${quotePath(environ.SCRIPT_NAME)}/`.replace(/^\/{2,}/, '/');
@@ -256,7 +256,7 @@ class Parser {
     let segment = environ.PATH_INFO === '/' ? '' : shiftPathInfo(environ);
     if (segment === '') {
       environ.PATH_INFO = '/';
-      return this.index(dir, environ, hook);
+      return this.index(dir, environ);
     }
     segment = segment!;
     const unsafe = unsafeSegmentReason(segment);
@@ -277,7 +277,7 @@ class Parser {
     return stem(name) === HOOK_NAME && HOOK_EXTENSIONS.includes(ext.toLowerCase());
   }
 
-  async index(dir: string, environ: Environ, _hook: DirectoryHook | undefined): Promise<Application | undefined> {
+  async index(dir: string, environ: Environ): Promise<Application | undefined> {
     for (const name of this.options.indexNames ?? ['index', 'main']) {
       if (this.isHidden(name)) continue;
       const lookup = await this.lookup(dir, name);
