@@ -6,7 +6,6 @@ import { configFilter } from './location.js';
 import { checkOptionType, closest, exampleOf } from './options.js';
 import { importUse, parseUse, pickExport, pickFactory, UseError, type FactoryKind } from './use.js';
 import { poolDispatcher, startThreadPool, type PoolHandle } from './pools.js';
-import { serverFactoryFromExports } from './server-fallback.js';
 
 type AnyFactory = AppFactory | FilterFactory | ServerFactory;
 const SECTION = { apps: 'app', filters: 'filter', servers: 'server' } as const;
@@ -212,10 +211,6 @@ export class Deployment extends DeploymentDefinition {
         try {
           const mod = await importUse(spec, this.here);
           if (spec.kind === 'package') {
-            if (kind === 'servers' && !(mod.factories as { servers?: unknown } | undefined)?.servers) {
-              const bridged = serverFactoryFromExports(mod, protocol ?? 'http');
-              if (bridged) return bridged;
-            }
             // A server section without "#name" picks the entry named after its protocol when the package has one.
             const servers = (mod.factories as { servers?: Record<string, unknown> } | undefined)?.servers;
             const named = kind === 'servers' && spec.name === undefined && protocol && typeof servers?.[protocol] === 'function' ? { ...spec, name: protocol } : spec;
