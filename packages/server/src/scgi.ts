@@ -56,6 +56,7 @@ class SCGIConnection implements TrackedConnection {
   private input: InputQueue | undefined;
   private remaining = 0;
   private started = false;
+  private received = false;
   private readonly controller = new AbortController();
   private drainWaiter: (() => void) | undefined;
 
@@ -78,8 +79,9 @@ class SCGIConnection implements TrackedConnection {
     });
   }
 
+  /** Graceful close: a connection that has sent nothing yet is ended; one that has is answered. */
   drain(): void {
-    if (!this.started) this.socket.end();
+    if (!this.received) this.socket.end();
   }
 
   destroy(): void {
@@ -98,6 +100,7 @@ class SCGIConnection implements TrackedConnection {
   }
 
   private onData(chunk: Buffer): void {
+    this.received = true;
     if (this.input) {
       this.feed(chunk);
       return;

@@ -1,5 +1,8 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
 import { PassThrough, Readable, Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BadRequestError, type Application } from '@stackware/gateway';
 import { runCgi, environFromCgi } from '../src/index.js';
 import { parseCgiResponse } from './fastcgi-client.js';
@@ -133,4 +136,33 @@ describe('environFromCgi', () => {
   ] as Array<[string, Array<[string, string | Buffer]>]>)('throws BadRequestError (400) for %s', (_name, vars) => {
     expect(() => environFromCgi(vars)).toThrow(BadRequestError);
   });
+});
+
+describe('stackware cgi <module>', () => {
+  const repo = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+  const run = (target: string, env: Record<string, string>, body = '') => new Promise<{ stdout: Buffer; stderr: string; code: number | null }>((done, reject) => {
+    const child = spawn(process.execPath, [join(repo, 'packages/cli/bin/stackware.js'), 'cgi', target], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, cwd: repo });
+    const out: Buffer[] = [];
+    let err = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`stackware cgi timed out: ${err}`)); }, 30_000);
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('close', (code) => { clearTimeout(timer); done({ stdout: Buffer.concat(out), stderr: err, code }); });
+    child.stdin.end(body);
+  });
+
+  it('answers the request in its environment and stdin, exit code 0', async () => {
+    const result = await run('packages/server/test/conformance-app.ts', { ...base, SCRIPT_NAME: '/cgi/app.cgi', PATH_INFO: '/echo', REQUEST_URI: '/cgi/app.cgi/echo', REQUEST_METHOD: 'POST', CONTENT_LENGTH: '3', CONTENT_TYPE: 'text/plain' }, 'abc');
+    expect(result.code).toBe(0);
+    const response = parseCgiResponse(result.stdout);
+    expect(response.status).toBe('200 OK');
+    expect(JSON.parse(response.body.toString())).toMatchObject({ length: 3, CONTENT_TYPE: 'text/plain' });
+  }, 40_000);
+
+  it('answers 500 (a valid CGI response) when the module cannot be loaded, the reason on stderr, exit code 1', async () => {
+    const result = await run('packages/server/test/no-such-app.ts', base);
+    expect(result.code).toBe(1);
+    expect(parseCgiResponse(result.stdout).status).toBe('500 Internal Server Error');
+    expect(result.stderr).toMatch(/no-such-app\.ts: no such file/);
+  }, 40_000);
 });

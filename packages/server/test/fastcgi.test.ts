@@ -140,6 +140,17 @@ describe('serveFastCGI: responses', () => {
     client.close();
   });
 
+  it('joins PARAMS split over several records (a 100 KB header, over 64 KiB)', async () => {
+    const roomy = await serveFastCGI(app, { port: 0 });
+    const client = await FcgiTestClient.connect({ port: Number(roomy.url.split(':').at(-1)) });
+    const big = 'x'.repeat(100_000);
+    const result = await client.request(1, cgiParams('/environ', [['HTTP_X_THING', big]]));
+    expect(result.records.filter((r) => r.type === RecordType.STDOUT).length).toBeGreaterThan(0);
+    expect(JSON.parse(parseCgiResponse(result.stdout).body.toString()).HTTP_X_THING).toBe(big);
+    client.close();
+    await roomy.close();
+  });
+
   it('streams STDIN records into stackware.input up to CONTENT_LENGTH', async () => {
     const client = await open();
     const body = Buffer.alloc(200_000);

@@ -1,13 +1,17 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { connect } from 'node:net';
+import { join } from 'node:path';
+import { tempDir } from '@stackware/testing';
 import type { Application } from '@stackware/gateway';
 import { serveSCGI, parseSCGIHeaders } from '../src/index.js';
 import { parseCgiResponse } from './fastcgi-client.js';
 
 const closed: string[] = [];
 let produced = 0;
+let onEchoStart: () => void = () => {};
 const app: Application = async (environ, startResponse) => {
   if (environ.PATH_INFO === '/echo') {
+    onEchoStart();
     const chunks: Buffer[] = [];
     for await (const c of environ['stackware.input']) chunks.push(Buffer.from(c));
     startResponse('200 OK', [['Content-Type', 'application/octet-stream'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']]);
@@ -100,6 +104,29 @@ describe('serveSCGI', () => {
     expect(logged.join('')).toMatch(reason);
     const ok = await exchange(port, netstring([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ['REQUEST_URI', '/alive'], ['PATH_INFO', '/alive']]));
     expect(parseCgiResponse(ok.reply).body.toString()).toContain('|/alive|');
+  });
+
+  it('listens on a Unix socket; close() lets an in-flight request finish', async () => {
+    const { dir, cleanup } = await tempDir();
+    const path = join(dir, 'scgi.sock');
+    const own = await serveSCGI(app, { socket: path });
+    expect(own.url).toBe(`unix:${path}`);
+    const socket = connect(path);
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    const ended = new Promise((resolve) => socket.on('close', resolve));
+    // headers now, the body (5 bytes) only after close() was called
+    socket.write(netstring([['CONTENT_LENGTH', '5'], ['SCGI', '1'], ['REQUEST_METHOD', 'POST'], ['REQUEST_URI', '/echo'], ['PATH_INFO', '/echo']]));
+    await new Promise<void>((resolve) => { onEchoStart = resolve; });
+    onEchoStart = () => {};
+    let closed = false;
+    const closing = own.close().then(() => { closed = true; });
+    socket.write('later');
+    await ended;
+    expect(parseCgiResponse(Buffer.concat(chunks)).body.toString()).toBe('later');
+    await closing;
+    expect(closed).toBe(true);
+    await cleanup();
   });
 
   it('parseSCGIHeaders rejects unterminated names and values', () => {
