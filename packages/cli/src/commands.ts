@@ -16,8 +16,8 @@ export interface Command {
 /** The subcommands. To add one: a row here, its name in `CommandName`, its flags in OPTIONS. */
 export const COMMANDS: Partial<Record<CommandName, Command>> = {
   serve: {
-    usage: 'stackware serve <module.ts[#export]> [options]',
-    summary: 'serve an application (the default export, or #name) over HTTP',
+    usage: 'stackware serve <module.ts[#export] | site.toml> [options]',
+    summary: 'serve an application (the default export, or #name) over HTTP, or every server of a deploy file (reloaded live)',
     run: serveCommand,
   },
   check: {
