@@ -13,7 +13,7 @@ export const RULES = {
   'environ-http-content-length': 'HTTP_CONTENT_LENGTH must not exist: the header is CONTENT_LENGTH.',
   'environ-request-method': 'REQUEST_METHOD must be an HTTP token (RFC 9110 §9).',
   'environ-script-name': 'SCRIPT_NAME must be "" or start with "/", and must not end with "/".',
-  'environ-path-info': 'PATH_INFO must be "" or start with "/".',
+  'environ-path-info': 'PATH_INFO must be "" or start with "/" ("*" only for OPTIONS *).',
   'environ-path-empty': 'SCRIPT_NAME and PATH_INFO must not both be empty (PATH_INFO is at least "/").',
   'environ-query-string': 'QUERY_STRING must not start with "?" or contain "#".',
   'environ-content-length': 'CONTENT_LENGTH, when present, must be decimal digits.',
@@ -92,7 +92,7 @@ export function checkEnviron(environ: unknown): asserts environ is Environ {
   const e = env as Environ;
   if (!TOKEN.test(e.REQUEST_METHOD)) fail('environ-request-method', `Got ${JSON.stringify(e.REQUEST_METHOD)}.`);
   if (e.SCRIPT_NAME && (!e.SCRIPT_NAME.startsWith('/') || e.SCRIPT_NAME.endsWith('/'))) fail('environ-script-name', `Got ${JSON.stringify(e.SCRIPT_NAME)}.`);
-  if (e.PATH_INFO && !e.PATH_INFO.startsWith('/')) fail('environ-path-info', `Got ${JSON.stringify(e.PATH_INFO)}.`);
+  if (e.PATH_INFO && !e.PATH_INFO.startsWith('/') && !(e.PATH_INFO === '*' && e.REQUEST_METHOD === 'OPTIONS')) fail('environ-path-info', `Got ${JSON.stringify(e.PATH_INFO)}.`);
   if (!e.SCRIPT_NAME && !e.PATH_INFO) fail('environ-path-empty');
   if (e.QUERY_STRING.startsWith('?') || e.QUERY_STRING.includes('#')) fail('environ-query-string', `Got ${JSON.stringify(e.QUERY_STRING)}.`);
   if (e.CONTENT_LENGTH !== undefined && !/^\d+$/.test(e.CONTENT_LENGTH)) fail('environ-content-length', `Got ${JSON.stringify(e.CONTENT_LENGTH)}.`);

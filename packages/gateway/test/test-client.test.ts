@@ -50,6 +50,11 @@ describe('TestClient', () => {
     expect(res.json()).toMatchObject({ body: 'abcd', contentLength: null });
   });
 
+  it('passes OPTIONS * through as PATH_INFO "*" (RFC 9112 asterisk-form), strictly validated', async () => {
+    const res = await new TestClient(echo).request('OPTIONS', '*');
+    expect(res.json()).toMatchObject({ method: 'OPTIONS', pathInfo: '*', query: '' });
+  });
+
   it('mounts under scriptName', async () => {
     const res = await new TestClient(echo, { scriptName: '/app' }).get('/app/x');
     expect(res.json()).toMatchObject({ scriptName: '/app', pathInfo: '/x' });
