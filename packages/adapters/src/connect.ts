@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BadRequestError, runApplication, type Application, type Environ, type Middleware, type ResponseBody } from '@stackware/gateway';
-import { HttpSink, plainResponse } from '@stackware/server';
-import { ChunkQueue, environFromNode, patchResponse, responseHeaders, type RequestWithEnviron, type ToNodeOptions } from './node.js';
+import { runApplication, type Application, type Environ, type Middleware, type ResponseBody } from '@stackware/gateway';
+import { HttpSink } from '@stackware/server';
+import { ChunkQueue, environOr400, patchResponse, responseHeaders, type RequestWithEnviron, type ToNodeOptions } from './node.js';
 
 /** Connect/Express middleware: `(req, res, next)`. */
 export type ConnectMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
@@ -72,17 +72,14 @@ export function toConnectMiddleware(middleware: Middleware, options: ToNodeOptio
   const app = middleware(inner);
 
   const handler = (req: PendingRequest, res: ServerResponse, next: (error?: unknown) => void) => {
-    let environ: Environ;
+    let environ: Environ | undefined;
     try {
-      environ = environFromNode(req, options);
+      environ = environOr400(req, res, options);
     } catch (error) {
-      if (error instanceof BadRequestError) {
-        plainResponse(req, res, 400, 'Bad Request', error.message, '');
-        return;
-      }
       next(error);
       return;
     }
+    if (!environ) return;
     const original = { writeHead: res.writeHead, write: res.write, end: res.end };
     const callNext: ConnectContext['callNext'] = (env, startResponse) => new Promise<ResponseBody>((resolve, reject) => {
       req.environ = env;

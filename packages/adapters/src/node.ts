@@ -59,6 +59,20 @@ export function environFromNode(req: RequestWithEnviron, options: ToNodeOptions 
 }
 
 /**
+ * {@link environFromNode}, or a 400 Bad Request answered on `res` (undefined then) when the
+ * request cannot become an environ. Other errors propagate.
+ */
+export function environOr400(req: RequestWithEnviron, res: ServerResponse, options: ToNodeOptions = {}): Environ | undefined {
+  try {
+    return environFromNode(req, options);
+  } catch (error) {
+    if (!(error instanceof BadRequestError)) throw error;
+    plainResponse(req, res, 400, 'Bad Request', error.message, '');
+    return undefined;
+  }
+}
+
+/**
  * Turns a Stackware application into a node:http handler `(req, res) => Promise<void>`, for
  * `http.createServer(handler)`, Express/Connect (`app.use('/x', handler)`), or Fastify
  * (see {@link toFastifyHandler}). The environ is left on `req.environ`. The response streams
@@ -70,16 +84,8 @@ export function environFromNode(req: RequestWithEnviron, options: ToNodeOptions 
  */
 export function toNodeHandler(app: Application, options: ToNodeOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
-    let environ: Environ;
-    try {
-      environ = environFromNode(req, options);
-    } catch (error) {
-      if (error instanceof BadRequestError) {
-        plainResponse(req, res, 400, 'Bad Request', error.message, '');
-        return;
-      }
-      throw error;
-    }
+    const environ = environOr400(req, res, options);
+    if (!environ) return;
     await runApplication(app, environ, new HttpSink(res, '', performance.now()), { head: environ.REQUEST_METHOD === 'HEAD' });
   };
 }
