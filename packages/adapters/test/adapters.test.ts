@@ -45,10 +45,11 @@ async function expectStreamed(url: string, gated: { open(): void }): Promise<voi
   const res = await fetch(url);
   expect(res.status).toBe(200);
   const reader = res.body!.getReader();
+  let timer: NodeJS.Timeout | undefined;
   const first = await Promise.race([
     reader.read(),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the first chunk did not arrive before the body ended: the response was buffered')), 5000)),
-  ]);
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('the first chunk did not arrive before the body ended: the response was buffered')), 5000); }),
+  ]).finally(() => clearTimeout(timer));
   expect(Buffer.from(first.value!).toString()).toBe('first;');
   gated.open();
   let rest = '';

@@ -84,7 +84,9 @@ describe('proxy', () => {
     try {
       const res = await fetch(`${server.url}/stream`);
       const reader = res.body!.getReader();
-      const first = await Promise.race([reader.read(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the proxy buffered the response')), 5000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const first = await Promise.race([reader.read(), new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('the proxy buffered the response')), 5000); })])
+        .finally(() => clearTimeout(timer));
       expect(Buffer.from(first.value!).toString()).toBe('first;');
       releaseStream();
       let rest = '';
