@@ -16,8 +16,9 @@ function reservedNames(): Set<string> {
 }
 
 /**
- * A content-producing HTTP servlet (Webware's HTTPContent): GET and POST go to
- * {@link dispatchAction}, which runs one **action** chosen by the request or `defaultAction()`.
+ * A content-producing HTTP servlet (Webware's HTTPContent): POST goes to {@link dispatchAction},
+ * which runs one **action** chosen by the request or `defaultAction()`; GET and HEAD run
+ * `defaultAction()` (actions change state: they are not taken from GET).
  *
  * Actions are allowed only through the {@link actions} allow-list: a form field `_action_`
  * whose value (through {@link methodNameForAction}) is listed, or a field named
@@ -46,8 +47,13 @@ export class HTTPContent extends HTTPServlet {
     return this.transaction.application();
   }
 
-  respondToGet(transaction: Transaction): Promise<void> {
-    return this.dispatchAction(transaction);
+  /**
+   * GET (and HEAD) run `defaultAction()` only: actions change state, and a GET can be triggered by
+   * any other site (`<img src="/page?_action_=delete">`), so actions are taken from POST bodies.
+   * (Webware also ran actions on GET; override this to call `dispatchAction` if you need that.)
+   */
+  async respondToGet(_transaction: Transaction): Promise<void> {
+    await this.defaultAction();
   }
 
   respondToPost(transaction: Transaction): Promise<void> {

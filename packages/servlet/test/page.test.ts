@@ -102,7 +102,13 @@ describe('actions', () => {
 
   it('runs a listed action from an _action_ field, through methodNameForAction, with pre/postAction', async () => {
     expect((await client.post('/', { form: { _action_: 'Save' } })).text()).toBe('pre:save,save,post:save');
-    expect((await client.get('/?_action_=preview')).text()).toBe('pre:preview,preview,post:preview');
+    expect((await client.post('/?_action_=preview')).text()).toBe('pre:preview,preview,post:preview');
+  });
+
+  it('does not run actions from GET or HEAD (a cross-site link must not change state)', async () => {
+    expect((await client.get('/?_action_=save')).text()).toBe('default:');
+    expect((await client.get('/?_action_save=1')).text()).toBe('default:');
+    expect((await client.head('/?_action_=save')).statusCode).toBe(200);
   });
 
   it('runs a listed action from an _action_<name> field (submit button, image button)', async () => {
@@ -127,6 +133,6 @@ describe('actions', () => {
         return ['respond'];
       }
     }
-    await expect(new TestClient(servletApp(Sneaky)).get('/?_action_=respond')).rejects.toThrow(/not an allowed action/);
+    await expect(new TestClient(servletApp(Sneaky)).post('/?_action_=respond')).rejects.toThrow(/not an allowed action/);
   });
 });
