@@ -42,8 +42,9 @@ function asUtf8(name: string, value: CgiValue): string {
  * - REQUEST_URI, when given, must be valid percent-encoded UTF-8 (400), like the HTTP server's path.
  * - Other values are decoded as Latin-1, as node:http decodes header values.
  * - `stackware.url_scheme` is "https" when HTTPS is "on"/"1" or REQUEST_SCHEME is "https".
- * - CONTENT_LENGTH must be decimal digits ("" counts as absent); HTTP_CONTENT_LENGTH and
- *   HTTP_CONTENT_TYPE are dropped.
+ * - An empty value counts as unset (§4.1: nginx sends REMOTE_USER "" without authentication),
+ *   except for HTTP_* and QUERY_STRING.
+ * - CONTENT_LENGTH must be decimal digits; HTTP_CONTENT_LENGTH and HTTP_CONTENT_TYPE are dropped.
  * @throws BadRequestError (status 400) for an invalid path, method or CONTENT_LENGTH.
  */
 export function environFromCgi(variables: Iterable<readonly [string, CgiValue]>, options: CgiEnvironOptions = {}): Environ {
@@ -100,7 +101,10 @@ export function environFromCgi(variables: Iterable<readonly [string, CgiValue]>,
     if (name === 'REQUEST_METHOD' || name === 'SCRIPT_NAME' || name === 'PATH_INFO') continue;
     if (name === 'HTTP_CONTENT_LENGTH' || name === 'HTTP_CONTENT_TYPE') continue;
     const text = asText(value);
-    if ((name === 'CONTENT_LENGTH' || name === 'CONTENT_TYPE') && text === '') continue;
+    // RFC 3875 §4.1: a zero-length value is the same as unset. nginx sends REMOTE_USER "" without
+    // authentication; an application must not see an authenticated empty user. HTTP_* (an empty
+    // header is still a header) and QUERY_STRING keep "".
+    if (text === '' && !name.startsWith('HTTP_') && name !== 'QUERY_STRING') continue;
     environ[name] = text;
   }
   if (environ.CONTENT_LENGTH !== undefined && !/^\d{1,15}$/.test(environ.CONTENT_LENGTH)) throw new BadRequestError(`Invalid CONTENT_LENGTH ${JSON.stringify(environ.CONTENT_LENGTH.slice(0, 50))}`);

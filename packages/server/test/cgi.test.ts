@@ -109,6 +109,12 @@ describe('environFromCgi', () => {
     expect(environFromCgi([['SCRIPT_NAME', '/a/b'], ['REQUEST_URI', '/a/b']])).toMatchObject({ SCRIPT_NAME: '/a/b', PATH_INFO: '' });
   });
 
+  it('treats empty values as unset (nginx sends REMOTE_USER "" without authentication), except HTTP_* and QUERY_STRING', () => {
+    const env = environFromCgi([['REMOTE_USER', ''], ['AUTH_TYPE', ''], ['CONTENT_LENGTH', ''], ['HTTP_X_EMPTY', ''], ['QUERY_STRING', ''], ['REMOTE_ADDR', '10.0.0.1']]);
+    expect(['REMOTE_USER' in env, 'AUTH_TYPE' in env, 'CONTENT_LENGTH' in env]).toEqual([false, false, false]);
+    expect([env.HTTP_X_EMPTY, env.QUERY_STRING, env.REMOTE_ADDR]).toEqual(['', '', '10.0.0.1']);
+  });
+
   it('picks the scheme from HTTPS or REQUEST_SCHEME', () => {
     expect(environFromCgi([['HTTPS', 'on']])['stackware.url_scheme']).toBe('https');
     expect(environFromCgi([['HTTPS', '1']])['stackware.url_scheme']).toBe('https');

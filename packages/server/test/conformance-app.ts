@@ -48,6 +48,7 @@ export function conformanceApp(onClose: (token: string) => void): Application {
         PATH_INFO: environ.PATH_INFO,
         QUERY_STRING: environ.QUERY_STRING,
         HTTP_X_TEST: environ.HTTP_X_TEST ?? null,
+        REMOTE_USER: environ.REMOTE_USER ?? null,
         url_scheme: environ['stackware.url_scheme'],
       });
     }

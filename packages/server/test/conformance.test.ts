@@ -175,7 +175,7 @@ describe.each(targets)('conformance: %s', (_name, start) => {
   it('query strings arrive raw; request headers become HTTP_*', async () => {
     const res = await t.request(`${t.prefix}/environ?a=1&b=%20x&c&d=%E2%9C%93&e=a+b`, { headers: [['X-Test', 'yes']] });
     const env = JSON.parse(res.body.toString());
-    expect(env).toMatchObject({ REQUEST_METHOD: 'GET', SCRIPT_NAME: t.prefix, PATH_INFO: '/environ', QUERY_STRING: 'a=1&b=%20x&c&d=%E2%9C%93&e=a+b', HTTP_X_TEST: 'yes', url_scheme: 'http' });
+    expect(env).toMatchObject({ REQUEST_METHOD: 'GET', SCRIPT_NAME: t.prefix, PATH_INFO: '/environ', QUERY_STRING: 'a=1&b=%20x&c&d=%E2%9C%93&e=a+b', HTTP_X_TEST: 'yes', REMOTE_USER: null, url_scheme: 'http' });
   });
 
   it('UTF-8 paths are decoded; a path that is not UTF-8 gets 400', async () => {

@@ -55,7 +55,7 @@ describe('cgi-fcgi against serveFastCGI', () => {
     expect(result.code).toBe(0);
     const response = parseCgiResponse(result.stdout);
     expect(response.status).toBe('200 OK');
-    expect(JSON.parse(response.body.toString())).toEqual({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/environ/café', QUERY_STRING: 'a=1&b=%20', HTTP_X_TEST: 'from cgi-fcgi', url_scheme: 'http' });
+    expect(JSON.parse(response.body.toString())).toEqual({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/environ/café', QUERY_STRING: 'a=1&b=%20', HTTP_X_TEST: 'from cgi-fcgi', REMOTE_USER: null, url_scheme: 'http' });
   });
 
   it('status and repeated Set-Cookie', async () => {
