@@ -32,7 +32,10 @@ describe('LiveApplication', () => {
     let swapped = false;
     const swap = live.swap({ app: text('new'), dispose: async () => {} }).then(() => { swapped = true; });
     expect(live.generation).toBe(1);
-    expect((await client.get('/')).text()).toBe('new');
+    const fresh = await client.get('/');
+    expect(fresh.text()).toBe('new');
+    // an array body stays an array: the gateway still knows its length (one write, Content-Length)
+    expect(fresh.contentLength).toBe(3);
     // The old generation is still draining: not disposed while its request runs.
     await new Promise((r) => setImmediate(r));
     expect(disposedOld).toBe(0);
