@@ -427,6 +427,31 @@ describe('serveFastCGI: hostile input closes that connection, never the server',
     expect(parseCgiResponse((await next.request(1, cgiParams('/alive'))).stdout).body.toString()).toBe('hello /alive');
   });
 
+  it('fuzz: 150 connections of mutated valid traffic and random bytes (seeded) never take the server down', async () => {
+    let seed = 0x5eed;
+    const random = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+    const valid = Buffer.concat([
+      encodeBeginRequest(1, 1, 1),
+      encodeRecord(RecordType.PARAMS, 1, encodeNameValuePairs(cgiParams('/fuzz?x=1', [['CONTENT_LENGTH', '4']], 'POST'))),
+      encodeRecord(RecordType.PARAMS, 1),
+      encodeRecord(RecordType.STDIN, 1, Buffer.from('body')),
+      encodeRecord(RecordType.STDIN, 1),
+      encodeRecord(RecordType.GET_VALUES, 0, encodeNameValuePairs([['FCGI_MAX_CONNS', '']])),
+    ]);
+    for (let i = 0; i < 150; i++) {
+      const data = i % 3 === 0 ? Buffer.from(Array.from({ length: 1 + Math.floor(random() * 600) }, () => Math.floor(random() * 256))) : Buffer.from(valid);
+      if (i % 3 !== 0) for (let m = 0; m < 1 + Math.floor(random() * 6); m++) data[Math.floor(random() * data.length)] = Math.floor(random() * 256);
+      const client = await open();
+      client.write(data);
+      if (random() < 0.5) client.socket.end();
+      await client.until(() => client.ended(1), 100).catch(() => undefined);
+      client.close();
+    }
+    const next = await open();
+    expect(parseCgiResponse((await next.request(1, cgiParams('/alive'))).stdout).body.toString()).toBe('hello /alive');
+    next.close();
+  }, 60_000);
+
   it('a truncated record followed by the client closing', async () => {
     const client = await open();
     client.write(encodeBeginRequest(1, 1, 0).subarray(0, 5));

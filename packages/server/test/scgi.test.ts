@@ -129,6 +129,26 @@ describe('serveSCGI', () => {
     await cleanup();
   });
 
+  it('fuzz: 100 connections of mutated requests (seeded) never take the server down', async () => {
+    let seed = 0xc61;
+    const random = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+    const valid = Buffer.concat([netstring([['CONTENT_LENGTH', '4'], ['SCGI', '1'], ['REQUEST_METHOD', 'POST'], ['REQUEST_URI', '/echo'], ['PATH_INFO', '/echo']]), Buffer.from('body')]);
+    for (let i = 0; i < 100; i++) {
+      const data = Buffer.from(valid);
+      for (let m = 0; m < 1 + Math.floor(random() * 4); m++) data[Math.floor(random() * data.length)] = Math.floor(random() * 256);
+      await new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        const timer = setTimeout(() => socket.destroy(), 200);
+        socket.on('data', () => undefined);
+        socket.on('close', () => { clearTimeout(timer); resolve(); });
+        socket.on('error', () => undefined);
+        socket.end(data);
+      });
+    }
+    const ok = await exchange(port, netstring([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ['REQUEST_URI', '/alive'], ['PATH_INFO', '/alive']]));
+    expect(parseCgiResponse(ok.reply).body.toString()).toContain('|/alive|');
+  }, 60_000);
+
   it('parseSCGIHeaders rejects unterminated names and values', () => {
     expect(() => parseSCGIHeaders(Buffer.from('CONTENT_LENGTH\x000'))).toThrow(/value is not NUL-terminated/);
     expect(() => parseSCGIHeaders(Buffer.from('CONTENT_LENGTH'))).toThrow(/name is not NUL-terminated/);
