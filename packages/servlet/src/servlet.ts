@@ -55,7 +55,9 @@ export class Servlet {
   /**
    * Whether one instance may serve several requests at the same time (interleaved at `await`s).
    * Default false: instances keep per-request state from `awake()`, so the application keeps one
-   * instance per concurrent request (a pool). Return true only for servlets without such state.
+   * instance per concurrent request (a pool). Return true only for servlets without such state —
+   * and then read the request from the `transaction` argument of `respond()`/`respondTo…()`, not
+   * from `this.transaction` / `this.request`, which concurrent requests overwrite.
    */
   canBeThreaded(): boolean {
     return false;
