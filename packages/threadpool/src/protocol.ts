@@ -24,14 +24,12 @@ export type WorkerMessage =
   | { t: 'started'; initialising: boolean }
   /** Initialisation finished inside this request: the request's own timeout starts now. */
   | { t: 'ready' }
-  /** Status and headers, sent with the first body event (`first`). */
-  | { t: 'start'; status: string; headers: Headers; contentLength: number | undefined }
-  | { t: 'chunk'; chunk: Uint8Array }
+  | { t: 'chunk'; chunk: Uint8Array; start?: ResponseStart }
   /** A file wrapper result: the server thread sends the file; the worker waits for `fileSent`. */
-  | { t: 'file'; path: string | undefined; fd: number | undefined; offset: number; length: number }
-  | { t: 'end' }
+  | { t: 'file'; path: string | undefined; fd: number | undefined; offset: number; length: number; start?: ResponseStart }
+  | { t: 'end'; start?: ResponseStart }
   /** The response broke off after headers (the application failed mid-body). */
-  | { t: 'abort'; message: string }
+  | { t: 'abort'; message: string; start?: ResponseStart }
   /** The application wants the next request-body chunk. */
   | { t: 'pull' }
   /** The application stopped reading the request body early. */
@@ -40,8 +38,20 @@ export type WorkerMessage =
   | { t: 'log'; text: string }
   /** The application could not be initialised: the request gets 503, and the thread is terminated and replaced (fresh module cache). */
   | { t: 'initFailed'; reason: string }
-  /** The handler finished: the body was closed. `retire`: the thread has served its share; terminate and replace it now. */
-  | { t: 'done'; retire: boolean };
+  /**
+   * The handler finished: the body was closed. `end`: the response's end, when it was still
+   * waiting to be sent (it is held back briefly so that both travel in one message).
+   * `retire`: the thread has served its share; terminate and replace it now.
+   */
+  | { t: 'done'; retire: boolean; end?: Extract<WorkerMessage, { t: 'end' }> };
+
+/** Status and headers; they travel with the first body event (chunk, file, end or abort). */
+export interface ResponseStart {
+  status: string;
+  headers: Headers;
+  /** The body's length in bytes when the thread's driver knows it. */
+  contentLength: number | undefined;
+}
 
 /** What the server thread posts (main → worker). */
 export type MainMessage =

@@ -10,7 +10,7 @@ import {
   type Environ, type FileWrapper, type Headers, type ResponseBody, type StartResponse,
 } from '@stackware/gateway';
 import { transferableEnviron } from './environ-transfer.js';
-import { detachableCopy, type MainMessage, type RequestTask, type WorkerMessage } from './protocol.js';
+import { detachableCopy, type MainMessage, type RequestTask, type ResponseStart, type WorkerMessage } from './protocol.js';
 
 /** What the relay needs from its pool. */
 export interface RelayContext {
@@ -44,45 +44,65 @@ export function failureResponse(startResponse: StartResponse, failure: Failure):
 
 const NO_BODY = /^(1\d\d|204|304)/;
 
-/** A per-request timer that can be paused while the server thread (not the worker) is the one to act. */
+/**
+ * A per-request countdown that starts over on progress and can be paused while the server thread
+ * (not the worker) is the one to act. Progress only records a time; the one timer checks it when
+ * it fires and sleeps for the rest (no timer churn per message).
+ */
 class Watchdog {
   private timer: NodeJS.Timeout | undefined;
   private pauses = 0;
   private stopped = false;
   private limitMs = 0;
+  private last = 0;
 
   constructor(private readonly onExpire: () => void) {}
 
-  /** (Re)starts the countdown with `limitMs` (0: no limit). */
+  /** Starts the countdown with `limitMs` (0: no limit). */
   arm(limitMs: number): void {
     this.limitMs = limitMs;
-    this.restart();
+    this.last = performance.now();
+    this.clear();
+    this.schedule(limitMs);
   }
 
   /** Progress: the countdown starts over. */
   restart(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.last = performance.now();
+    if (!this.timer) this.schedule(this.limitMs);
+  }
+
+  private schedule(delayMs: number): void {
     if (this.stopped || this.pauses > 0 || this.limitMs <= 0) return;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.stopped || this.pauses > 0) return;
+      const remaining = this.last + this.limitMs - performance.now();
+      if (remaining > 1) {
+        this.schedule(remaining);
+        return;
+      }
       this.stopped = true;
       this.onExpire();
-    }, this.limitMs);
+    }, delayMs);
   }
 
   pause(): void {
     this.pauses++;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clear();
   }
 
   resume(): void {
     this.pauses = Math.max(0, this.pauses - 1);
-    this.restart();
+    if (this.pauses === 0) this.restart();
   }
 
   stop(): void {
     this.stopped = true;
+    this.clear();
+  }
+
+  private clear(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -106,7 +126,7 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
 
   let resolveStart!: (body: ResponseBody) => void;
   const started = new Promise<ResponseBody>((resolve) => { resolveStart = resolve; });
-  let startInfo: { status: string; headers: Headers; contentLength: number | undefined } | undefined;
+  let startInfo: ResponseStart | undefined;
   let responded = false;
   let ending: Ending | undefined;
   let cancelled = false;
@@ -257,15 +277,13 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
   port.on('message', (message: WorkerMessage) => {
     if (finished) return;
     watchdog.restart();
+    if ('start' in message && message.start) startInfo = message.start;
     switch (message.t) {
       case 'started':
         watchdog.arm(message.initialising ? context.initTimeoutMs + context.timeoutMs : context.timeoutMs);
         break;
       case 'ready':
         watchdog.arm(context.timeoutMs);
-        break;
-      case 'start':
-        startInfo = { status: message.status, headers: message.headers, contentLength: message.contentLength };
         break;
       case 'chunk': {
         const chunk = message.chunk;
@@ -312,6 +330,12 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
         controller.abort(new Error('retire'));
         break;
       case 'done':
+        if (message.end) {
+          if (message.end.start) startInfo = message.end.start;
+          ending ??= { kind: 'end' };
+          respond(message.end);
+          wakeConsumer();
+        }
         finishNormally();
         if (message.retire) {
           retiring = true;

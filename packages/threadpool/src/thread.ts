@@ -7,9 +7,9 @@ import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import {
   asApplication, createInput, fileWrapper, runApplication,
-  type Application, type Environ, type FileWrapper, type Headers, type ResponseSink,
+  type Application, type Environ, type FileWrapper, type ResponseSink,
 } from '@stackware/gateway';
-import { detachableCopy, type MainMessage, type RequestTask, type TaskResult, type ThreadEvent, type WorkerMessage } from './protocol.js';
+import { detachableCopy, type MainMessage, type RequestTask, type ResponseStart, type TaskResult, type ThreadEvent, type WorkerMessage } from './protocol.js';
 
 /** What the server thread tells every worker thread (Piscina's workerData). */
 export interface ThreadConfig {
@@ -114,7 +114,7 @@ export function createHandler(config: ThreadConfig): (task: RequestTask) => Prom
     await channel.run(app!, task);
     served++;
     const retire = config.maxRequestsPerThread > 0 && served >= config.maxRequestsPerThread;
-    channel.post({ t: 'done', retire });
+    channel.post({ t: 'done', retire, end: channel.takePendingEnd() });
     // A retiring thread's task never settles, so Piscina gives it no other request: the server
     // thread terminates it (Piscina starts a replacement) right after this message.
     if (retire) return new Promise<never>(() => {});
@@ -130,7 +130,8 @@ class RequestChannel {
   private creditWaiter: (() => void) | undefined;
   private inputWaiter: ((message: MainMessage) => void) | undefined;
   private fileWaiter: ((message: MainMessage) => void) | undefined;
-  private pending: { status: string; headers: Headers; contentLength: number | undefined } | undefined;
+  private pending: ResponseStart | undefined;
+  private pendingEnd: Extract<WorkerMessage, { t: 'end' }> | undefined;
   private open = true;
 
   constructor(private readonly port: MessagePort, windowBytes: number) {
@@ -168,11 +169,18 @@ class RequestChannel {
     waiter?.();
   }
 
-  private flushStart(): void {
-    if (!this.pending) return;
-    const { status, headers, contentLength } = this.pending;
+  /** The status and headers, once, for the first body event. */
+  private takeStart(): ResponseStart | undefined {
+    const start = this.pending;
     this.pending = undefined;
-    this.post({ t: 'start', status, headers, contentLength });
+    return start;
+  }
+
+  /** The end of the response when it has not been posted yet (it then travels with 'done'). */
+  takePendingEnd(): Extract<WorkerMessage, { t: 'end' }> | undefined {
+    const end = this.pendingEnd;
+    this.pendingEnd = undefined;
+    return end;
   }
 
   private async *inputSource(): AsyncGenerator<Uint8Array> {
@@ -202,28 +210,30 @@ class RequestChannel {
         this.pending = { status, headers, contentLength };
       },
       write: async (chunk) => {
-        this.flushStart();
         while (this.credit <= 0 && !signal.aborted) await new Promise<void>((resolve) => { this.creditWaiter = resolve; });
         if (signal.aborted) return;
         const copy = detachableCopy(chunk);
         this.credit -= copy.byteLength;
-        this.post({ t: 'chunk', chunk: copy }, [copy.buffer as ArrayBuffer]);
+        this.post({ t: 'chunk', chunk: copy, start: this.takeStart() }, [copy.buffer as ArrayBuffer]);
       },
       sendFile: async (file: FileWrapper, length: number) => {
-        this.flushStart();
         const reply = new Promise<MainMessage>((resolve) => { this.fileWaiter = resolve; });
-        this.post({ t: 'file', path: file.path, fd: file.fd, offset: file.offset, length });
+        this.post({ t: 'file', path: file.path, fd: file.fd, offset: file.offset, length, start: this.takeStart() });
         const message = await reply;
         this.fileWaiter = undefined;
         if (message.t === 'fileSent' && message.error) throw new Error(message.error);
       },
       end: async () => {
-        this.flushStart();
-        this.post({ t: 'end' });
+        // Held back until the body is closed (usually at once), so that the end and 'done' travel
+        // in one message; a close() that takes longer does not delay the response.
+        this.pendingEnd = { t: 'end', start: this.takeStart() };
+        setImmediate(() => {
+          const end = this.takePendingEnd();
+          if (end) this.post(end);
+        });
       },
       abort: (error) => {
-        this.flushStart();
-        this.post({ t: 'abort', message: error instanceof Error ? error.message : String(error) });
+        this.post({ t: 'abort', message: error instanceof Error ? error.message : String(error), start: this.takeStart() });
       },
     };
   }
