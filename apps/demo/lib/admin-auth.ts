@@ -1,0 +1,31 @@
+/**
+ * `use = "./lib/admin-auth.ts#adminAuth"`: @stackware/middleware's Basic auth for one user whose
+ * name and password come from the environment (ADMIN_USER / ADMIN_PASSWORD). The deploy file's
+ * own `basicAuth` factory takes a `users` table, whose keys (user names) cannot be `${VAR}`s.
+ * Warns at start, once per process, when the default admin/admin is in use.
+ */
+import { isMainThread } from 'node:worker_threads';
+import type { FactoryOptions, FilterFactory } from '@stackware/gateway';
+import { basicAuth, safeEqual } from '@stackware/middleware';
+import { createLogger } from '@stackware/server';
+
+let warned = false;
+
+/** Basic auth (RFC 7617) for `user`/`password` (defaults admin/admin), realm `realm`. */
+export const adminAuth: FilterFactory = Object.assign(
+  (options: FactoryOptions) => {
+    const user = String(options.user ?? 'admin');
+    const password = String(options.password ?? 'admin');
+    if (!user || user.includes(':')) throw new Error('user must be a non-empty name without ":" (RFC 7617): set ADMIN_USER');
+    if (!password) throw new Error('password must not be empty: set ADMIN_PASSWORD');
+    if (user === 'admin' && password === 'admin' && isMainThread && !warned) {
+      warned = true;
+      createLogger().warn('the /admin area uses the default login admin / admin: set ADMIN_USER and ADMIN_PASSWORD before exposing this site');
+    }
+    return (app) => basicAuth(app, {
+      realm: String(options.realm ?? 'Restricted'),
+      checkPassword: (name, given) => safeEqual(name, user) && safeEqual(given, password),
+    });
+  },
+  { description: 'Basic auth for one user (ADMIN_USER / ADMIN_PASSWORD)', optionTypes: { realm: 'string', user: 'string', password: 'string' } } as const,
+);
