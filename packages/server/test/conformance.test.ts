@@ -1,7 +1,8 @@
 /**
  * One conformance suite, run against every gateway that serves the same application:
  * the in-process TestClient, the HTTP server, FastCGI behind nginx (fastcgi_pass), SCGI behind
- * nginx (scgi_pass) and CGI under Apache httpd (mod_cgid). Same answers everywhere; where a
+ * nginx (scgi_pass), CGI under Apache httpd (mod_cgid) and FastCGI behind Apache httpd
+ * (mod_proxy_fcgi). Same answers everywhere; where a
  * front server changes something, the target says so in `differences` and the case checks that.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
@@ -103,6 +104,34 @@ async function nginxTarget(protocol: 'fastcgi' | 'scgi'): Promise<Target> {
   };
 }
 
+/** Apache httpd with mod_proxy_fcgi in front of serveFastCGI, mounted at /mount. */
+async function apacheFcgiTarget(): Promise<Target> {
+  const gateway = await serveFastCGI(app, { port: 0 });
+  const upstream = gateway.url.replace(/^\w+:\/\//, '');
+  let apache: ApachePeer;
+  try {
+    // mod_proxy_fcgi sends the whole path as SCRIPT_NAME and no PATH_INFO; set both for the mount.
+    apache = await startApache(`LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so
+ProxyFCGIBackendType GENERIC
+ProxyPass "/mount/" "fcgi://${upstream}/"
+ProxyFCGISetEnvIf "%{REQUEST_URI} =~ m#^/mount(/.*)$#" PATH_INFO "$1"
+ProxyFCGISetEnvIf "true" SCRIPT_NAME "/mount"
+`);
+  } catch (error) {
+    await gateway.close();
+    throw error;
+  }
+  return {
+    // Like mod_cgid, Apache 2.4 drops the backend's Content-Length (fastcgi.test.ts shows the gateway sends it).
+    name: 'Apache httpd → FastCGI', prefix: '/mount', mount: '/mount', differences: { dropsContentLength: true },
+    request: (path, options) => send(apache.url, path, options),
+    abort: async (path) => { await sendAndAbort(apache.url, path, 32 * 1024); },
+    closedTokens: async () => closedInProcess,
+    stop: async () => { await apache.stop(); await gateway.close(); },
+  };
+}
+
 /** The CGI program Apache runs: `stackware cgi` on the conformance app. */
 function cgiScript(closeDir: string): string {
   return `#!/bin/sh
@@ -146,6 +175,7 @@ const targets: Array<[string, () => Promise<Target>]> = [
   ['nginx → FastCGI', () => nginxTarget('fastcgi')],
   ['nginx → SCGI', () => nginxTarget('scgi')],
   ['Apache httpd → CGI', apacheTarget],
+  ['Apache httpd → FastCGI (mod_proxy_fcgi)', apacheFcgiTarget],
 ];
 
 describe.each(targets)('conformance: %s', (_name, start) => {
