@@ -30,6 +30,7 @@ export interface BuiltApplication {
 export class Deployment extends DeploymentDefinition {
   private readonly factories = new Map<string, Promise<unknown>>();
   private readonly checkedOptions = new Map<string, Readonly<Record<string, unknown>>>();
+  private readonly descriptions = new Map<string, string | undefined>();
   private checked: Promise<void> | undefined;
 
   /**
@@ -225,8 +226,14 @@ export class Deployment extends DeploymentDefinition {
         }
       })();
       this.factories.set(key, pending);
+      pending.then((factory) => this.descriptions.set(key, (factory as AnyFactory).description), () => {});
     }
     return pending;
+  }
+
+  /** The `description` of the factory a section uses, once `check()` has loaded it. */
+  descriptionOf(type: 'app' | 'filter' | 'server', name: string): string | undefined {
+    return this.descriptions.get(`${type}s\0${name}`);
   }
 
   /** Type-checks a section's options against its factory's `optionTypes`; returns them converted. */

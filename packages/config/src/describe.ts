@@ -7,6 +7,10 @@ import { describeUse } from './deployment.js';
  * locations with their merged keys and pools, and servers.
  */
 export function describeDeployment(deployment: DeploymentDefinition): string {
+  const about = (type: 'app' | 'filter' | 'server', name: string): string => {
+    const text = (deployment as Partial<{ descriptionOf(t: string, n: string): string | undefined }>).descriptionOf?.(type, name);
+    return text ? ` — ${text}` : '';
+  };
   const out: string[] = [`deployment ${deployment.file}`];
   let main: string | undefined;
   try {
@@ -18,11 +22,11 @@ export function describeDeployment(deployment: DeploymentDefinition): string {
   out.push('', 'applications:');
   const tree = (name: string, indent: string, seen: Set<string>): void => {
     const def = deployment.apps.get(name)!;
-    out.push(`${indent}${name}${name === main ? ' (main)' : ''}: ${summary(def)}`);
+    out.push(`${indent}${name}${name === main ? ' (main)' : ''}: ${summary(def)}${def.kind === 'app' ? about('app', name) : ''}`);
     if (seen.has(name)) return;
     const inner = new Set(seen).add(name);
     if (def.kind === 'pipeline') {
-      def.filters.forEach((f, i) => out.push(`${indent}  ${i + 1}. filter ${f}: ${describeUse(deployment.filters.get(f)!.use)}${options(deployment.filters.get(f)!.options)}`));
+      def.filters.forEach((f, i) => out.push(`${indent}  ${i + 1}. filter ${f}: ${describeUse(deployment.filters.get(f)!.use)}${options(deployment.filters.get(f)!.options)}${about('filter', f)}`));
       out.push(`${indent}  ${def.filters.length + 1}. app:`);
       tree(def.app, `${indent}     `, inner);
     } else if (def.kind === 'composite') {
@@ -50,7 +54,7 @@ export function describeDeployment(deployment: DeploymentDefinition): string {
     const o = s.options;
     const where = `${s.protocol}://${String(o.host ?? '127.0.0.1')}:${String(o.port ?? 'default port')}`;
     const extra = [...(s.workers ? [`workers=${s.workers}`] : []), ...(s.threads ? [`threads=${s.threads}`] : []), ...Object.entries(o).filter(([k]) => !['host', 'port', 'protocol'].includes(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`)];
-    out.push(`  ${s.name}: ${where} serving ${s.app ?? main ?? '?'} via ${describeUse(s.use)}${extra.length ? ` (${extra.join(', ')})` : ''}`);
+    out.push(`  ${s.name}: ${where} serving ${s.app ?? main ?? '?'} via ${describeUse(s.use)}${extra.length ? ` (${extra.join(', ')})` : ''}${about('server', s.name)}`);
   }
   return out.join('\n') + '\n';
 }

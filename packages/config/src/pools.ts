@@ -65,7 +65,9 @@ export async function startThreadPool(deployment: DeploymentDefinition, app: str
   try {
     mod = (await import('@stackware/threadpool')) as unknown as ThreadPoolModule;
   } catch (error) {
-    return deployment.fail(type, section, key, `cannot load @stackware/threadpool: ${error instanceof Error ? error.message : String(error)}`, 'install @stackware/threadpool', error);
+    const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
+    const firstLine = (error instanceof Error ? error.message : String(error)).split('\n').find((l) => l.trim()) ?? '';
+    return deployment.fail(type, section, key, `cannot load @stackware/threadpool: ${firstLine.trim()}`, missing ? 'install @stackware/threadpool' : 'the package failed to load: fix or reinstall it', error);
   }
   if (typeof mod.threadPool !== 'function') deployment.fail(type, section, key, '@stackware/threadpool has no threadPool() export yet', 'update @stackware/threadpool, or remove the thread settings');
   const entry: PoolEntryOptions = { file: deployment.file, app };
