@@ -49,7 +49,7 @@ function asUtf8(name: string, value: CgiValue): string {
  */
 export function environFromCgi(variables: Iterable<readonly [string, CgiValue]>, options: CgiEnvironOptions = {}): Environ {
   const vars = new Map<string, CgiValue>();
-  for (const [name, value] of variables) if (NAME_RE.test(name)) vars.set(name, value);
+  for (const [name, value] of variables) if (NAME_RE.test(name) && name !== '__proto__') vars.set(name, value);
 
   const requestUri = vars.has('REQUEST_URI') ? asText(vars.get('REQUEST_URI')!) : undefined;
   let rawPath: string | undefined;

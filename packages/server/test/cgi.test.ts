@@ -123,7 +123,9 @@ describe('environFromCgi', () => {
   });
 
   it('drops names that are not CGI names (no stackware.* override) and HTTP_CONTENT_*', () => {
-    const env = environFromCgi([['stackware.run_once', 'x'], ['HTTP_CONTENT_LENGTH', '5'], ['HTTP_CONTENT_TYPE', 'a/b'], ['BAD-NAME', '1'], ['CONTENT_TYPE', '']]);
+    const env = environFromCgi([['stackware.run_once', 'x'], ['HTTP_CONTENT_LENGTH', '5'], ['HTTP_CONTENT_TYPE', 'a/b'], ['BAD-NAME', '1'], ['CONTENT_TYPE', ''], ['__proto__', 'x']]);
+    expect(Object.getPrototypeOf(env)).toBe(Object.prototype);
+    expect(Object.hasOwn(env, '__proto__')).toBe(false);
     expect(env['stackware.run_once']).toBe(false);
     expect('HTTP_CONTENT_LENGTH' in env || 'HTTP_CONTENT_TYPE' in env || 'BAD-NAME' in env || 'CONTENT_TYPE' in env).toBe(false);
   });

@@ -267,7 +267,7 @@ describe('serveFastCGI: connections and management records', () => {
 
   it('answers GET_VALUES with FCGI_MAX_CONNS, FCGI_MAX_REQS and FCGI_MPXS_CONNS, ignoring unknown names', async () => {
     const client = await open();
-    client.write(encodeRecord(RecordType.GET_VALUES, 0, encodeNameValuePairs([['FCGI_MAX_CONNS', ''], ['FCGI_MAX_REQS', ''], ['FCGI_MPXS_CONNS', ''], ['OTHER', '']])));
+    client.write(encodeRecord(RecordType.GET_VALUES, 0, encodeNameValuePairs([['FCGI_MAX_CONNS', ''], ['toString', ''], ['FCGI_MAX_REQS', ''], ['__proto__', ''], ['FCGI_MPXS_CONNS', ''], ['OTHER', '']])));
     await client.until(() => client.records.some((r) => r.type === RecordType.GET_VALUES_RESULT));
     const result = client.records.find((r) => r.type === RecordType.GET_VALUES_RESULT)!;
     expect(result.requestId).toBe(0);

@@ -189,13 +189,13 @@ export class FastCGIConnection implements TrackedConnection {
   }
 
   private getValuesResult(content: Buffer): Buffer {
-    const known: Record<string, string> = {
+    const known = new Map<string, string>(Object.entries({
       FCGI_MAX_CONNS: String(this.settings.maxConnections),
       FCGI_MAX_REQS: String(this.settings.multiplex ? this.settings.maxConnections * this.settings.maxRequestsPerConnection : this.settings.maxConnections),
       FCGI_MPXS_CONNS: this.settings.multiplex ? '1' : '0',
-    };
+    }));
     const answer: Array<[string, string]> = [];
-    for (const [name] of decodeNameValuePairs(content)) if (name in known) answer.push([name, known[name]!]);
+    for (const [name] of decodeNameValuePairs(content)) if (known.has(name)) answer.push([name, known.get(name)!]);
     return encodeRecord(RecordType.GET_VALUES_RESULT, 0, encodeNameValuePairs(answer));
   }
 
