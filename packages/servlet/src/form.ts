@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -122,14 +123,13 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
   }
 
   const fields: Array<[string, string]> = [];
-  const files: UploadedFile[] = [];
-  let dirPromise: Promise<string> | undefined;
+  const stored: Array<UploadedFile | undefined> = [];
+  const paths: string[] = [];
   let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
-    const made = dirPromise ? await dirPromise.catch(() => undefined) : undefined;
-    if (made) await rm(made, { recursive: true, force: true });
+    await Promise.all(paths.map((path) => rm(path, { force: true })));
   };
 
   let parser: busboy.Busboy;
@@ -185,11 +185,11 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
     const index = fileCount++;
     const fileName = info.filename;
     const mimeType = info.mimeType || 'application/octet-stream';
-    const stored = (async () => {
-      dirPromise ??= mkdtemp(join(tempRoot, 'stackware-upload-'));
-      const dir = await dirPromise;
-      const path = join(dir, `file-${index}`);
-      const out = createWriteStream(path);
+    const done = (async () => {
+      // An unguessable name, created exclusively (O_EXCL) and readable by this user only.
+      const path = join(tempRoot, `stackware-upload-${randomUUID()}`);
+      paths.push(path);
+      const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
       let writeError: Error | undefined;
       // Disk errors (ENOSPC, EACCES) must reject this upload, never crash the process.
       out.on('error', (error) => {
@@ -213,11 +213,11 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
         if (!out.closed) await once(out, 'close').catch(() => undefined);
       }
       if (writeError && !failure) throw new Error(`Cannot store the uploaded file ${JSON.stringify(fileName)}: ${writeError.message}`, { cause: writeError });
-      if (!exceeded && !failure) files.push(new UploadedFile({ fieldName: name, filename: fileName, mimeType, path, size }));
+      if (!exceeded && !failure) stored[index] = new UploadedFile({ fieldName: name, filename: fileName, mimeType, path, size });
     })();
     // Observed at once: the parse may still be draining the body when a part fails.
-    stored.catch(() => undefined);
-    writes.push(stored);
+    done.catch(() => undefined);
+    writes.push(done);
   });
 
   const done = new Promise<void>((resolve, reject) => {
@@ -264,7 +264,6 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
     await cleanup();
     throw error;
   }
-  // Files are pushed as their streams finish; keep arrival order.
-  files.sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
+  const files = stored.filter((file): file is UploadedFile => file !== undefined);
   return { fields, files, cleanup };
 }
