@@ -80,15 +80,23 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-function defaultOnError(environ: Environ): (error: unknown, phase: ErrorPhase) => void {
-  return (error, phase) => {
-    const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-    try {
-      environ['stackware.errors'].write(`Error in ${phase}: ${text}\n`);
-    } catch {
-      process.stderr.write(`Error in ${phase}: ${text}\n`);
-    }
-  };
+/** Reports a caught error through `options.onError`, or by default to `environ['stackware.errors']` (no per-request closure). */
+function reportError(options: RunOptions, environ: Environ, error: unknown, phase: ErrorPhase): void {
+  if (options.onError) {
+    options.onError(error, phase);
+    return;
+  }
+  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  try {
+    environ['stackware.errors'].write(`Error in ${phase}: ${text}\n`);
+  } catch {
+    process.stderr.write(`Error in ${phase}: ${text}\n`);
+  }
+}
+
+/** True for a promise or any thenable (what `await` would wait for). */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 const INTERNAL_ERROR = Buffer.from('Internal Server Error\n');
@@ -130,24 +138,25 @@ function raceAbort<T>(promise: Promise<T>, signal: SinkSignal): Promise<T | type
  * Never throws: errors are reported through `options.onError` and returned in the result.
  */
 export async function runApplication(app: Application, environ: Environ, sink: ResponseSink, options: RunOptions = {}): Promise<RunResult> {
-  const onError = options.onError ?? defaultOnError(environ);
   const head = options.head ?? false;
   const result: RunResult = { status: undefined, headersSent: false, bytesSent: 0, completed: false, aborted: false };
   let pending: { status: string; headers: Headers } | undefined;
 
-  const sendHeaders = async (contentLength: number | undefined) => {
+  // Synchronous unless the sink's sendHeaders returns a promise: callers await only then (hot path).
+  const sendHeaders = (contentLength: number | undefined): void | Promise<void> => {
     if (result.headersSent) return;
     if (!pending) throw new Error('The application produced body bytes before calling startResponse');
     result.headersSent = true;
     result.status = pending.status;
-    await sink.sendHeaders(pending.status, pending.headers, contentLength);
+    return sink.sendHeaders(pending.status, pending.headers, contentLength);
   };
 
   const write: WriteFunction = async (chunk) => {
     if (!(chunk instanceof Uint8Array)) throw new TypeError(`write() takes a Uint8Array chunk, got ${describe(chunk)}`);
     if (sink.signal?.aborted) throw new ClientDisconnectedError();
     if (chunk.byteLength === 0) return;
-    await sendHeaders(undefined);
+    const sent = sendHeaders(undefined);
+    if (sent) await sent;
     if (head) return;
     await sink.write(chunk);
     result.bytesSent += chunk.byteLength;
@@ -168,7 +177,8 @@ export async function runApplication(app: Application, environ: Environ, sink: R
   let body: ResponseBody | undefined;
   let phase: ErrorPhase = 'application';
   try {
-    body = await app(environ, startResponse);
+    const returned = app(environ, startResponse);
+    body = isThenable(returned) ? await returned : returned;
     if (!isIterableBody(body)) {
       const got = describe(body);
       body = undefined;
@@ -184,7 +194,8 @@ export async function runApplication(app: Application, environ: Environ, sink: R
     }
 
     if (isFileWrapper(body) && pending && (head || sink.sendFile)) {
-      await sendHeaders(knownLength);
+      const sent = sendHeaders(knownLength);
+      if (sent) await sent;
       if (!head && knownLength! > 0) {
         await sink.sendFile!(body, knownLength!);
         result.bytesSent += knownLength!;
@@ -202,7 +213,9 @@ export async function runApplication(app: Application, environ: Environ, sink: R
           if (sink.signal?.aborted) break;
           // An async body that never yields must not pin the response once the client is gone
           // (or the server gave up): race next() against the sink's signal.
-          const step = isAsync && sink.signal ? await raceAbort(iterator.next() as Promise<IteratorResult<Uint8Array>>, sink.signal) : await iterator.next();
+          const step = !isAsync
+            ? (iterator as Iterator<Uint8Array>).next()
+            : sink.signal ? await raceAbort(iterator.next() as Promise<IteratorResult<Uint8Array>>, sink.signal) : await iterator.next();
           if (step === ABORTED) {
             abandoned = true;
             break;
@@ -214,7 +227,8 @@ export async function runApplication(app: Application, environ: Environ, sink: R
           const chunk = step.value as unknown;
           if (!(chunk instanceof Uint8Array)) throw new TypeError(`The response body yielded ${describe(chunk)}; chunks must be Uint8Array`);
           if (chunk.byteLength === 0) continue;
-          await sendHeaders(knownLength);
+          const sent = sendHeaders(knownLength);
+          if (sent) await sent;
           if (head) break;
           if (sink.signal?.aborted) break;
           await sink.write(chunk);
@@ -224,12 +238,12 @@ export async function runApplication(app: Application, environ: Environ, sink: R
         if (!finished && typeof iterator.return === 'function') {
           if (abandoned) {
             // next() is still pending: an async generator queues return() behind it, so do not wait.
-            Promise.resolve().then(() => iterator.return!()).catch((error: unknown) => onError(error, 'body'));
+            Promise.resolve().then(() => iterator.return!()).catch((error: unknown) => reportError(options, environ, error, 'body'));
           } else {
             try {
               await iterator.return();
             } catch (error) {
-              onError(error, 'body');
+              reportError(options, environ, error, 'body');
             }
           }
         }
@@ -240,7 +254,8 @@ export async function runApplication(app: Application, environ: Environ, sink: R
     if (sink.signal?.aborted) {
       result.aborted = true;
     } else {
-      await sendHeaders(knownLength);
+      const sent = sendHeaders(knownLength);
+      if (sent) await sent;
       await sink.end();
       result.completed = true;
     }
@@ -249,7 +264,7 @@ export async function runApplication(app: Application, environ: Environ, sink: R
       result.aborted = true;
     } else {
       result.error = error;
-      onError(error, phase);
+      reportError(options, environ, error, phase);
       if (!result.headersSent) {
         try {
           result.headersSent = true;
@@ -269,7 +284,7 @@ export async function runApplication(app: Application, environ: Environ, sink: R
       try {
         await body.close();
       } catch (error) {
-        onError(error, 'close');
+        reportError(options, environ, error, 'close');
         result.error ??= error;
       }
     }
