@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { parse as parseCookieHeader } from 'cookie';
 import { HTTPError, readBody, requestHeader, requestUri, type Environ, type InputStream } from '@stackware/gateway';
 import { DEFAULT_FORM_LIMITS, isFormContentType, parseForm, type FormLimits, type ParsedForm, type UploadedFile } from './form.js';
@@ -218,7 +219,7 @@ export class HTTPRequest {
     const own = this.environ[SERVER_SIDE_PATH_KEY] ?? this.environ[URLPARSER_PATH_KEY];
     if (typeof own !== 'string') return undefined;
     if (path === undefined) return own;
-    return new URL(path, `file://${own}`).pathname;
+    return resolve(dirname(own), path);
   }
 
   /** The client's address (REMOTE_ADDR). */

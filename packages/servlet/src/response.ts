@@ -251,7 +251,10 @@ export class HTTPResponse {
       const body = noContent ? Buffer.alloc(0) : Buffer.concat(this.#buffer, this.#buffered);
       this.#buffer = [];
       this.#buffered = 0;
-      this.#commit(this.#muted ? this.#mutedBytes : body.length);
+      // Muted (HEAD): the length GET would have had; a Content-Length set by a forwarded
+      // resource (itself muted, so it wrote nothing here) is kept.
+      const mutedLength = this.#mutedBytes === 0 && this.hasHeader('content-length') ? undefined : this.#mutedBytes;
+      this.#commit(this.#muted ? mutedLength : body.length);
       return body.length ? [body] : [];
     }
     await this.flush();

@@ -69,7 +69,6 @@ export class Transaction {
       started = true;
       response.setStatus(statusCode(status), status.slice(4));
       for (const [name, value] of headers) {
-        if (name.toLowerCase() === 'content-length') continue;
         if (name.toLowerCase() === 'set-cookie') response.addHeader(name, value);
         else response.setHeader(name, value);
       }

@@ -73,6 +73,13 @@ describe('forward', () => {
     expect(res.header('set-cookie')).toMatch(/^seen=1/); // cookies set before forwarding are kept
   });
 
+  it('answers HEAD with the forwarded resource\'s length', async () => {
+    const get = await client.get('/site/forwarder?to=/target/x');
+    const head = await client.head('/site/forwarder?to=/target/x');
+    expect(head.body.length).toBe(0);
+    expect(head.header('content-length')).toBe(String(get.body.length));
+  });
+
   it('resolves relative URLs against the current path and takes a new query string from the URL', async () => {
     const res = await client.get('/site/forwarder?to=target/rel?who=q');
     expect(res.text()).toBe('target path=/rel who=q q=who=q');
