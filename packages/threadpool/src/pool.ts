@@ -6,7 +6,8 @@ import { resolveOptions, type ResolvedOptions, type ThreadPoolOptions } from './
 import { failureResponse, relay, type RelayContext } from './relay.js';
 import { watchPaths } from './watch.js';
 import type { ThreadConfig } from './thread.js';
-import type { ThreadEvent } from './protocol.js';
+import type { MessagePort } from 'node:worker_threads';
+import type { Tagged, ThreadEvent, WorkerMessage } from './protocol.js';
 
 const BOOTSTRAP = fileURLToPath(new URL('./bootstrap.mjs', import.meta.url));
 
@@ -44,6 +45,8 @@ class Generation {
   private failure: string | undefined;
   private waiters: Array<{ resolve(): void; reject(error: Error): void }> = [];
   private idleWaiters: Array<() => void> = [];
+  /** Requests in progress by id: where their threads' messages go. */
+  readonly routes = new Map<number, (message: WorkerMessage, port: MessagePort) => void>();
 
   constructor(private readonly options: ResolvedOptions) {
     const workerData: ThreadConfig = {
@@ -68,7 +71,12 @@ class Generation {
   }
 
   private onThreadEvent(event: ThreadEvent): void {
-    if (event?.stackware === 'initialised') {
+    if (event?.stackware === 'port') {
+      const port = event.port;
+      port.on('message', (message: Tagged<WorkerMessage>) => this.routes.get(message.id)?.(message, port));
+      // Like Piscina's idle threads, an idle channel does not keep the process alive.
+      port.unref();
+    } else if (event?.stackware === 'initialised') {
       this.initialised.add(event.threadId);
       if (this.initialised.size >= this.options.threads) this.settleWaiters();
     } else if (event?.stackware === 'initFailed') {
@@ -167,6 +175,8 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
     timeoutMs: resolved.timeoutMs,
     initTimeoutMs: resolved.initTimeoutMs,
     windowBytes: resolved.windowBytes,
+    register: (id, onMessage) => generation.routes.set(id, onMessage),
+    unregister: (id) => generation.routes.delete(id),
     log: resolved.log,
     onSettled: () => {
       generation.settled();

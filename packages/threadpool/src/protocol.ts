@@ -1,15 +1,17 @@
 /**
- * The messages one request exchanges over its own MessageChannel between the server thread
- * ("main") and the worker thread that runs the application. One channel per request; each side
- * posts only the messages listed for it. Byte chunks travel as transferred copies.
+ * The messages of one request between the server thread ("main") and the worker thread that runs
+ * it. Each thread opens one MessageChannel at start and sends one end to the server thread
+ * ({@link ThreadEvent} "port"); every request message travels over it, tagged with the request's
+ * `id`. (One channel per thread, not per request: creating and transferring a MessagePort for
+ * each request was the largest cost on the server thread.) Byte chunks travel as transferred copies.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Headers } from '@stackware/gateway';
 
 /** The Piscina task: what the server thread sends to start one request. */
 export interface RequestTask {
-  /** The worker's end of the request channel (transferred). */
-  port: MessagePort;
+  /** The request's id: every message of this request carries it. */
+  id: number;
   /** The environ's structured-cloneable values (see environ-transfer.ts). */
   environ: Record<string, unknown>;
   /** A HEAD request: the worker's driver sends headers only. */
@@ -17,6 +19,9 @@ export interface RequestTask {
   /** Response bytes the worker may send ahead of the server's acknowledgements. */
   windowBytes: number;
 }
+
+/** A message of request `id`. */
+export type Tagged<M> = M & { id: number };
 
 /** What the worker thread posts (worker → main). */
 export type WorkerMessage =
@@ -73,6 +78,8 @@ export interface TaskResult {
 
 /** Messages a worker posts on its parentPort (Piscina relays them as the pool's 'message' event). */
 export type ThreadEvent =
+  /** The thread's end of its request channel (sent once, at start). */
+  | { stackware: 'port'; threadId: number; port: MessagePort }
   | { stackware: 'initFailed'; threadId: number; reason: string }
   | { stackware: 'initialised'; threadId: number; ms: number }
   /** An exception or rejection nobody caught (logged; the thread carries on). */

@@ -3,14 +3,14 @@
  * the thread as it asks for it, and turns the thread's messages back into status, headers and a
  * streamed body (or a file wrapper), with a watchdog for the per-request timeout.
  */
-import { MessageChannel } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import {
   fileWrapper, statusLine,
   type Environ, type FileWrapper, type Headers, type ResponseBody, type StartResponse,
 } from '@stackware/gateway';
 import { transferableEnviron } from './environ-transfer.js';
-import { detachableCopy, type MainMessage, type RequestTask, type ResponseStart, type WorkerMessage } from './protocol.js';
+import { detachableCopy, type MainMessage, type RequestTask, type ResponseStart, type Tagged, type WorkerMessage } from './protocol.js';
 
 /** What the relay needs from its pool. */
 export interface RelayContext {
@@ -20,6 +20,9 @@ export interface RelayContext {
   /** Extra time for a request that has to wait for the thread's initialisation, in ms. */
   initTimeoutMs: number;
   windowBytes: number;
+  /** Routes the messages of request `id` (from whichever thread runs it) to `onMessage`. */
+  register(id: number, onMessage: (message: WorkerMessage, port: MessagePort) => void): void;
+  unregister(id: number): void;
   /** Pool-level log. */
   log(text: string): void;
   /** Counts settle here (to bound the queue). */
@@ -43,6 +46,8 @@ export function failureResponse(startResponse: StartResponse, failure: Failure):
 }
 
 const NO_BODY = /^(1\d\d|204|304)/;
+
+let nextId = 1;
 
 /**
  * A per-request countdown that starts over on progress and can be paused while the server thread
@@ -117,7 +122,9 @@ type Ending = { kind: 'end' } | { kind: 'error'; error: Error };
  * initialise).
  */
 export function relay(context: RelayContext, environ: Environ, startResponse: StartResponse): Promise<ResponseBody> {
-  const { port1: port, port2 } = new MessageChannel();
+  const id = nextId++;
+  // The channel of the thread that runs the request, known from its first message ('started').
+  let port: MessagePort | undefined;
   const controller = new AbortController();
   const errors = environ['stackware.errors'];
   const input = environ['stackware.input'];
@@ -141,7 +148,7 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
   let creditPaused = false;
 
   const post = (message: MainMessage, transfer?: ArrayBuffer[]) => {
-    if (!finished) port.postMessage(message, transfer);
+    if (!finished && port) port.postMessage({ ...message, id } satisfies Tagged<MainMessage>, transfer);
   };
   const wakeConsumer = () => {
     const c = consumer;
@@ -175,7 +182,7 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
     if (finished) return;
     finished = true;
     watchdog.stop();
-    port.close();
+    context.unregister(id);
     if (inputIterator && !inputDone) void inputIterator.return?.().catch(() => {});
   }
 
@@ -234,7 +241,8 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
               creditPaused = false;
               watchdog.resume();
             }
-            post({ t: 'credit', bytes: chunk.byteLength });
+            // Once the end has arrived, nobody waits for credit.
+            if (!ending) post({ t: 'credit', bytes: chunk.byteLength });
             return { value: chunk, done: false };
           }
           if (ending?.kind === 'end') return { value: undefined, done: true };
@@ -274,8 +282,9 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
     }
   }
 
-  port.on('message', (message: WorkerMessage) => {
+  context.register(id, (message, from) => {
     if (finished) return;
+    port ??= from;
     watchdog.restart();
     if ('start' in message && message.start) startInfo = message.start;
     switch (message.t) {
@@ -345,13 +354,6 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
         break;
     }
   });
-  // The thread's end of the port closes when the thread dies; the task's settlement (which says
-  // why: memory limit, crash) follows, so the failure is decided there.
-  port.on('close', () => {
-    void settled.then(() => {
-      if (!finished) fail({ status: statusLine(503), message: 'Service Unavailable: the application thread went away' });
-    });
-  });
 
   function finishNormally(): void {
     if (!ending) {
@@ -363,12 +365,12 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
   }
 
   const task: RequestTask = {
-    port: port2,
+    id,
     environ: transferableEnviron(environ),
     head: environ.REQUEST_METHOD === 'HEAD',
     windowBytes: context.windowBytes,
   };
-  const settled = context.piscina.run(task, { transferList: [port2], signal: controller.signal }).then(
+  void context.piscina.run(task, { signal: controller.signal }).then(
     () => {
       context.onSettled();
     },

@@ -3,13 +3,13 @@
  * request with the shared driver (`runApplication`) into a sink that posts to the request's
  * MessagePort. Loaded by bootstrap.mjs after `registerLoaders()`.
  */
-import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import {
   asApplication, createInput, fileWrapper, runApplication,
   type Application, type Environ, type FileWrapper, type ResponseSink,
 } from '@stackware/gateway';
-import { detachableCopy, type MainMessage, type RequestTask, type ResponseStart, type TaskResult, type ThreadEvent, type WorkerMessage } from './protocol.js';
+import { detachableCopy, type MainMessage, type RequestTask, type ResponseStart, type Tagged, type TaskResult, type ThreadEvent, type WorkerMessage } from './protocol.js';
 
 /** What the server thread tells every worker thread (Piscina's workerData). */
 export interface ThreadConfig {
@@ -30,9 +30,8 @@ function describeError(error: unknown): string {
   return error instanceof Error ? (error.stack ?? String(error)) : String(error);
 }
 
-function notifyParent(event: ThreadEvent): void {
-  // oxlint-disable-next-line unicorn/require-post-message-target-origin -- a worker_threads port, not a window
-  parentPort?.postMessage(event);
+function notifyParent(event: ThreadEvent, transfer?: MessagePort[]): void {
+  parentPort?.postMessage(event, transfer);
 }
 
 /**
@@ -94,10 +93,17 @@ export function createHandler(config: ThreadConfig): (task: RequestTask) => Prom
   process.on('uncaughtException', uncaught);
   process.on('unhandledRejection', uncaught);
 
+  // This thread's request channel: one end goes to the server thread, the other carries every
+  // request's messages (tagged with the request id).
+  const { port1: requestPort, port2 } = new MessageChannel();
+  const channels = new Map<number, RequestChannel>();
+  requestPort.on('message', (message: Tagged<MainMessage>) => channels.get(message.id)?.onMessage(message));
+  notifyParent({ stackware: 'port', threadId, port: port2 }, [port2]);
+
   void initialise();
 
   return async function handle(task: RequestTask): Promise<TaskResult> {
-    const channel = new RequestChannel(task.port, task.windowBytes);
+    const channel = new RequestChannel(task.id, requestPort, task.windowBytes, channels);
     channel.post({ t: 'started', initialising: state !== 'ready' });
     if (state !== 'ready') {
       // Fail a request only after an attempt that began after it arrived: a pending attempt that
@@ -134,16 +140,16 @@ class RequestChannel {
   private pendingEnd: Extract<WorkerMessage, { t: 'end' }> | undefined;
   private open = true;
 
-  constructor(private readonly port: MessagePort, windowBytes: number) {
+  constructor(private readonly id: number, private readonly port: MessagePort, windowBytes: number, private readonly channels: Map<number, RequestChannel>) {
     this.credit = windowBytes;
-    port.on('message', (message: MainMessage) => this.onMessage(message));
+    channels.set(id, this);
   }
 
   post(message: WorkerMessage, transfer?: ArrayBuffer[]): void {
-    if (this.open) this.port.postMessage(message, transfer);
+    if (this.open) this.port.postMessage({ ...message, id: this.id } satisfies Tagged<WorkerMessage>, transfer);
   }
 
-  private onMessage(message: MainMessage): void {
+  onMessage(message: MainMessage): void {
     switch (message.t) {
       case 'credit':
         this.credit += message.bytes;
@@ -248,9 +254,9 @@ class RequestChannel {
     await runApplication(app, environ, this.sink(), { head: task.head });
   }
 
-  /** Normal end: the port is closed, the thread takes the next task. */
+  /** Normal end: the thread takes the next task. */
   finish(): void {
     this.open = false;
-    this.port.close();
+    this.channels.delete(this.id);
   }
 }
