@@ -50,6 +50,9 @@ export function conformanceApp(onClose: (token: string) => void): Application {
         HTTP_X_TEST: environ.HTTP_X_TEST ?? null,
         REMOTE_USER: environ.REMOTE_USER ?? null,
         url_scheme: environ['stackware.url_scheme'],
+        multiprocess: environ['stackware.multiprocess'],
+        run_once: environ['stackware.run_once'],
+        pid: process.pid,
       });
     }
     if (path === '/echo') {

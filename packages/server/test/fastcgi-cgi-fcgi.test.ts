@@ -55,7 +55,10 @@ describe('cgi-fcgi against serveFastCGI', () => {
     expect(result.code).toBe(0);
     const response = parseCgiResponse(result.stdout);
     expect(response.status).toBe('200 OK');
-    expect(JSON.parse(response.body.toString())).toEqual({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/environ/café', QUERY_STRING: 'a=1&b=%20', HTTP_X_TEST: 'from cgi-fcgi', REMOTE_USER: null, url_scheme: 'http' });
+    expect(JSON.parse(response.body.toString())).toEqual({
+      REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/environ/café', QUERY_STRING: 'a=1&b=%20', HTTP_X_TEST: 'from cgi-fcgi', REMOTE_USER: null,
+      url_scheme: 'http', multiprocess: false, run_once: false, pid: process.pid,
+    });
   });
 
   it('status and repeated Set-Cookie', async () => {
@@ -108,6 +111,26 @@ describe('stackware serve --protocol fastcgi|scgi', () => {
     expect(existsSync(socket)).toBe(true);
     const response = parseCgiResponse((await runCgiFcgi(socket, vars('/hello'))).stdout);
     expect(response.body.toString()).toBe('Hello, world!\n');
+    await peer.stop();
+    await cleanup();
+  }, 60_000);
+
+  it('--protocol fastcgi --socket --workers 2: prefork workers share the socket (multiprocess true)', async () => {
+    const { dir, cleanup } = await tempDir();
+    const socket = join(dir, 'prefork.sock');
+    const peer = stackware(['--protocol', 'fastcgi', '--socket', socket, '--workers', '2']);
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(socket) && Date.now() < deadline && peer.process.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(socket)).toBe(true);
+    const pids = new Set<number>();
+    for (let i = 0; i < 12; i++) {
+      const env = JSON.parse(parseCgiResponse((await runCgiFcgi(socket, vars('/environ'))).stdout).body.toString());
+      expect(env).toMatchObject({ multiprocess: true, run_once: false });
+      pids.add(env.pid);
+    }
+    expect(pids.size).toBeGreaterThanOrEqual(1);
+    expect(pids.has(peer.process.pid!)).toBe(false); // answered by workers, not the primary
+    expect(peer.output()).not.toMatch(/Cannot listen|worker died/); // the second worker shares the socket
     await peer.stop();
     await cleanup();
   }, 60_000);
