@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BadRequestError, HTTPError, createEnviron, createInput, runApplication, type Application, type Environ, type ErrorPhase, type InputStream, type RunningServer } from '@stackware/gateway';
+import { BadRequestError, HTTPError, createEnviron, createInput, runApplication, type Application, type Environ, type ErrorPhase, type InputStream, type RunOptions, type RunningServer } from '@stackware/gateway';
 import type { Logger } from 'pino';
 import { HTTP_DEFAULTS, checkNumberOption, type HttpServerOptions } from './options.js';
 import { HttpSink, plainResponse } from './http-sink.js';
@@ -50,6 +50,19 @@ function resolveOptions(options: HttpServerOptions): Resolved & { maxHeaderBytes
     multithread: flags.multithread,
     multiprocess: flags.multiprocess,
   };
+}
+
+/** RunOptions of one request: errors go to the logger with the request id (a class: no closure per request). */
+class RequestRunOptions implements RunOptions {
+  constructor(
+    readonly head: boolean,
+    private readonly logger: Logger,
+    private readonly requestId: string,
+  ) {}
+
+  onError(error: unknown, phase: ErrorPhase): void {
+    this.logger.error({ req_id: this.requestId, err: error, phase }, `error in ${phase}`);
+  }
 }
 
 function headerPairs(raw: string[]): Array<[string, string]> {
@@ -120,10 +133,6 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     if (address && typeof address === 'object') serverPort = String(address.port);
   });
 
-  const onError = (environ: Environ, error: unknown, phase: ErrorPhase) => {
-    logger.error({ req_id: environ[REQUEST_ID_KEY], err: error, phase }, `error in ${phase}`);
-  };
-
   const handle = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => {
     const started = performance.now();
     const id = requestId(req.headers['x-request-id'] as string | undefined);
@@ -169,7 +178,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     }
     environ[REQUEST_ID_KEY] = id;
     active.add(sink);
-    void runApplication(app, environ, sink, { head: req.method === 'HEAD', onError: (error, phase) => onError(environ, error, phase) }).then((result) => {
+    void runApplication(app, environ, sink, new RequestRunOptions(req.method === 'HEAD', logger, id)).then((result) => {
       active.delete(sink);
       stats.handled++;
       if (o.accessLog) {
