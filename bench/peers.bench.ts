@@ -180,7 +180,7 @@ function report(title: string, note: string, figures: CaseFigures[], chartTitle 
 
 async function stopAll(): Promise<void> {
   await Promise.allSettled(children.splice(0).map((c) => c.stop()));
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((e: unknown) => log(`cleanup: ${String(e)}`));
+  for (const cleanup of cleanups.splice(0).toReversed()) await cleanup().catch((e: unknown) => log(`cleanup: ${String(e)}`));
 }
 
 const onRun = (label: string, round: number, r: { rps: number; errors: number }) => log(`${label} round ${round + 1}: ${Math.round(r.rps)} req/s, ${r.errors} errors`);

@@ -8,9 +8,9 @@
 import type { ChartGroup } from './report.js';
 
 const COLOURS = { baseline: '#8a8a8a', stackware: '#0072b2', peer: '#e69f00' } as const;
-const WIDTH = 980;
+const WIDTH = 1020;
 const LABEL_W = 380;
-const BAR_W = 400;
+const BAR_W = 380;
 const BAR_H = 18;
 const GAP = 6;
 const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';

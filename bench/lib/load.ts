@@ -41,7 +41,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     connections: options.connections ?? 32,
     duration: options.durationS ?? 5,
     ...(cookies && cookies.length > 0
-      ? { requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...(req.headers ?? {}), cookie: cookies[next++ % cookies.length]! } }) }] }
+      ? { requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, cookie: cookies[next++ % cookies.length]! } }) }] }
       : {}),
   });
   return {

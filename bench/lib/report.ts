@@ -78,7 +78,7 @@ export interface MachineInfo {
 /** Describes this machine now (CPU model, cores, memory, Node, kernel, load average, UTC date, git commit). */
 export function machineInfo(): MachineInfo {
   const cpuList = cpus();
-  let os = process.platform;
+  let os: string = process.platform;
   try { os = execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim(); } catch { /* not fatal */ }
   let commit = 'unknown';
   try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { /* not a checkout */ }
