@@ -1,19 +1,12 @@
 import type { Application } from '@stackware/gateway';
 import type { Session } from '@stackware/session';
 import { EndResponse } from './end-response.js';
-import { SafeHtml } from './html.js';
 import { HTTPServlet } from './http-servlet.js';
 import type { HTTPRequest } from './request.js';
-import type { HTTPResponse, Writable } from './response.js';
+import type { HTTPResponse } from './response.js';
 import type { MaybePromise } from './servlet.js';
 import { Servlet } from './servlet.js';
 import type { Transaction } from './transaction.js';
-
-/** One chunk for several items (one buffer append instead of many). */
-function joinWritables(items: Writable[]): Writable {
-  if (items.every((item) => typeof item !== 'object' || item instanceof SafeHtml)) return items.map(String).join('');
-  return Buffer.concat(items.map((item) => (item instanceof Uint8Array ? item : Buffer.from(String(item), 'utf8'))));
-}
 
 let reserved: Set<string> | undefined;
 /** Method names that can never be actions, whatever `actions()` lists: the servlet machinery's own. */
@@ -115,16 +108,6 @@ export class HTTPContent extends HTTPServlet {
 
   /** Runs when no action was requested. Default: nothing (Page writes the HTML page). */
   defaultAction(): MaybePromise {}
-
-  /** Writes each argument (text, bytes, `html` markup) to the response; await it for backpressure. */
-  write(...items: Writable[]): Promise<void> {
-    return this.response.write(items.length === 1 ? items[0]! : joinWritables(items));
-  }
-
-  /** Like {@link write}, then a newline. */
-  writeln(...items: Writable[]): Promise<void> {
-    return this.response.write(joinWritables([...items, '\n']));
-  }
 
   /** See `Transaction.forward`. */
   forward(url: string): Promise<void> {

@@ -1,7 +1,15 @@
 import { TO_APPLICATION, type Application } from '@stackware/gateway';
 import type { FormLimits } from './form.js';
 import type { Transaction } from './transaction.js';
+import type { Writable } from './response.js';
+import { SafeHtml } from './html.js';
 import { servletApp } from './servlet-app.js';
+
+/** One chunk for several items (one buffer append instead of many). */
+function joinWritables(items: Writable[]): Writable {
+  if (items.every((item) => typeof item !== 'object' || item instanceof SafeHtml)) return items.map(String).join('');
+  return Buffer.concat(items.map((item) => (item instanceof Uint8Array ? item : Buffer.from(String(item), 'utf8'))));
+}
 
 /** A value a lifecycle method may return: nothing, or a promise of nothing. */
 export type MaybePromise = void | Promise<void>;
@@ -9,7 +17,8 @@ export type MaybePromise = void | Promise<void>;
 /**
  * The root of the servlet classes (Webware's Servlet). For each request the servlet application
  * calls `awake(transaction)`, then `respond(transaction)`, then `sleep(transaction)` — `sleep`
- * always runs, also after an exception or `endResponse()`. Each may be async.
+ * always runs, also after an exception or `endResponse()`. Each may be async. `write()` and
+ * `writeln()` append to the transaction's response.
  *
  * A module whose default export is a Servlet subclass is an application under the URL parser
  * and the deploy file: the static `[TO_APPLICATION]()` returns `servletApp(this)`.
@@ -61,6 +70,16 @@ export class Servlet {
    */
   canBeThreaded(): boolean {
     return false;
+  }
+
+  /** Writes each argument (text, bytes, `html` markup) to the response; await it for backpressure. */
+  write(...items: Writable[]): Promise<void> {
+    return this.transaction.response.write(items.length === 1 ? items[0]! : joinWritables(items));
+  }
+
+  /** Like {@link write}, then a newline. */
+  writeln(...items: Writable[]): Promise<void> {
+    return this.transaction.response.write(joinWritables([...items, '\n']));
   }
 
   /** The servlet's name: its class name. */

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { TestClient, HTTPError, asApplication, TO_APPLICATION } from '@stackware/gateway';
-import { Servlet, HTTPServlet, Page, servletApp, type Transaction } from '../src/index.js';
+import { Servlet, HTTPServlet, Page, html, servletApp, type Transaction } from '../src/index.js';
 
 function deferred() {
   let resolve!: () => void;
@@ -104,6 +104,18 @@ describe('lifecycle', () => {
       }
     }
     await expect(new TestClient(servletApp(BadSleep)).get('/')).rejects.toThrow('sleep failed');
+  });
+});
+
+describe('Servlet.write', () => {
+  it('writes text, numbers, bytes and html markup to the response', async () => {
+    class Raw extends Servlet {
+      override async respond() {
+        await this.writeln('a', 1, html`<b>${'<i>'}</b>`);
+        await this.write(Buffer.from('z'), 'y');
+      }
+    }
+    expect((await new TestClient(servletApp(Raw)).get('/')).text()).toBe('a1<b>&lt;i&gt;</b>\nzy');
   });
 });
 
