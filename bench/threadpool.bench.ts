@@ -4,7 +4,7 @@
  * - a CPU-bound handler (~2 ms of pure-JavaScript work per request, the same fixed amount of work
  *   in both cases: the iteration count is calibrated once, here, and passed to every server), and
  * - the trivial hello app (apps/hello/app.ts): the pool's per-request overhead.
- * Each server runs in its own process; autocannon (keep-alive, 16 connections) runs in this
+ * Each server runs in its own process; autocannon (keep-alive, 32 connections) runs in this
  * process, so the load generator shares the machine's cores with the server — on a 2-core machine
  * the pool's 2 threads compete with it and with the server thread. Rounds alternate the cases.
  * Loopback only, bounded durations; `--quick` proves it runs (1 s per case).
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const seconds = quick ? 1 : 8;
   const rounds = quick ? 1 : 2;
-  const connections = 16;
+  const connections = 32;
   const autocannonModule: string = 'autocannon';
   const autocannon = ((await import(autocannonModule)) as { default: Autocannon }).default;
 
