@@ -121,6 +121,25 @@ describe('form parsing (in process)', () => {
     expect(long.text()).toContain('The form field &quot;note&quot; is larger than maxFieldBytes (1024 bytes)');
   });
 
+  it('counts a body without Content-Length (chunked) against maxBodyBytes', async () => {
+    class Tiny extends UploadServlet {
+      static override formLimits = { ...UploadServlet.formLimits, maxBodyBytes: 4096 };
+    }
+    let produced = 0;
+    async function* body() {
+      yield Buffer.from('--b\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\n\r\n');
+      for (let i = 0; i < 1000; i++) {
+        produced++;
+        yield Buffer.alloc(1024, 'x');
+      }
+      yield Buffer.from('\r\n--b--\r\n');
+    }
+    const res = await new TestClient(servletApp(Tiny)).post('/', { body: body(), headers: { 'Content-Type': 'multipart/form-data; boundary=b' } });
+    expect(res.statusCode).toBe(413);
+    expect(res.text()).toContain('The request body is larger than maxBodyBytes (4096 bytes)');
+    expect(produced).toBeLessThan(10); // reading stopped at the limit
+  });
+
   it('answers 400 for a malformed multipart body or a missing boundary', async () => {
     const truncated = await client.post('/', {
       body: '--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue-without-end',
