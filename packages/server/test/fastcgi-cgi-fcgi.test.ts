@@ -29,6 +29,7 @@ function runCgiFcgi(address: string, vars: Record<string, string>, body?: Buffer
     child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     child.on('error', reject);
     child.on('close', (code) => { clearTimeout(timer); resolvePromise({ stdout: Buffer.concat(out), stderr: err, code }); });
+    child.stdin.on('error', () => undefined); // cgi-fcgi does not read stdin without CONTENT_LENGTH and may exit first (EPIPE)
     child.stdin.end(body ?? Buffer.alloc(0));
   });
 }
