@@ -11,7 +11,7 @@ import { SitePage } from '../lib/layout.js';
 
 async function list(dir: string, suffix: string): Promise<string[]> {
   try {
-    return (await readdir(dir)).filter((n) => n.endsWith(suffix)).sort().reverse();
+    return (await readdir(dir)).filter((n) => n.endsWith(suffix)).sort().toReversed();
   } catch {
     return [];
   }

@@ -5,7 +5,7 @@
  * Warns at start, once per process, when the default admin/admin is in use.
  */
 import { isMainThread } from 'node:worker_threads';
-import type { FactoryOptions, FilterFactory } from '@stackware/gateway';
+import type { Application, FactoryOptions, FilterFactory } from '@stackware/gateway';
 import { basicAuth, safeEqual } from '@stackware/middleware';
 import { createLogger } from '@stackware/server';
 
@@ -22,7 +22,7 @@ export const adminAuth: FilterFactory = Object.assign(
       warned = true;
       createLogger().warn('the /admin area uses the default login admin / admin: set ADMIN_USER and ADMIN_PASSWORD before exposing this site');
     }
-    return (app) => basicAuth(app, {
+    return (app: Application) => basicAuth(app, {
       realm: String(options.realm ?? 'Restricted'),
       checkPassword: (name, given) => safeEqual(name, user) && safeEqual(given, password),
     });

@@ -22,7 +22,7 @@ function displayName(filename: string): string {
 
 /** The upload page. */
 export default class Upload extends SitePage {
-  static formLimits: Partial<FormLimits> = { maxFileBytes: MAX_FILE_BYTES, maxFiles: 1, maxFields: 10, maxBodyBytes: MAX_FILE_BYTES + 64 * 1024 };
+  static override formLimits: Partial<FormLimits> = { maxFileBytes: MAX_FILE_BYTES, maxFiles: 1, maxFields: 10, maxBodyBytes: MAX_FILE_BYTES + 64 * 1024 };
   private stored: Stored | undefined;
   private problem: string | undefined;
 
