@@ -29,7 +29,8 @@ export interface BuiltApplication {
  */
 export class Deployment extends DeploymentDefinition {
   private readonly factories = new Map<string, Promise<unknown>>();
-  private readonly checkedOptions = new Map<string, Readonly<Record<string, unknown>>>();
+  /** Checked options per section options object (a replaced object — CLI overrides — is checked again). */
+  private readonly checkedOptions = new WeakMap<object, Readonly<Record<string, unknown>>>();
   private readonly descriptions = new Map<string, string | undefined>();
   private checked: Promise<void> | undefined;
 
@@ -238,8 +239,7 @@ export class Deployment extends DeploymentDefinition {
 
   /** Type-checks a section's options against its factory's `optionTypes`; returns them converted. */
   private async optionsFor(kind: FactoryKind, name: string, use: string | AnyFactory, options: Readonly<Record<string, unknown>>, protocol?: string): Promise<Readonly<Record<string, unknown>>> {
-    const key = `${kind}\0${name}`;
-    const done = this.checkedOptions.get(key);
+    const done = this.checkedOptions.get(options);
     if (done) return done;
     const factory = (await this.resolveFactory(kind, name, use, protocol)) as AnyFactory;
     const types = factory.optionTypes as Record<string, OptionType> | undefined;
@@ -260,7 +260,7 @@ export class Deployment extends DeploymentDefinition {
       }
     }
     const frozen = Object.freeze(out);
-    this.checkedOptions.set(key, frozen);
+    this.checkedOptions.set(options, frozen);
     return frozen;
   }
 }

@@ -229,6 +229,16 @@ describe('stackware serve site.toml', () => {
     if (process.env.STACKWARE_TEST_REPORT) process.stderr.write(`prefork reload: ${result.ok} requests, ${retried.count} retried on a new connection after an idle keep-alive close\n`);
   }, 120_000);
 
+  it('lets --port on the command line override the single server section', async () => {
+    const port = await freePort();
+    const file = join(tmp.dir, 'override.toml');
+    await writeFile(file, site(1, 'overridden'));
+    const peer = startProcess(process.execPath, [CLI, 'serve', file, '--port', String(port)], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } });
+    peers.push(peer);
+    await waitForPort(port, 20_000).catch((error: unknown) => { throw new Error(`not listening:\n${peer.output()}`, { cause: error }); });
+    expect(JSON.parse((await get(port, '/')).body)).toMatchObject({ greeting: 'overridden' });
+  });
+
   it('refuses to start on a mistake, with the one-line message and exit code 2', async () => {
     const port = await freePort();
     const file = join(tmp.dir, 'broken.toml');
