@@ -64,6 +64,7 @@ class Generation {
       // Idle threads must keep their event loop running (background initialisation, ports).
       atomics: 'disabled',
       resourceLimits: options.resourceLimits,
+      recordTiming: false,
       workerData,
     });
     this.piscina.on('message', (event: ThreadEvent) => this.onThreadEvent(event));
