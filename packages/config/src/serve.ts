@@ -98,7 +98,14 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
   }
 
   let serverShape = JSON.stringify([...deployment.servers.values()]);
-  const reload = async (): Promise<boolean> => {
+  // One reload at a time: an edit made during a reload is applied after it, in order.
+  let queue: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<boolean> => {
+    const next = queue.then(reloadNow, reloadNow);
+    queue = next;
+    return next;
+  };
+  const reloadNow = async (): Promise<boolean> => {
     let next: Deployment;
     let nextBuilds: Map<string, BuiltApplication>;
     try {
@@ -119,7 +126,9 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
       serverShape = JSON.stringify([...next.servers.values()]);
     }
     deployment = next;
-    for (const [name, built] of nextBuilds) void lives.get(name)?.swap(built, options.drainTimeoutMs ?? 30_000);
+    for (const [name, built] of nextBuilds) {
+      lives.get(name)?.swap(built, options.drainTimeoutMs ?? 30_000).catch((error: unknown) => logger.warn({ err: error }, 'disposing the previous configuration failed'));
+    }
     for (const [name, built] of nextBuilds) if (!lives.has(name)) await built.dispose();
     logger.info({ file: path, generation: lives.values().next().value!.generation }, `configuration reloaded from ${basename(path)}`);
     return true;
