@@ -201,6 +201,14 @@ function siteCases(get: () => { deployment: Deployment; browser: Browser }): voi
     await shot(page, get().deployment, 'upload');
   });
 
+  it('refuses a file over the 5 MiB limit with 413', async () => {
+    const response = await context.request.post(new URL('/upload', get().deployment.url).href, {
+      multipart: { file: { name: 'big.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(6 * 1024 * 1024, 1) } },
+      timeout: PAGE_TIMEOUT_MS,
+    });
+    expect(response.status()).toBe(413);
+  });
+
   it('shows the exception catcher for a page that throws', async () => {
     const response = await open('/boom');
     expect(response.status()).toBe(500);
