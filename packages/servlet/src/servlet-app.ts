@@ -12,7 +12,7 @@ export interface ServletAppOptions {
   maxIdleInstances?: number;
   /** Response bytes buffered before the response is committed and streamed. Default 65536. */
   bufferBytes?: number;
-  /** Form-body limits (the class's `static formLimits` wins over these). Default {@link DEFAULT_FORM_LIMITS}. */
+  /** Form-body limits; they win over the class's `static formLimits` (the deployment decides). Default {@link DEFAULT_FORM_LIMITS}. */
   formLimits?: Partial<FormLimits>;
   /** Directory for uploaded files' temporary files. Default `os.tmpdir()`. */
   tempDir?: string;
@@ -108,7 +108,7 @@ export function servletApp(cls: ServletClass, options: ServletAppOptions = {}): 
   }
   const pool = new InstancePool(cls, options.maxIdleInstances ?? 16);
   const requestOptions = {
-    limits: { ...DEFAULT_FORM_LIMITS, ...options.formLimits, ...cls.formLimits },
+    limits: { ...DEFAULT_FORM_LIMITS, ...cls.formLimits, ...options.formLimits },
     tempDir: options.tempDir,
   };
 

@@ -24,7 +24,7 @@ export type MaybePromise = void | Promise<void>;
  * and the deploy file: the static `[TO_APPLICATION]()` returns `servletApp(this)`.
  */
 export class Servlet {
-  /** Form-body limits for this class (merged over the defaults and over `servletApp` options). */
+  /** Form-body limits for this class: merged over the defaults; `servletApp` options (the deploy file) win over them. */
   static formLimits: Partial<FormLimits> | undefined = undefined;
 
   /** The application of this class (`servletApp(this)`): what loaders turn the export into. */

@@ -140,6 +140,11 @@ describe('form parsing (in process)', () => {
     expect(produced).toBeLessThan(10); // reading stopped at the limit
   });
 
+  it('takes servletApp (deploy) limits over the class\'s static formLimits', async () => {
+    const roomy = new TestClient(servletApp(UploadServlet, { formLimits: { maxFieldBytes: 4096 } }));
+    expect((await roomy.post('/', { form: { note: 'x'.repeat(2000) } })).statusCode).toBe(200);
+  });
+
   it('answers 400 for a malformed multipart body or a missing boundary', async () => {
     const truncated = await client.post('/', {
       body: '--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue-without-end',
