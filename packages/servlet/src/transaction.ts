@@ -42,7 +42,7 @@ export class Transaction {
    * @throws Error when no `session()` middleware is in the stack (the message says how to add
    *   it); the store's errors (e.g. HTTPError 503 when a session lock times out).
    */
-  session(): Promise<Session> {
+  async session(): Promise<Session> {
     return loadSession(this.environ);
   }
 
