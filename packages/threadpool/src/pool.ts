@@ -9,7 +9,8 @@ import type { ThreadConfig } from './thread.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { Tagged, ThreadEvent, WorkerMessage } from './protocol.js';
 
-const BOOTSTRAP = fileURLToPath(new URL('./bootstrap.mjs', import.meta.url));
+// The worker entry is plain JavaScript kept in src/ (a built dist/ has no copy: it is not TypeScript).
+const BOOTSTRAP = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './bootstrap.mjs' : '../src/bootstrap.mjs', import.meta.url));
 
 /** Counters of a pool, for monitoring and tests. */
 export interface ThreadPoolStats {
@@ -45,6 +46,7 @@ class Generation {
   private failure: string | undefined;
   private waiters: Array<{ resolve(): void; reject(error: Error): void }> = [];
   private idleWaiters: Array<() => void> = [];
+  private readonly startupTimers = new Map<number, NodeJS.Timeout>();
   /** Requests in progress by id: where their threads' messages go. */
   readonly routes = new Map<number, (message: WorkerMessage, port: MessagePort) => void>();
 
@@ -77,10 +79,13 @@ class Generation {
       port.on('message', (message: Tagged<WorkerMessage>) => this.routes.get(message.id)?.(message, port));
       // Like Piscina's idle threads, an idle channel does not keep the process alive.
       port.unref();
+      this.watchStartup(event.threadId);
     } else if (event?.stackware === 'initialised') {
+      this.startupDone(event.threadId);
       this.initialised.add(event.threadId);
       if (this.initialised.size >= this.options.threads) this.settleWaiters();
     } else if (event?.stackware === 'initFailed') {
+      this.startupDone(event.threadId);
       this.failure = event.reason;
       this.options.log(`threadpool ${this.options.name}: thread ${event.threadId} failed to load ${this.options.modulePath}: ${event.reason}\n` +
         'threadpool: requests get 503 until it loads; each request retries the initialisation\n');
@@ -88,6 +93,32 @@ class Generation {
     } else if (event?.stackware === 'uncaught') {
       this.options.log(`threadpool ${this.options.name}: uncaught in thread ${event.threadId}: ${event.error}\n`);
     }
+  }
+
+  /**
+   * A thread's first load of the application must end (in success or failure) within
+   * `initTimeoutMs`: a module stuck while loading (a synchronous loop at its top level) never
+   * answers its requests, so the thread is terminated — its requests get 503 — and Piscina starts
+   * a new one, which loads the (perhaps fixed) file again.
+   */
+  private watchStartup(threadId: number): void {
+    if (this.options.initTimeoutMs <= 0) return;
+    const timer = setTimeout(() => {
+      this.startupTimers.delete(threadId);
+      const worker = this.piscina.threads.find((w) => w.threadId === threadId);
+      if (!worker) return;
+      this.failure = `loading ${this.options.modulePath} did not finish within initTimeoutMs (${this.options.initTimeoutMs} ms); the thread was replaced`;
+      this.options.log(`threadpool ${this.options.name}: thread ${threadId}: ${this.failure}\n`);
+      this.settleWaiters();
+      void worker.terminate();
+    }, this.options.initTimeoutMs);
+    timer.unref();
+    this.startupTimers.set(threadId, timer);
+  }
+
+  private startupDone(threadId: number): void {
+    clearTimeout(this.startupTimers.get(threadId));
+    this.startupTimers.delete(threadId);
   }
 
   private settleWaiters(): void {
@@ -130,6 +161,8 @@ class Generation {
       ]);
       clearTimeout(timer);
     }
+    for (const timer of this.startupTimers.values()) clearTimeout(timer);
+    this.startupTimers.clear();
     await this.piscina.destroy();
   }
 }

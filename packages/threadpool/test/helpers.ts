@@ -3,10 +3,15 @@ import { readFileSync } from 'node:fs';
 /** file: URL of a fixture module. */
 export const fixture = (name: string): string => new URL(`./fixtures/${name}`, import.meta.url).href;
 
-/** Resolves when `predicate()` holds (polled every 20 ms), or rejects after `timeoutMs`. */
-export async function until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+/**
+ * Resolves when `predicate()` holds (polled every 20 ms, after `step()` when given), or rejects
+ * after `timeoutMs`.
+ */
+export async function until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition', step?: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  for (;;) {
+    if (step) await step();
+    if (predicate()) return;
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -87,6 +87,22 @@ describe('threadPool reliability (real HTTP server, concurrent load)', () => {
     expect(tally(await load(server.url, 20, 4))).toEqual({ 200: 20 });
   });
 
+  it('replaces a thread whose module hangs while loading, answers 503, and serves once the file is fixed', async () => {
+    const dir = await tempDir('threadpool-hang-');
+    cleanups.push(dir.cleanup);
+    const file = join(dir.dir, 'site.ts');
+    writeFileSync(join(dir.dir, 'package.json'), '{ "type": "module" }');
+    writeFileSync(file, 'for (;;) { /* stuck at load */ }\nexport default null;\n');
+    const { pool, server, logs } = await start({ module: file, threads: 1, initTimeoutMs: 1500, timeoutMs: 1000 });
+    await expect(pool.ready()).rejects.toThrow(/did not finish within initTimeoutMs/);
+    expect((await get(server.url)).status).toBe(503);
+    expect(logs.join('')).toContain('did not finish within initTimeoutMs (1500 ms)');
+    writeFileSync(file, 'export default (_e: unknown, start: (s: string, h: Array<[string, string]>) => unknown) => { start("200 OK", [["Content-Type", "text/plain"]]); return [new TextEncoder().encode("loaded")]; };\n');
+    let last = { status: 0, text: '' };
+    await until(() => last.status === 200, 30_000, 'a request to succeed after the fix', async () => { last = await get(server.url); });
+    expect(last.text).toBe('loaded');
+  });
+
   it('recycles threads after maxRequestsPerThread under load without failing a request', async () => {
     const { pool, server } = await start({ maxRequestsPerThread: 5 });
     await pool.ready();
