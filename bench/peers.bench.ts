@@ -150,7 +150,7 @@ const SERVERS: Record<string, (args: string[]) => Promise<string>> = {
 // ---------------------------------------------------------------------------------------------
 
 const quick = process.argv.includes('--quick');
-const settings = quick ? { rounds: 1, durationS: 1, warmupS: 0 } : { rounds: 3, durationS: 5, warmupS: 2 };
+const settings = quick ? { rounds: 1, durationS: 1, warmupS: 0 } : { rounds: 5, durationS: 3, warmupS: 2 };
 const children: ServerChild[] = [];
 const cleanups: Array<() => Promise<void>> = [];
 let failures = 0;
@@ -166,7 +166,7 @@ function log(message: string): void {
 }
 
 /** Prints a group's table, records its chart figures, counts errors as failures. */
-function report(title: string, note: string, figures: CaseFigures[], chartTitle = title): void {
+function report(title: string, note: string, figures: CaseFigures[], chartTitle = title, cpuPanel = false): void {
   const rows = figures.map((f) => [
     f.kind === 'stackware' ? `**${f.label}**` : f.label,
     fmtRps(f.rps), f.kind === 'baseline' ? '1.00× (baseline)' : fmtRatio(f.ratio), fmtMs(f.p50), fmtMs(f.p99),
@@ -175,6 +175,10 @@ function report(title: string, note: string, figures: CaseFigures[], chartTitle 
   ]);
   process.stdout.write(`### ${title}\n\n${note}\n\n${markdownTable(['server', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'bytes/response', 'errors'], rows)}\n\n`);
   emitFigures({ title: chartTitle, unit: 'req/s', higherIsBetter: true, bars: figures.map((f) => ({ label: f.label, kind: f.kind, value: f.rps, ratio: f.ratio })) });
+  const base = figures.find((f) => f.kind === 'baseline')?.cpuMicrosPerRequest;
+  if (cpuPanel && base && figures.every((f) => f.cpuMicrosPerRequest !== undefined)) {
+    emitFigures({ title: `${chartTitle}: server CPU time per request`, unit: 'µs/req', higherIsBetter: false, bars: figures.map((f) => ({ label: f.label, kind: f.kind, value: f.cpuMicrosPerRequest!, ratio: f.cpuMicrosPerRequest! / base })) });
+  }
   for (const f of figures) if (f.errors > 0 || f.rps <= 0) { failures++; log(`${title}: ${f.label} had ${f.errors} errors, ${f.rps} req/s`); }
 }
 
@@ -207,7 +211,7 @@ async function helloGroup(): Promise<void> {
   const servers = await Promise.all(spec.map(([name]) => child(name)));
   for (const s of servers) await check(s.url + '/', BODY);
   const figures = await compare(spec.map(([, kind, label], i) => ({ label, kind, url: servers[i]!.url, child: servers[i] })), common);
-  report('Hello world', `"${BODY.toString().trim()}\\n" (${BODY.length} body bytes) from every server; autocannon 32 keep-alive connections. Response heads differ by framework defaults (Express adds ETag and X-Powered-By): see bytes/response.`, figures);
+  report('Hello world', `"${BODY.toString().trim()}\\n" (${BODY.length} body bytes) from every server; autocannon 32 keep-alive connections. Response heads differ by framework defaults (Express adds ETag and X-Powered-By): see bytes/response. Server CPU µs/req (the server process's CPU time over a round divided by its requests) is the steadier figure on a shared machine: requests/s also depends on how much CPU the scheduler gives each process.`, figures, 'Hello world', true);
   const rss = servers.map((s) => s.rssBytes() / 2 ** 20);
   const rows = spec.map(([, kind, label], i) => [kind === 'stackware' ? `**${label}**` : label, rss[i]!.toFixed(1), kind === 'baseline' ? '1.00× (baseline)' : fmtRatio(rss[i]! / rss[0]!)]);
   process.stdout.write(`### Memory\n\nResident set size (VmRSS) of each hello server process right after its hello runs.\n\n${markdownTable(['server', 'RSS MiB', 'ratio'], rows)}\n\n`);
@@ -231,7 +235,7 @@ async function sessionGroup(): Promise<void> {
   // The counters prove each request read and wrote its visitor's session.
   const after = Number((await (await fetch(sw!.url + '/', { headers: { cookie: swCookies[0]! } })).text()).replace('n=', ''));
   if (!(after > 2)) throw new Error(`the Stackware session counter did not grow (n=${after})`);
-  report('Session read + write (Redis)', 'A page that increments a per-visitor counter in its session; 64 visitors with cookies, taken in turn; one local Redis for both. Stackware\'s RedisStore uses ioredis, connect-redis uses node-redis (its supported client); both renew a 1-day idle expiry and re-send the cookie on every request.', figures, 'Session read + write (Redis store)');
+  report('Session read + write (Redis)', 'A page that increments a per-visitor counter in its session; 64 visitors with cookies, taken in turn; one local Redis for both. Stackware\'s RedisStore uses ioredis, connect-redis uses node-redis (its supported client); both renew a 1-day idle expiry and re-send the cookie on every request.', figures, 'Session read + write (Redis store)', true);
   await stopAll();
 }
 
@@ -266,7 +270,7 @@ async function cpuGroup(): Promise<void> {
     { label: 'on the server thread', kind: 'baseline', url: inline!.url, child: inline },
     { label: 'threadPool, 2 threads', kind: 'stackware', url: pooled!.url, child: pooled },
   ], { ...common, connections: 16 });
-  report('CPU-bound handler (~2 ms)', `${iterations.toLocaleString('en-US')} rounds of integer mixing per request (calibrated to ~2 ms here), served by Stackware's HTTP server; autocannon 16 connections. With 2 cores shared with the load generator, 2 threads can at best roughly double the in-process figure.`, figures);
+  report('CPU-bound handler (~2 ms)', `${iterations.toLocaleString('en-US')} rounds of integer mixing per request (calibrated to ~2 ms of CPU time here), served by Stackware's HTTP server; autocannon 16 connections. With 2 cores shared with the load generator, 2 threads can at best roughly double the in-process figure.`, figures);
   await stopAll();
 }
 
@@ -282,10 +286,10 @@ async function fastcgiGroup(): Promise<void> {
   cleanups.push(() => fastcgi.stop());
   for (const u of [proxy.url, fastcgi.url]) await check(u + '/', BODY);
   const figures = await compare([
-    { label: 'nginx → HTTP proxy_pass → serve', kind: 'baseline', url: proxy.url },
-    { label: 'nginx → FastCGI → serveFastCGI', kind: 'stackware', url: fastcgi.url },
+    { label: 'nginx → HTTP proxy_pass → serve', kind: 'baseline', url: proxy.url, child: http },
+    { label: 'nginx → FastCGI → serveFastCGI', kind: 'stackware', url: fastcgi.url, child: fcgi },
   ], common);
-  report('Behind nginx: FastCGI vs HTTP proxy', 'The hello app behind nginx (1 worker, upstream keep-alive 32 connections); autocannon 32 connections to nginx. Server CPU is not shown: nginx is in the path.', figures);
+  report('Behind nginx: FastCGI vs HTTP proxy', 'The hello app behind nginx (1 worker, upstream keep-alive 32 connections); autocannon 32 connections to nginx. Server CPU: the Stackware process only (nginx not counted).', figures, 'Behind nginx: FastCGI vs HTTP proxy', true);
   await stopAll();
 }
 

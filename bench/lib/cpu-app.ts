@@ -21,14 +21,18 @@ export function work(iterations: number): number {
   return x;
 }
 
-/** The iteration count that takes about `targetMs` on this machine now (a few rounds of measuring). */
+/**
+ * The iteration count that takes about `targetMs` of CPU time on this machine (a few rounds of
+ * measuring process CPU time, not wall time, so a loaded machine does not shrink the work).
+ */
 export function calibrate(targetMs = 2): number {
   let iterations = 200_000;
   for (let attempt = 0; attempt < 8; attempt++) {
     work(iterations);
-    const t = performance.now();
-    for (let i = 0; i < 5; i++) work(iterations);
-    const ms = (performance.now() - t) / 5;
+    const before = process.cpuUsage();
+    for (let i = 0; i < 10; i++) work(iterations);
+    const used = process.cpuUsage(before);
+    const ms = (used.user + used.system) / 1000 / 10;
     iterations = Math.max(1000, Math.round(iterations * (targetMs / Math.max(ms, 0.01))));
   }
   return iterations;
