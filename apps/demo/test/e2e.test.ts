@@ -18,6 +18,8 @@ const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 /** The README's first command (after install): `npx -y pnpm@10 demo`. */
 const README_COMMAND = ['npx', '-y', 'pnpm@10', 'demo'] as const;
 const START_TIMEOUT_MS = 90_000;
+/** Every variable apps/demo/site.toml reads (see apps/demo/README.md). */
+const DEMO_VARIABLES = ['PORT', 'HOST', 'PROTOCOL', 'STACKWARE_DATA_DIR', 'SESSION_SECRET', 'SESSION_STORE', 'REDIS_URL', 'ADMIN_USER', 'ADMIN_PASSWORD', 'DEBUG', 'ERROR_EMAIL_TO'];
 const PAGE_TIMEOUT_MS = 60_000;
 jest.setTimeout(120_000); // each case: first requests warm up the pool threads on a shared 2-core machine
 
@@ -25,9 +27,11 @@ jest.setTimeout(120_000); // each case: first requests warm up the pool threads 
 interface DemoProcess { child: ChildProcess; output(): string; stop(): Promise<void> }
 
 function startDemo(env: Record<string, string>): DemoProcess {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
   delete childEnv.NODE_OPTIONS; // Jest's --experimental-vm-modules is not part of the README's command
-  delete childEnv.SESSION_SECRET;
+  // The demo's own variables come only from `env` (a CI machine may export HOST or DEBUG for other reasons).
+  for (const name of DEMO_VARIABLES) delete childEnv[name];
+  Object.assign(childEnv, { HOST: '127.0.0.1' }, env);
   const child = spawn(README_COMMAND[0], README_COMMAND.slice(1), { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
