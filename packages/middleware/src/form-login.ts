@@ -17,9 +17,21 @@ export interface FormLoginOptions {
   title?: string;
 }
 
+/**
+ * A local redirect target from the `next` field, or `fallback`. Browsers strip tabs and newlines
+ * from URLs and read `\` as `/` (WHATWG URL), so `/\t/evil.example` or `/\\evil.example` would
+ * leave the site: any control character, space or backslash is refused, as is `//`. Non-ASCII is
+ * percent-encoded (UTF-8) so the Location header stays ASCII.
+ */
 function safeNext(next: string | null | undefined, fallback: string): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || /[\\\0\r\n]/.test(next)) return fallback;
-  return next;
+  if (!next || !next.startsWith('/') || next.startsWith('//') || /[\u0000-\u0020\u007f\\]/.test(next)) return fallback;
+  return next.replace(/[^\u0021-\u007e]+/g, (s) => Array.from(Buffer.from(s, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
+
+/** The path of this request as a URL path (each segment percent-encoded again), plus its query. */
+function requestPath(environ: Environ): string {
+  const path = (environ.SCRIPT_NAME + (environ.PATH_INFO || '/')).split('/').map(encodeURIComponent).join('/');
+  return path + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : '');
 }
 
 function loginForm(action: string, next: string, title: string, error: string | undefined, status: number): Application {
@@ -90,8 +102,7 @@ export function formLogin(app: Application, options: FormLoginOptions): Applicat
     if (typeof user === 'string' && user) return app({ ...environ, REMOTE_USER: user, AUTH_TYPE: 'Form' }, startResponse);
     if (!isProtected(environ)) return app(environ, startResponse);
     if (method === 'GET' || method === 'HEAD') {
-      const here = base + path + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : '');
-      return redirect(`${base}${loginPath}?next=${encodeURIComponent(here)}`, 303)(environ, startResponse);
+      return redirect(`${base}${loginPath}?next=${encodeURIComponent(requestPath(environ))}`, 303)(environ, startResponse);
     }
     const body = Buffer.from('401 Unauthorized: log in first.\n');
     startResponse('401 Unauthorized', [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(body.length)]]);

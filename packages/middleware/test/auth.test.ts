@@ -151,6 +151,31 @@ describe('formLogin', () => {
     expect(xss.text()).not.toContain('<script>alert(1)');
   });
 
+  it('refuses next values a browser would read as another site (tab, newline, space, backslash)', async () => {
+    // Browsers drop tabs/newlines from URLs and read "\\" as "/": "/\t/evil.example" is "//evil.example".
+    const client = new TestClient(site, { cookies: true });
+    for (const next of ['/\t/evil.example', '/\n/evil.example', '/ /evil.example', '\\/evil.example', '/\u000b/evil.example', '/\u007f/x']) {
+      const res = await client.post('/login', { form: { username: 'alice', password: 'wonderland', next } });
+      expect(res.statusCode).toBe(303);
+      expect(res.header('location')).toBe('/');
+      const form = await client.get(`/login?next=${encodeURIComponent(next)}`);
+      expect(form.text()).toContain('name="next" value="/"');
+    }
+  });
+
+  it('round-trips a protected path with non-ASCII, "?" and "%" in it through the login (Location stays ASCII)', async () => {
+    const client = new TestClient(site, { cookies: true });
+    const redirected = await client.get('/admin/caf%C3%A9/%E6%97%A5%3F/100%25?x=1');
+    expect(redirected.statusCode).toBe(303);
+    const next = new URLSearchParams(redirected.header('location')!.split('?')[1]).get('next');
+    expect(next).toBe('/admin/caf%C3%A9/%E6%97%A5%3F/100%25?x=1');
+    const ok = await client.post('/login', { form: { username: 'alice', password: 'wonderland', next: next! } });
+    expect(ok.header('location')).toBe(next);
+    // A raw non-ASCII next is percent-encoded rather than sent as latin-1.
+    const raw = await client.post('/login', { form: { username: 'alice', password: 'wonderland', next: '/日本' } });
+    expect(raw.header('location')).toBe('/%E6%97%A5%E6%9C%AC');
+  });
+
   it('answers 401 to protected non-GET requests without a login', async () => {
     expect((await new TestClient(site).post('/admin/x', { body: 'a' })).statusCode).toBe(401);
   });
