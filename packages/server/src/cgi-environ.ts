@@ -16,8 +16,11 @@ const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const METHOD_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function asText(value: CgiValue): string {
-  return typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+/** Latin-1 for request bytes (HTTP_*, REQUEST_URI, QUERY_STRING: as node:http decodes them), UTF-8 for the rest (paths, names). */
+function asText(value: CgiValue, name = ''): string {
+  if (typeof value === 'string') return value;
+  const latin1 = name.startsWith('HTTP_') || name === 'REQUEST_URI' || name === 'QUERY_STRING';
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString(latin1 ? 'latin1' : 'utf8');
 }
 
 function asUtf8(name: string, value: CgiValue): string {
@@ -40,7 +43,9 @@ function asUtf8(name: string, value: CgiValue): string {
  *   SCRIPT_NAME moves to PATH_INFO ("/" alone becomes ""); PATH_INFO, when absent, is what
  *   REQUEST_URI's decoded path has beyond SCRIPT_NAME, or "".
  * - REQUEST_URI, when given, must be valid percent-encoded UTF-8 (400), like the HTTP server's path.
- * - Other values are decoded as Latin-1, as node:http decodes header values.
+ * - Values given as bytes: HTTP_*, REQUEST_URI and QUERY_STRING are decoded as Latin-1 (each byte
+ *   one character, as node:http decodes headers); other variables (DOCUMENT_ROOT, SERVER_NAME...)
+ *   as UTF-8.
  * - `stackware.url_scheme` is "https" when HTTPS is "on"/"1" or REQUEST_SCHEME is "https".
  * - An empty value counts as unset (§4.1: nginx sends REMOTE_USER "" without authentication),
  *   except for HTTP_* and QUERY_STRING.
@@ -51,7 +56,7 @@ export function environFromCgi(variables: Iterable<readonly [string, CgiValue]>,
   const vars = new Map<string, CgiValue>();
   for (const [name, value] of variables) if (NAME_RE.test(name) && name !== '__proto__') vars.set(name, value);
 
-  const requestUri = vars.has('REQUEST_URI') ? asText(vars.get('REQUEST_URI')!) : undefined;
+  const requestUri = vars.has('REQUEST_URI') ? asText(vars.get('REQUEST_URI')!, 'REQUEST_URI') : undefined;
   let rawPath: string | undefined;
   if (requestUri !== undefined && requestUri !== '') {
     const q = requestUri.indexOf('?');
@@ -100,7 +105,7 @@ export function environFromCgi(variables: Iterable<readonly [string, CgiValue]>,
   for (const [name, value] of vars) {
     if (name === 'REQUEST_METHOD' || name === 'SCRIPT_NAME' || name === 'PATH_INFO') continue;
     if (name === 'HTTP_CONTENT_LENGTH' || name === 'HTTP_CONTENT_TYPE') continue;
-    const text = asText(value);
+    const text = asText(value, name);
     // RFC 3875 §4.1: a zero-length value is the same as unset. nginx sends REMOTE_USER "" without
     // authentication; an application must not see an authenticated empty user. HTTP_* (an empty
     // header is still a header) and QUERY_STRING keep "".

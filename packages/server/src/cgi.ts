@@ -2,6 +2,7 @@
  * `runCgi(app)`: the CGI gateway (RFC 3875). One process, one request: the environment, stdin
  * and stdout of the process are the request and the response (wsgiref's CGIHandler).
  */
+import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { BadRequestError, createInput, runApplication, type Application, type ErrorStream, type ResponseSink } from '@stackware/gateway';
 import { environFromCgi } from './cgi-environ.js';
@@ -9,7 +10,8 @@ import { cgiErrorResponse, cgiResponseHead } from './cgi-response.js';
 
 /**
  * Options of {@link runCgi}; the defaults are the process's own:
- * `env` process.env, `stdin` process.stdin, `stdout` process.stdout, `stderr` process.stderr,
+ * `env` the environment the process started with (as bytes from /proc/self/environ; else
+ * process.env), `stdin` process.stdin, `stdout` process.stdout, `stderr` process.stderr,
  * `handleSignals` true (SIGTERM/SIGHUP/SIGPIPE stop the response and close the body).
  */
 export interface CgiOptions {
@@ -22,7 +24,9 @@ export interface CgiOptions {
 
 /**
  * Runs one request through `app` as a CGI script (RFC 3875):
- * - The environ comes from the environment variables through {@link environFromCgi} (every
+ * - The environ comes from the environment variables through {@link environFromCgi}, read as
+ *   bytes from /proc/self/environ where there is one (Node decodes `process.env` as UTF-8, which
+ *   would turn a Latin-1 header byte into U+FFFD and hide a path that is not UTF-8) (every
  *   variable is kept, as in wsgiref; SCRIPT_NAME/PATH_INFO as the web server set them; an invalid
  *   REQUEST_URI path answers 400). `stackware.run_once` and `stackware.multiprocess` are true.
  * - `stackware.input` reads stdin up to CONTENT_LENGTH, or to end of file when the server sent
@@ -68,7 +72,8 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
   });
 
   try {
-    const variables = Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+    const variables = (options.env === undefined ? rawProcessEnvironment() : undefined)
+      ?? Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
     let environ;
     try {
       const declared = env.CONTENT_LENGTH;
@@ -114,4 +119,27 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
     if (stdinUsed && stdin !== process.stdin) stdin.destroy();
     else if (stdinUsed) stdin.pause();
   }
+}
+
+/**
+ * The environment this process was started with, as bytes (Linux: /proc/self/environ), so that
+ * CGI variables keep the exact bytes the web server set. Undefined where it cannot be read.
+ */
+function rawProcessEnvironment(): Array<[string, Buffer]> | undefined {
+  let data: Buffer;
+  try {
+    data = readFileSync('/proc/self/environ');
+  } catch {
+    return undefined;
+  }
+  const variables: Array<[string, Buffer]> = [];
+  let start = 0;
+  while (start < data.length) {
+    let end = data.indexOf(0, start);
+    if (end === -1) end = data.length;
+    const eq = data.indexOf(0x3d, start);
+    if (eq > start && eq < end) variables.push([data.toString('latin1', start, eq), data.subarray(eq + 1, end)]);
+    start = end + 1;
+  }
+  return variables;
 }

@@ -208,6 +208,11 @@ describe.each(targets)('conformance: %s', (_name, start) => {
     expect(env).toMatchObject({ REQUEST_METHOD: 'GET', SCRIPT_NAME: t.prefix, PATH_INFO: '/environ', QUERY_STRING: 'a=1&b=%20x&c&d=%E2%9C%93&e=a+b', HTTP_X_TEST: 'yes', REMOTE_USER: null, url_scheme: 'http' });
   });
 
+  it('a non-ASCII request header byte arrives as its Latin-1 character', async () => {
+    const res = await t.request(`${t.prefix}/environ`, { headers: [['X-Test', 'caf\u00e9']] });
+    expect(JSON.parse(res.body.toString()).HTTP_X_TEST).toBe('caf\u00e9');
+  });
+
   it('UTF-8 paths are decoded; a path that is not UTF-8 gets 400', async () => {
     const res = await t.request(`${t.prefix}/environ/caf%C3%A9/%E2%9C%93`);
     expect(JSON.parse(res.body.toString()).PATH_INFO).toBe('/environ/café/✓');
