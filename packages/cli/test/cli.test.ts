@@ -19,7 +19,7 @@ describe('stackware: usage errors (one line, exit code 2, no stack trace)', () =
     ['an unknown command', ['frobnicate'], /^stackware: unknown command "frobnicate"/],
     ['no target', ['serve'], /missing the application to serve/],
   ];
-  it.each(cases)('%s', async (_name, args, message) => {
+  it.concurrent.each(cases)('%s', async (_name, args, message) => {
     const r = await runStackware(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
