@@ -130,9 +130,9 @@ describe('environFromCgi', () => {
     expect('HTTP_CONTENT_LENGTH' in env || 'HTTP_CONTENT_TYPE' in env || 'BAD-NAME' in env || 'CONTENT_TYPE' in env).toBe(false);
   });
 
-  it('decodes PATH_INFO bytes as UTF-8 and other values as Latin-1', () => {
-    const env = environFromCgi([['PATH_INFO', Buffer.from('/été')], ['HTTP_X_L', Buffer.from([0xe9])]]);
-    expect([env.PATH_INFO, env.HTTP_X_L]).toEqual(['/été', 'é']);
+  it('decodes PATH_INFO and other variables as UTF-8, HTTP_* and REQUEST_URI bytes as Latin-1', () => {
+    const env = environFromCgi([['PATH_INFO', Buffer.from('/été')], ['HTTP_X_L', Buffer.from([0xe9])], ['DOCUMENT_ROOT', Buffer.from('/srv/café')], ['REQUEST_URI', Buffer.from([0x2f, 0xe9])]]);
+    expect([env.PATH_INFO, env.HTTP_X_L, env.DOCUMENT_ROOT, env.REQUEST_URI]).toEqual(['/été', 'é', '/srv/café', '/é']);
   });
 
   it.each([
