@@ -69,7 +69,7 @@ if (process.argv[2] === '--serve') {
       try {
         const url = await new Promise<string>((resolve, reject) => {
           let out = '';
-          child.stdout.on('data', (d: Buffer) => {
+          child.stdout!.on('data', (d: Buffer) => {
             out += d;
             if (out.includes('\n')) resolve(out.split('\n')[0]!);
           });
