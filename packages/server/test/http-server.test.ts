@@ -145,6 +145,11 @@ describe('HTTP server: responses (curl)', () => {
     const raw = await rawRequest(port, 'HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(raw.text.endsWith('\r\n\r\n')).toBe(true);
     expect(raw.text).not.toContain('Hello');
+    // a streamed body: headers only, and the connection stays usable (no stray chunk bytes)
+    const stream = await rawRequest(port, 'HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const [first, second] = stream.text.split(/(?=HTTP\/1\.1 )/);
+    expect(first).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n$/);
+    expect(second).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nHello, world!\n$/);
   });
 
   it('streams a body of unknown length with chunked coding on HTTP/1.1, and closes the connection on HTTP/1.0', async () => {
