@@ -64,6 +64,7 @@ describe('stackware serve', () => {
     peers.push(ts);
     await waitForPort(port2, 30_000);
     expect(await get(`http://127.0.0.1:${port2}/`)).toEqual({ status: 200, body: `pid ${ts.process.pid}` });
+    expect(await get(`http://127.0.0.1:${port2}/flags`)).toEqual({ status: 200, body: '{"multiprocess":false,"multithread":false,"run_once":false}' });
   });
 
   it('SIGTERM under load: every accepted request is answered, then the process exits 0', async () => {

@@ -70,6 +70,7 @@ describe('prefork (stackware serve --workers N)', () => {
 
   it('replaces a worker that crashes, and keeps answering', async () => {
     const { peer, url } = await prefork(`${fixture('apps.ts')}#crash`, ['--workers', '2'], 2);
+    expect(await get(`${url}/flags`)).toEqual({ status: 200, body: '{"multiprocess":true,"multithread":false,"run_once":false}' });
     const crashed = await get(`${url}/crash`);
     expect(crashed).toHaveProperty('error');
     await until(() => countMsg(peer.output(), 'worker ready') >= 3, 30_000, 'a replacement', peer.output);
