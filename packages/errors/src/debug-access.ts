@@ -27,17 +27,36 @@ export interface DebugAccessOptions {
   trustedAddresses?: string[];
 }
 
+/** Where @stackware/middleware's forwardedHeaders() keeps the values it replaced (read without importing it). */
+const FORWARDED_ORIGINAL_KEY = 'stackware.forwarded.original';
+
+/**
+ * True when a loopback REMOTE_ADDR is only the address of a proxy on this machine: the request
+ * carries X-Forwarded-For, Forwarded or X-Real-IP, and no forwardedHeaders() middleware set
+ * REMOTE_ADDR from them. nginx's default `proxy_pass http://127.0.0.1:8080` also sends
+ * `Host: 127.0.0.1:8080`, so without this every client of the site would pass both checks.
+ */
+function viaUntrustedProxy(environ: Environ): boolean {
+  const forwarded = ['HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP'].some((k) => typeof environ[k] === 'string' && environ[k] !== '');
+  if (!forwarded) return false;
+  const original = environ[FORWARDED_ORIGINAL_KEY];
+  return !(original && typeof original === 'object' && Object.hasOwn(original, 'REMOTE_ADDR'));
+}
+
 /**
  * True when this request may see debug information: the client (REMOTE_ADDR) is loopback or a
  * trusted address, AND the Host header names a trusted host. The Host check is Werkzeug's lesson:
  * a page on evil.example whose name resolves to 127.0.0.1 (DNS rebinding) reaches a loopback
- * server from the victim's browser, but with `Host: evil.example`. Put the forwarded-headers
- * middleware before the catcher when behind a proxy, or every proxied client looks like loopback.
+ * server from the victim's browser, but with `Host: evil.example`. A loopback request that
+ * carries X-Forwarded-For, Forwarded or X-Real-IP came through a proxy on this machine and is
+ * refused, unless the forwarded-headers middleware (placed before the catcher) took REMOTE_ADDR
+ * from those headers.
  */
 export function isDebugClient(environ: Environ, options: DebugAccessOptions = {}): boolean {
   const address = environ.REMOTE_ADDR;
   const addressOk = isLoopbackAddress(address) || (address !== undefined && (options.trustedAddresses ?? []).includes(address));
   if (!addressOk) return false;
+  if (isLoopbackAddress(address) && viaUntrustedProxy(environ)) return false;
   const host = typeof environ.HTTP_HOST === 'string' ? environ.HTTP_HOST : undefined;
   if (!host) return false;
   const name = hostName(host);

@@ -194,6 +194,21 @@ describe('access rules and negotiation', () => {
     expect(isDebugClient(env('192.0.2.1', 'localhost'))).toBe(false);
   });
 
+  it('refuses a loopback client that is really a local proxy (X-Forwarded-For, Forwarded, X-Real-IP) unless forwardedHeaders() set REMOTE_ADDR', () => {
+    // nginx's default proxy_pass to 127.0.0.1:8080 sends Host: 127.0.0.1:8080 for every client on the internet.
+    const via = (headers: Record<string, string>, extra: Record<string, unknown> = {}) => ({ REMOTE_ADDR: '127.0.0.1', HTTP_HOST: '127.0.0.1:8080', ...headers, ...extra }) as never;
+    expect(isDebugClient(via({}))).toBe(true);
+    expect(isDebugClient(via({ HTTP_X_FORWARDED_FOR: '203.0.113.9' }))).toBe(false);
+    expect(isDebugClient(via({ HTTP_FORWARDED: 'for=203.0.113.9' }))).toBe(false);
+    expect(isDebugClient(via({ HTTP_X_REAL_IP: '203.0.113.9' }))).toBe(false);
+    // forwardedHeaders() ran and found the client really is loopback: allowed.
+    expect(isDebugClient(via({ HTTP_X_FORWARDED_FOR: '127.0.0.1' }, { 'stackware.forwarded.original': { REMOTE_ADDR: '127.0.0.1' } }))).toBe(true);
+    // It ran but trusted no proxy (REMOTE_ADDR untouched): still refused.
+    expect(isDebugClient(via({ HTTP_X_FORWARDED_FOR: '203.0.113.9' }, { 'stackware.forwarded.original': {} }))).toBe(false);
+    // An explicitly trusted non-loopback address is the caller's decision.
+    expect(isDebugClient({ REMOTE_ADDR: '10.0.0.5', HTTP_HOST: 'localhost', HTTP_X_FORWARDED_FOR: '1.2.3.4' } as never, { trustedAddresses: ['10.0.0.5'] })).toBe(true);
+  });
+
   it('negotiates html, json and text', () => {
     expect(negotiateFormat('text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8')).toBe('html');
     expect(negotiateFormat('application/json')).toBe('json');
