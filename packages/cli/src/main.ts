@@ -17,8 +17,9 @@ export function helpText(only?: CommandName): string {
 
 /**
  * Runs the command line. Usage errors (unknown command or flag, bad value, missing module, an
- * export that is not an application) print one line to stderr and set exit code 2; other start-up
- * errors print their stack and set exit code 1.
+ * export that is not an application) print one line to stderr and exit with code 2; system errors
+ * at start-up (port in use, permission denied) print one line and exit 1; other start-up errors
+ * (the module throws while loading) print their stack and exit 1.
  */
 export async function main(argv: string[]): Promise<void> {
   try {
@@ -41,7 +42,10 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`stackware: ${error.message}\n`);
       process.exit(2);
     }
-    process.stderr.write(`stackware: ${error instanceof Error ? (error.cause instanceof Error ? `${error.message}\n${error.cause.stack}` : error.stack) : String(error)}\n`);
+    // A system error (port in use, permission denied) is the environment's, not a bug: its message says it all.
+    const systemError = error instanceof Error && typeof (error.cause as NodeJS.ErrnoException | undefined)?.syscall === 'string';
+    const text = !(error instanceof Error) ? String(error) : systemError ? error.message : error.cause instanceof Error ? `${error.message}\n${error.cause.stack}` : error.stack;
+    process.stderr.write(`stackware: ${text}\n`);
     process.exit(1);
   }
 }

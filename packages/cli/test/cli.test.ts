@@ -28,6 +28,22 @@ describe('stackware: usage errors (one line, exit code 2, no stack trace)', () =
   });
 });
 
+describe('stackware: system errors', () => {
+  it('a port in use is one line and exit code 1', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const r = await runStackware(['serve', fixture('apps.ts'), '--port', String(port)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`stackware: Cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});
+
 describe('stackware --help', () => {
   it('lists every option of serve with its default', async () => {
     const r = await runStackware(['serve', '--help']);

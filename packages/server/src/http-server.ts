@@ -12,6 +12,15 @@ import { EmptyInput } from './empty-input.js';
 import { environFlags } from './environ-flags.js';
 import { closeGracefully } from './shutdown.js';
 
+/** What {@link createHttpServer} returns: the node:http server (not listening yet) and its graceful stop. */
+export interface HttpServerParts {
+  server: Server;
+  /** Graceful stop (see {@link serve}). */
+  stop(): Promise<void>;
+  /** `handled`: requests answered or given up so far. */
+  stats: { handled: number };
+}
+
 /** A Stackware HTTP server: the node:http server plus its graceful stop. */
 export interface HttpServer extends RunningServer {
   /** The underlying node:http server (listening once {@link serve} resolved). */
@@ -36,6 +45,11 @@ interface Resolved {
 function resolveOptions(options: HttpServerOptions): Resolved & { maxHeaderBytes: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number } {
   const flags = environFlags({ multithread: options.multithread, multiprocess: options.multiprocess });
   const number = (name: keyof typeof HTTP_DEFAULTS) => checkNumberOption(name, options[name as keyof HttpServerOptions] ?? HTTP_DEFAULTS[name]);
+  const headersTimeoutMs = number('headersTimeoutMs');
+  const requestTimeoutMs = number('requestTimeoutMs');
+  if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) {
+    throw new RangeError(`Option headersTimeoutMs (${headersTimeoutMs}) must not exceed requestTimeoutMs (${requestTimeoutMs}): the headers are part of the request`);
+  }
   return {
     maxHeaderBytes: number('maxHeaderBytes'),
     maxBodyBytes: number('maxBodyBytes'),
@@ -113,7 +127,7 @@ async function* requestBody(req: IncomingMessage, sink: HttpSink, expectContinue
  * - an access-log record per request (`accessLog`), `stackware.errors` to the logger.
  * Call {@link HttpServer.close} through {@link serve} for a graceful stop.
  */
-export function createHttpServer(app: Application, options: HttpServerOptions = {}): { server: Server; stop(): Promise<void>; stats: { handled: number }; resolved: Resolved } {
+export function createHttpServer(app: Application, options: HttpServerOptions = {}): HttpServerParts {
   const o = resolveOptions(options);
   const logger = o.logger;
   const stats = { handled: 0 };
@@ -234,7 +248,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     if (outcome.forced) logger.warn({ shutdown_timeout_ms: o.shutdownTimeoutMs }, 'shutdown timeout: remaining connections destroyed');
   };
 
-  return { server, stop, stats, resolved: o };
+  return { server, stop, stats };
 }
 
 /**

@@ -3,7 +3,7 @@
  * prefork workers (node:cluster), and the shared pieces every server uses (logger, access log,
  * graceful shutdown, environ flags).
  */
-export { serve, createHttpServer, type HttpServer } from './http-server.js';
+export { serve, createHttpServer, type HttpServer, type HttpServerParts } from './http-server.js';
 export { HTTP_DEFAULTS, checkNumberOption, type HttpServerOptions } from './options.js';
 export { HttpSink, plainResponse } from './http-sink.js';
 export { createLogger, prettyLine, type Logger, type LoggerOptions } from './logger.js';

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { createEnviron } from '@stackware/gateway';
-import { accessLogRecord, createLogger, environFlags, prettyLine, requestId, EmptyInput, ResponseSignal } from '../src/index.js';
+import { accessLogRecord, createHttpServer, createLogger, environFlags, prettyLine, requestId, EmptyInput, ResponseSignal } from '../src/index.js';
 
 function sink(): { stream: Writable & { isTTY?: boolean }; lines: string[] } {
   const lines: string[] = [];
@@ -75,5 +75,14 @@ describe('EmptyInput and ResponseSignal', () => {
     signal.abort();
     expect(signal.aborted).toBe(true);
     expect(calls).toEqual(['a']);
+  });
+});
+
+describe('HTTP server options', () => {
+  it('rejects bad values with the option name', () => {
+    const app = () => [];
+    expect(() => createHttpServer(app, { headersTimeoutMs: 20_000, requestTimeoutMs: 1000 })).toThrow('Option headersTimeoutMs (20000) must not exceed requestTimeoutMs (1000)');
+    expect(() => createHttpServer(app, { maxBodyBytes: -1 })).toThrow('Option maxBodyBytes must be an integer ≥ 0, got -1');
+    expect(() => createHttpServer(app, { timeoutMs: 1.5 })).toThrow(/timeoutMs/);
   });
 });
