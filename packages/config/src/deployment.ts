@@ -1,7 +1,7 @@
 import type { AppFactory, Application, ApplicationSource, FilterFactory, ServerFactory } from '@stackware/gateway';
 import { ConfigError } from './config-error.js';
 import { sortLocations, type LocationDef } from './location.js';
-import { closest, typeName } from './options.js';
+import { checkOptionType, closest, typeName } from './options.js';
 
 /** Where sections and keys are in the source text (line numbers for messages); absent for code. */
 export interface SourceLocator {
@@ -247,7 +247,11 @@ export class DeploymentDefinition {
 
   private definePool(name: string, section: PoolSection): void {
     if (typeName(section) !== 'table') this.fail('pool', name, undefined, `must be a table, got ${typeName(section)}`, `write [pool.${name}] with threads = 2`);
-    const { threads = 2, timeoutMs = 30_000, ...rest } = section as Record<string, unknown>;
+    const { threads: rawThreads = 2, timeoutMs: rawTimeout = 30_000, ...rest } = section as Record<string, unknown>;
+    // Numbers may come from the environment as strings: threads = "${THREADS:-2}".
+    const asNumber = (v: unknown) => { const c = checkOptionType(v, 'number'); return 'value' in c ? c.value : v; };
+    const threads = asNumber(rawThreads);
+    const timeoutMs = asNumber(rawTimeout);
     const unknown = Object.keys(rest)[0];
     if (unknown !== undefined) this.fail('pool', name, unknown, `unknown option "${unknown}"`, `a pool takes threads and timeoutMs${closest(unknown, ['threads', 'timeoutMs']) ? ` (did you mean ${closest(unknown, ['threads', 'timeoutMs'])}?)` : ''}`);
     if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1) this.fail('pool', name, 'threads', `must be a whole number ≥ 1, got ${typeName(threads)} ${JSON.stringify(threads)}`, 'write threads = 4');
@@ -274,8 +278,11 @@ export class DeploymentDefinition {
     if (!PROTOCOLS.includes(protocol as never)) this.fail('server', name, 'protocol', `unknown protocol ${JSON.stringify(protocol)}`, `use one of: ${PROTOCOLS.join(', ')}`);
     if (app !== undefined && (typeof app !== 'string' || !this.apps.has(app))) this.fail('server', name, 'app', `no application named ${JSON.stringify(app)}`, this.knownApps());
     for (const [key, type] of Object.entries(SERVER_KEYS)) {
-      const value = options[key];
-      if (value === undefined) continue;
+      if (options[key] === undefined) continue;
+      // Numbers may come from the environment as strings: port = "${PORT:-8080}".
+      const checked = checkOptionType(options[key], type);
+      const value = 'value' in checked ? checked.value : options[key];
+      options[key] = value;
       if (typeof value !== type || (type === 'number' && (!Number.isInteger(value) || (value as number) < 0))) {
         this.fail('server', name, key, `must be ${type === 'number' ? 'a whole number ≥ 0' : 'a string'}, got ${typeName(value)} ${JSON.stringify(value)}`, `write ${key} = ${type === 'number' ? '8080' : '"127.0.0.1"'}`);
       }
