@@ -26,7 +26,8 @@ describe('prefork (stackware serve --workers N)', () => {
   it('a worker stuck in an infinite loop is killed after --timeout and replaced, while the other worker answers', async () => {
     const { peer, url } = await prefork(`${fixture('apps.ts')}#loop`, ['--workers', '2', '--timeout', '2'], 2);
     const stuck = get(`${url}/loop`, 30_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => /^LOOP \d+$/m.test(peer.output()), 20_000, 'a worker stuck in its loop', peer.output);
+    const loopingPid = Number(/^LOOP (\d+)$/m.exec(peer.output())![1]);
     const answered: number[] = [];
     for (let i = 0; i < 15; i++) {
       const r = await get(`${url}/`);
@@ -39,6 +40,7 @@ describe('prefork (stackware serve --workers N)', () => {
     const timeout = records(peer.output()).find((r) => typeof r.msg === 'string' && r.msg.startsWith('worker timeout'));
     expect(timeout).toBeDefined();
     const stuckPid = timeout!.worker_pid as number;
+    expect(stuckPid).toBe(loopingPid);
     expect(answered).not.toContain(stuckPid);
     expect(() => process.kill(stuckPid, 0)).toThrow();
     // both workers serve again (the replacement included)
@@ -124,11 +126,12 @@ describe('prefork (stackware serve --workers N)', () => {
     const load = (async () => {
       while (!state.stop) seen.push(await get(`${url}/`));
     })();
-    await new Promise((r) => setTimeout(r, 300));
-    await writeFile(file, version('v2'));
     try {
+      await until(() => seen.length >= 5, 20_000, 'load on the first version', peer.output);
+      await writeFile(file, version('v2'));
       await until(() => seen.some((r) => 'body' in r && r.body === 'v2'), 30_000, 'the new version', peer.output);
-      await new Promise((r) => setTimeout(r, 300));
+      const switched = seen.length;
+      await until(() => seen.length >= switched + 5, 20_000, 'load on the new version', peer.output);
     } finally {
       state.stop = true;
       await load;
