@@ -56,6 +56,9 @@ function upstreamHeaders(environ: Environ, options: ProxyOptions, targetHost: st
   return headers;
 }
 
+/** A "." or ".." path segment (also with "\\" as separator, which some upstream servers accept). */
+const DOT_SEGMENT = /(^|[/\\])\.\.?([/\\]|$)/;
+
 /** A proxy application: call `close()` to release its upstream connections. */
 export interface ProxyApplication extends Application {
   close(): Promise<void>;
@@ -66,7 +69,9 @@ export interface ProxyApplication extends Application {
  * process"; Paste's proxy, nginx proxy_pass) with undici: the path is the target's path + PATH_INFO
  * (so mounted at /api in a URL map, /api/x goes to <target>/x) + the query; the request body
  * streams up and the response streams back, both with backpressure. Hop-by-hop headers are
- * removed both ways (RFC 9110 §7.6.1); X-Forwarded-For/Proto/Host/Prefix are added. An upstream
+ * removed both ways (RFC 9110 §7.6.1); X-Forwarded-For/Proto/Host/Prefix are added. A path with
+ * a "." or ".." segment (after percent-decoding: `/%2e%2e/`) is answered 400, since the upstream
+ * would resolve it outside the mount and the base path (RFC 3986 §5.2.4). An upstream
  * that cannot be reached answers 502; one that does not answer within `headersTimeoutMs`, 504;
  * a failure while the body streams breaks the response off (the client sees a truncated response).
  *
@@ -86,6 +91,13 @@ export function proxy(options: ProxyOptions): ProxyApplication {
 
   const app = (async (environ, startResponse) => {
     const method = environ.REQUEST_METHOD;
+    if (DOT_SEGMENT.test(environ.PATH_INFO)) {
+      // The upstream would resolve "/x/../admin" itself, past the URL map and any auth in front of
+      // this proxy (and past the target's base path): refuse, as no browser sends such a path.
+      const body = Buffer.from('400 Bad Request: the path contains a "." or ".." segment.\n');
+      startResponse('400 Bad Request', [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(body.length)]]);
+      return [body];
+    }
     const path = basePath + quotePath(environ.PATH_INFO || '/') + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : '');
     const hasBody = environ.CONTENT_LENGTH !== undefined ? environ.CONTENT_LENGTH !== '0' : typeof environ.HTTP_TRANSFER_ENCODING === 'string';
     let response: Awaited<ReturnType<typeof pool.request>>;

@@ -49,6 +49,17 @@ describe('proxy', () => {
   beforeAll(() => { api = proxy({ target: `${upstreamUrl}/base`, headersTimeoutMs: 500 }); });
   afterAll(() => api.close());
 
+  it('refuses dot segments, which the upstream would resolve past the mount, the base path and any auth in front', async () => {
+    const client = new TestClient(urlMap({ '/api': api, '/': text('site') }));
+    const before = seen.length;
+    for (const path of ['/api/../secret', '/api/%2e%2e/secret', '/api/x/..%2Fsecret', '/api/./x', '/api/..%5Csecret', '/api/..']) {
+      const res = await client.get(path);
+      expect(res.statusCode).toBe(400);
+    }
+    expect(seen.length).toBe(before); // nothing reached the upstream
+    expect((await client.get('/api/..x/a.b/...')).statusCode).toBe(201); // names with dots are fine
+  });
+
   it('forwards path, query, method, body; drops hop-by-hop headers both ways; adds X-Forwarded-*', async () => {
     const client = new TestClient(urlMap({ '/api': api, '/': text('site') }));
     const res = await client.post('/api/items/caf%C3%A9?x=1&y=%20', {
