@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { request as httpRequest, Agent } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
@@ -343,9 +344,9 @@ describe('HTTP server: logging', () => {
 
 describe('HTTP server: wrk keep-alive load', () => {
   it('answers a bounded wrk run (keep-alive, 16 connections, 2 s) with no errors', async () => {
+    // execFile, not execFileSync: the server runs in this process
     const r = await new Promise<{ stdout: string }>((resolve) => {
-      // async: the server runs in this process
-      import('node:child_process').then(({ execFile }) => execFile('wrk', ['-t1', '-c16', '-d2s', '--timeout', '5s', `${base}/hello`], { timeout: 20_000 }, (_e, stdout) => resolve({ stdout })));
+      execFile('wrk', ['-t1', '-c16', '-d2s', '--timeout', '5s', `${base}/hello`], { timeout: 20_000 }, (_e, stdout) => resolve({ stdout }));
     });
     const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
     expect(requests).toBeGreaterThan(100);
