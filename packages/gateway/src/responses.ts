@@ -1,5 +1,6 @@
 import type { Application, Headers } from './types.js';
 import { statusLine } from './http-error.js';
+import { iriToUri } from './uri.js';
 
 /** Escapes `& < > " '` for HTML text and attribute values. */
 export function escapeHtml(text: string): string {
@@ -47,14 +48,19 @@ export function json(value: unknown, init: ResponseInit = {}): Application {
 }
 
 /**
- * An application answering a redirect to `location` (RFC 9110 §15.4).
+ * An application answering a redirect to `location` (RFC 9110 §15.4) with a short HTML body.
+ * Non-ASCII characters and spaces in `location` are percent-encoded ({@link iriToUri}), so
+ * `redirect('/café')` sends `Location: /caf%C3%A9`. It does not check where the URL points:
+ * validate user-supplied targets yourself (open redirects).
  * @param status 302 (default), 301, 303, 307 or 308.
+ * @throws TypeError when `location` contains CR, LF, NUL or another control character.
  */
 export function redirect(location: string, status: 301 | 302 | 303 | 307 | 308 = 302): Application {
-  const href = escapeHtml(location);
+  const uri = iriToUri(location);
+  const href = escapeHtml(uri);
   return html(`<!doctype html>\n<title>Redirect</title>\n<p>Moved to <a href="${href}">${href}</a>.</p>\n`, {
     status,
-    headers: [['Location', location]],
+    headers: [['Location', uri]],
   });
 }
 

@@ -5,6 +5,19 @@ export function quotePath(path: string): string {
   return encodeURI(path).replace(/[?#]/g, (c) => encodeURIComponent(c));
 }
 
+/**
+ * Makes a URL (or an IRI: a URL with non-ASCII characters) safe for a header such as Location
+ * (RFC 3987 §3.1, Werkzeug's `iri_to_uri`): every character outside printable ASCII, and the
+ * space, is percent-encoded as UTF-8; existing `%XX` escapes and ASCII are kept. Node's HTTP
+ * server refuses header values with characters above U+00FF, and browsers read latin-1 bytes
+ * inconsistently, so a raw "/café" must go out as "/caf%C3%A9".
+ * @throws TypeError when `url` contains CR, LF, NUL or another control character (header injection).
+ */
+export function iriToUri(url: string): string {
+  if (/[\u0000-\u001f\u007f]/.test(url)) throw new TypeError(`A URL for a header must not contain control characters (CR, LF, NUL, tab...): ${JSON.stringify(url)}`);
+  return url.replace(/[^\u0021-\u007e]+/g, (run) => Array.from(Buffer.from(run, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
+
 /** Scheme and host of the request: "https://example.com:8443" (default ports omitted). Uses HTTP_HOST, else SERVER_NAME/PORT (PEP 3333 URL reconstruction). */
 export function hostUrl(environ: Environ): string {
   const scheme = environ['stackware.url_scheme'];

@@ -34,7 +34,7 @@ export const RULES = {
   'headers-type': 'The headers must be an array of [name, value] pairs.',
   'header-pair': 'Each header must be a [name, value] pair of two strings.',
   'header-name': 'A header name must be an HTTP token (RFC 9110 §5.1).',
-  'header-value': 'A header value must not contain CR, LF, NUL or other control characters (RFC 9110 §5.5).',
+  'header-value': 'A header value must not contain CR, LF, NUL or other control characters (RFC 9110 §5.5), nor characters above U+00FF (percent-encode URLs: iriToUri).',
   'header-hop-by-hop': 'Hop-by-hop headers (Connection, Keep-Alive, Transfer-Encoding, TE, Trailer, Upgrade, Proxy-*) belong to the server.',
   'header-status': 'A "Status" header is not allowed: the status goes in the status argument.',
   'header-content-length': 'A Content-Length header must be decimal digits.',
@@ -72,7 +72,8 @@ function fail(rule: ValidationRule, detail = ''): never {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
+/** Control characters (HTAB allowed), and characters above U+00FF, which no HTTP/1.1 server can send. */
+const CONTROL = /[\0-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection']);
 const REQUIRED = ['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL',
   'stackware.version', 'stackware.url_scheme', 'stackware.input', 'stackware.errors', 'stackware.multithread', 'stackware.multiprocess', 'stackware.run_once'] as const;

@@ -3,7 +3,7 @@ import {
   createEnviron, createInput, BadRequestError, InputConsumedError, requestUri, applicationUri, shiftPathInfo, decodePath,
   getHeader, getHeaders, setHeader, removeHeader, requestHeader, HTTPError, isHTTPError, statusLine,
   text, html, redirect, notFound, escapeHtml, compose, readBody, collectBody, onBodyClose, TestClient, CookieJar,
-  asApplication, TO_APPLICATION, type Application, type Environ, type Middleware,
+  asApplication, TO_APPLICATION, iriToUri, type Application, type Environ, type Middleware,
 } from '../src/index.js';
 
 const env = (target: string, headers: Array<[string, string]> = [], more: Partial<Parameters<typeof createEnviron>[0]> = {}): Environ =>
@@ -123,6 +123,11 @@ describe('HTTPError and response helpers', () => {
     const r = await new TestClient(redirect('/next?a="b"', 303)).get('/');
     expect([r.statusCode, r.header('location')]).toEqual([303, '/next?a="b"']);
     expect(r.text()).toContain('&quot;b&quot;');
+    // Non-ASCII is percent-encoded (Node refuses header values above U+00FF); control characters throw.
+    const iri = await new TestClient(redirect('/日本?q=é x&y=%41')).get('/');
+    expect(iri.header('location')).toBe('/%E6%97%A5%E6%9C%AC?q=%C3%A9%20x&y=%41');
+    expect(iriToUri('https://example.com/ok')).toBe('https://example.com/ok');
+    for (const bad of ['/a\r\nSet-Cookie: x=1', '/\t/evil.example', '/a\0']) expect(() => redirect(bad)).toThrow(TypeError);
     const n = await new TestClient(notFound('<script>')).get('/');
     expect(n.statusCode).toBe(404);
     expect(n.text()).toContain('&lt;script&gt;');

@@ -205,6 +205,11 @@ describe('validator passes correct applications', () => {
     expect((await drive(goodApp)).toString()).toBe('ok');
   });
 
+  it('header values: latin-1 and HTAB pass; characters above U+00FF fail header-value (no server can send them)', async () => {
+    await expect(drive(appWith('200 OK', [['Content-Type', 'text/plain'], ['X-Latin', 'caf\u00e9\tx']]))).resolves.toBeDefined();
+    await expect(drive(appWith('200 OK', [['Content-Type', 'text/plain'], ['Location', '/日本']]))).rejects.toMatchObject({ rule: 'header-value' });
+  });
+
   it('async generator body, startResponse called inside the generator', async () => {
     const app: Application = (_env, startResponse) => (async function* () {
       startResponse('200 OK', TEXT);

@@ -1,5 +1,5 @@
 import { serialize as serializeCookie, type SerializeOptions } from 'cookie';
-import { escapeHtml, getHeader, removeHeader, setHeader, statusLine, type Environ, type Headers, type ResponseBody, type StartResponse, type WriteFunction } from '@stackware/gateway';
+import { escapeHtml, iriToUri, getHeader, removeHeader, setHeader, statusLine, type Environ, type Headers, type ResponseBody, type StartResponse, type WriteFunction } from '@stackware/gateway';
 import { SafeHtml } from './html.js';
 
 /** Options of {@link HTTPResponse}. Defaults at the top. */
@@ -206,18 +206,20 @@ export class HTTPResponse {
   /**
    * Answers a redirect (RFC 9110 §15.4) to `url`: status (302 by default; 301, 303, 307, 308),
    * Location, and a short HTML body; buffered output is dropped. Does not end the servlet: use
-   * `sendRedirectAndEnd()` on the servlet, or return.
-   * @throws Error when committed; TypeError when `url` contains CR, LF or NUL.
+   * `sendRedirectAndEnd()` on the servlet, or return. Non-ASCII characters and spaces are
+   * percent-encoded (`iriToUri`): `sendRedirect('/café')` sends `Location: /caf%C3%A9`.
+   * @throws Error when committed; TypeError when `url` contains CR, LF, NUL or another control character.
    */
   sendRedirect(url: string, status: 301 | 302 | 303 | 307 | 308 = 302): void {
     this.#assertUncommitted('sendRedirect');
     if (/[\r\n\0]/.test(url)) throw new TypeError('A redirect URL must not contain CR, LF or NUL');
+    const uri = iriToUri(url);
     this.#buffer = [];
     this.#buffered = 0;
     this.setStatus(status);
-    this.setHeader('Location', url);
+    this.setHeader('Location', uri);
     this.setHeader('Content-Type', 'text/html; charset=utf-8');
-    const href = escapeHtml(url);
+    const href = escapeHtml(uri);
     void this.write(`<!doctype html>\n<title>Redirect</title>\n<p>Moved to <a href="${href}">${href}</a>.</p>\n`);
   }
 

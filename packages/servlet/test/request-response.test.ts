@@ -197,6 +197,18 @@ describe('HTTPResponse', () => {
     expect(writes).toBeLessThan(10);
   });
 
+  it('percent-encodes a non-ASCII redirect URL (Node cannot send it raw; the real server broke the connection)', async () => {
+    const app: Application = servletApp(class extends HTTPServlet {
+      respondToGet(t: Transaction) {
+        t.response.sendRedirect('/日本/café?q=é x&r=%41', 303);
+      }
+    });
+    const res = await new TestClient(app).get('/');
+    expect(res.statusCode).toBe(303);
+    expect(res.header('location')).toBe('/%E6%97%A5%E6%9C%AC/caf%C3%A9?q=%C3%A9%20x&r=%41');
+    expect(res.text()).toContain('href="/%E6%97%A5%E6%9C%AC/caf%C3%A9?q=%C3%A9%20x&amp;r=%41"');
+  });
+
   it('rejects header injection in redirects', async () => {
     const app: Application = servletApp(class extends HTTPServlet {
       respondToGet(t: Transaction) {
