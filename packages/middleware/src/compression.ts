@@ -98,7 +98,8 @@ const brotliAsync = promisify(brotliCompress);
  * a response that already has a Content-Encoding, `Cache-Control: no-transform`, or a body whose
  * Content-Length is below `threshold`. Adds `Vary: Accept-Encoding` to every compressible
  * response; drops Content-Length (the gateway sets the new one when it knows it), makes a strong
- * ETag weak and drops Accept-Ranges for compressed ones.
+ * ETag weak and drops Accept-Ranges for compressed ones. A HEAD request gets the compressed
+ * response's headers without a Content-Length (the inner body is closed, not compressed).
  * Array bodies are compressed in one piece off the event loop (the length stays known);
  * streamed bodies are compressed chunk by chunk with a sync flush after each, so they stay
  * streamed (a chunk leaves as soon as it is produced).
@@ -175,6 +176,12 @@ export function compression(app: Application, options: CompressionOptions = {}):
 
     const body = await app(environ, compressingStartResponse);
     if (started && !chosen) return body;
+    // HEAD: the headers are those of the compressed GET, with no Content-Length (the compressed
+    // length is unknown without compressing the GET body); never the length of a compressed empty body.
+    const head = environ.REQUEST_METHOD === 'HEAD';
+    if (started && head && (Array.isArray(body) || !encoder)) {
+      return { async *[Symbol.asyncIterator]() {}, close: () => body.close?.() } as ResponseBody;
+    }
     if (started && Array.isArray(body) && !encoder) {
       // A complete body: compress it in one piece, off the event loop; its length stays known.
       const complete = body as Uint8Array[] & { close?(): void | Promise<void> };
@@ -197,10 +204,11 @@ export function compression(app: Application, options: CompressionOptions = {}):
               continue;
             }
             if (chunk.byteLength === 0) continue;
+            if (head) return; // lazy startResponse chose compression: stop, as above
             const out = await getEncoder().push(chunk);
             if (out.length) yield out;
           }
-          if (chosen) {
+          if (chosen && !head) {
             const tail = await getEncoder().finish();
             if (tail.length) yield tail;
           }

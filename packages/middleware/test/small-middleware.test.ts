@@ -179,6 +179,28 @@ describe('compression', () => {
     expect((await new TestClient(compression(page)).get('/')).text()).toBe(big);
   });
 
+  it('answers HEAD with the compressed headers and no Content-Length (not the length of a compressed empty body)', async () => {
+    const server = await serve(compression(page), { host: '127.0.0.1', port: 0, accessLog: false });
+    try {
+      const get = await run('curl', ['-s', '-H', 'Accept-Encoding: gzip', '-D', '-', '-o', '/dev/null', server.url + '/']);
+      expect(get.stdout).toMatch(/content-length: \d+/i);
+      const head = await run('curl', ['-s', '-I', '-H', 'Accept-Encoding: gzip', server.url + '/']);
+      expect(head.stdout).toMatch(/content-encoding: gzip/i);
+      expect(head.stdout).toMatch(/vary: accept-encoding/i);
+      expect(head.stdout).not.toMatch(/content-length/i); // it said 20 (gzip of nothing) while GET sends more
+    } finally {
+      await server.close();
+    }
+    // The lazy (startResponse inside the body) path: no encoder output for HEAD either.
+    const lazy: Application = (_e, startResponse) => (async function* () {
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      yield Buffer.from(big);
+    })();
+    const res = await new TestClient(compression(lazy)).head('/', { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(res.header('content-encoding')).toBe('gzip');
+    expect(res.body.length).toBe(0);
+  });
+
   it('is decoded by curl --compressed over the real HTTP server', async () => {
     const server = await serve(compression(page), { host: '127.0.0.1', port: 0, accessLog: false });
     try {
