@@ -95,6 +95,7 @@ const brotliAsync = promisify(brotliCompress);
 /**
  * Compresses responses with brotli, gzip or deflate (node:zlib) as the client's Accept-Encoding
  * allows (RFC 9110 §8.4, §12.5.3). Compresses only compressible Content-Types, never 1xx/204/304,
+ * a 206 or any response with Content-Range (its bytes are a range of the identity representation),
  * a response that already has a Content-Encoding, `Cache-Control: no-transform`, or a body whose
  * Content-Length is below `threshold`. Adds `Vary: Accept-Encoding` to every compressible
  * response; drops Content-Length (the gateway sets the new one when it knows it), makes a strong
@@ -133,7 +134,7 @@ export function compression(app: Application, options: CompressionOptions = {}):
       chosen = undefined;
       const code = parseInt(status, 10);
       const contentType = getHeader(headers, 'content-type');
-      if (code < 200 || code === 204 || code === 304 || !contentType || !isCompressible(contentType)) return headers;
+      if (code < 200 || code === 204 || code === 206 || code === 304 || !contentType || !isCompressible(contentType) || getHeader(headers, 'content-range') !== undefined) return headers;
       const out = headers.slice();
       const vary = getHeader(out, 'vary');
       if (!vary) out.push(['Vary', 'Accept-Encoding']);

@@ -174,6 +174,10 @@ describe('compression', () => {
     const encoded = await new TestClient(compression(text(big, { headers: [['Content-Encoding', 'br']] }))).get('/', { headers: ae });
     expect(encoded.header('content-encoding')).toBe('br');
     expect(encoded.text()).toBe(big);
+    // A byte range is a range of the identity representation (RFC 9110 §14.4): never re-encoded.
+    const partial = await new TestClient(compression((_e, s) => { s('206 Partial Content', [['Content-Type', 'text/plain'], ['Content-Range', `bytes 0-1999/${big.length}`], ['Content-Length', '2000']]); return [Buffer.from(big.slice(0, 2000))]; })).get('/', { headers: { ...ae, Range: 'bytes=0-1999' } });
+    expect(partial.header('content-encoding')).toBeUndefined();
+    expect(partial.text()).toBe(big.slice(0, 2000));
     const notModified = await new TestClient(compression((_e, s) => { s('304 Not Modified', []); return []; })).get('/', { headers: ae });
     expect(notModified.header('content-encoding')).toBeUndefined();
     expect((await new TestClient(compression(page)).get('/')).text()).toBe(big);

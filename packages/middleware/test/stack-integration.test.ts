@@ -144,6 +144,10 @@ describe('a whole site through the strict TestClient', () => {
     const range = await client.get('/style.css', { headers: { Range: 'bytes=0-3' } });
     expect(range.statusCode).toBe(206);
     expect(range.text()).toBe('body');
+    const bigRange = await client.get('/style.css', { headers: { Range: 'bytes=0-2999', 'Accept-Encoding': 'gzip' } });
+    expect(bigRange.statusCode).toBe(206);
+    expect(bigRange.header('content-encoding')).toBeUndefined(); // a range of the identity bytes, not gzipped
+    expect(bigRange.text()).toBe(CSS.slice(0, 3000));
 
     expect((await client.get('/docs')).header('location')).toBe('/docs/');
     expect((await client.get('/.secret')).statusCode).toBe(404);
