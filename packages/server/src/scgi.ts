@@ -11,6 +11,7 @@ import { environFromCgi } from './cgi-environ.js';
 import { environFlags } from './environ-flags.js';
 import { cgiErrorResponse, cgiResponseHead } from './cgi-response.js';
 import { InputQueue } from './fastcgi/input-queue.js';
+import { ResponseSignal } from './response-signal.js';
 import { listenGateway, type ListenTarget, type TrackedConnection } from './fastcgi/listener.js';
 
 /**
@@ -57,7 +58,7 @@ class SCGIConnection implements TrackedConnection {
   private remaining = 0;
   private started = false;
   private received = false;
-  private readonly controller = new AbortController();
+  private readonly signal = new ResponseSignal();
   private drainWaiter: (() => void) | undefined;
 
   constructor(
@@ -73,7 +74,7 @@ class SCGIConnection implements TrackedConnection {
       if (!this.started) socket.end();
     });
     socket.on('close', () => {
-      this.controller.abort();
+      this.signal.abort();
       this.input?.fail(new ClientDisconnectedError());
       this.wake();
     });
@@ -167,7 +168,7 @@ class SCGIConnection implements TrackedConnection {
       this.socket.end(bad ? cgiErrorResponse('400 Bad Request', `Bad Request: ${error.message}`) : cgiErrorResponse('500 Internal Server Error', 'Internal Server Error'));
       return;
     }
-    const signal = this.controller.signal;
+    const signal = this.signal;
     let head: Buffer | undefined;
     const sink: ResponseSink = {
       sendHeaders: (status, headers, contentLength) => {

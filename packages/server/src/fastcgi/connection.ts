@@ -10,6 +10,7 @@ import {
   type FcgiRecord,
 } from './records.js';
 import { InputQueue } from './input-queue.js';
+import { ResponseSignal } from '../response-signal.js';
 import { environFromCgi } from '../cgi-environ.js';
 import { cgiErrorResponse, cgiResponseHead } from '../cgi-response.js';
 import type { TrackedConnection } from './listener.js';
@@ -39,7 +40,7 @@ interface FcgiRequest {
   finished: boolean;
   usedStderr: boolean;
   input: InputQueue;
-  controller: AbortController;
+  signal: ResponseSignal;
   /** Set when the client sent ABORT_REQUEST (as opposed to the connection going away). */
   abortedByClient: boolean;
 }
@@ -54,6 +55,7 @@ export class FastCGIConnection implements TrackedConnection {
   private readonly requests = new Map<number, FcgiRequest>();
   private draining = false;
   private readEnded = false;
+  private corked = false;
   private closed = false;
   private drainWaiters: Array<() => void> = [];
 
@@ -89,7 +91,7 @@ export class FastCGIConnection implements TrackedConnection {
   private onClose(): void {
     this.closed = true;
     for (const request of this.requests.values()) {
-      request.controller.abort();
+      request.signal.abort();
       request.input.fail(new ClientDisconnectedError());
     }
     this.requests.clear();
@@ -139,8 +141,20 @@ export class FastCGIConnection implements TrackedConnection {
     else if (!over && this.socket.isPaused()) this.socket.resume();
   }
 
+  /**
+   * Writes records. Writes made in one turn of the event loop are corked and leave in one writev
+   * (a response's STDOUT, end of STDOUT and END_REQUEST, or several responses) at setImmediate.
+   */
   private send(data: Buffer | Buffer[]): boolean {
     if (this.closed || this.socket.destroyed) return true;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     if (Array.isArray(data)) {
       let ok = true;
       for (const part of data) ok = this.socket.write(part);
@@ -179,7 +193,7 @@ export class FastCGIConnection implements TrackedConnection {
         return;
       case RecordType.ABORT_REQUEST:
         request.abortedByClient = true;
-        request.controller.abort();
+        request.signal.abort();
         request.input.fail(new ClientDisconnectedError());
         if (!request.started) this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE);
         return;
@@ -214,7 +228,7 @@ export class FastCGIConnection implements TrackedConnection {
     }
     const request: FcgiRequest = {
       id: requestId, keepConn, params: [], paramsBytes: 0, started: false, finished: false, usedStderr: false,
-      input: new InputQueue(() => this.updateFlow()), controller: new AbortController(), abortedByClient: false,
+      input: new InputQueue(() => this.updateFlow()), signal: new ResponseSignal(), abortedByClient: false,
     };
     this.requests.set(requestId, request);
   }
@@ -229,7 +243,7 @@ export class FastCGIConnection implements TrackedConnection {
     records.push(encodeEndRequest(request.id, appStatus, protocolStatus));
     this.send(Buffer.concat(records));
     this.requests.delete(request.id);
-    request.input.fail(new ClientDisconnectedError());
+    if (!request.input.done) request.input.fail(new ClientDisconnectedError());
     this.updateFlow();
     if (this.requests.size === 0 && (!request.keepConn || this.draining || this.readEnded)) this.socket.end();
   }
@@ -262,12 +276,12 @@ export class FastCGIConnection implements TrackedConnection {
   }
 
   private waitForDrain(request: FcgiRequest): Promise<void> {
-    if (this.closed || request.controller.signal.aborted || !this.socket.writableNeedDrain) return Promise.resolve();
+    if (this.closed || request.signal.aborted || !this.socket.writableNeedDrain) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const onAbort = () => resolve();
-      request.controller.signal.addEventListener('abort', onAbort, { once: true });
+      request.signal.addEventListener('abort', onAbort);
       this.drainWaiters.push(() => {
-        request.controller.signal.removeEventListener('abort', onAbort);
+        request.signal.removeEventListener('abort', onAbort);
         resolve();
       });
     });
@@ -301,13 +315,13 @@ export class FastCGIConnection implements TrackedConnection {
         head = cgiResponseHead(status, headers, contentLength);
       },
       write: async (chunk) => {
-        if (request.controller.signal.aborted) return;
+        if (request.signal.aborted) return;
         const data = head ? Buffer.concat([head, chunk]) : chunk;
         head = undefined;
         if (!this.send(encodeStream(RecordType.STDOUT, request.id, data))) await this.waitForDrain(request);
       },
       end: async () => {
-        if (request.controller.signal.aborted) return;
+        if (request.signal.aborted) return;
         if (head) this.send(encodeStream(RecordType.STDOUT, request.id, head));
         head = undefined;
         this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE, true);
@@ -319,7 +333,7 @@ export class FastCGIConnection implements TrackedConnection {
         if (this.requests.size <= 1) this.socket.destroy();
         else this.finish(request, 1, ProtocolStatus.REQUEST_COMPLETE);
       },
-      signal: request.controller.signal,
+      signal: request.signal,
     };
     await runApplication(this.app, environ, sink, { head: environ.REQUEST_METHOD === 'HEAD' });
     // Answer ABORT_REQUEST with END_REQUEST (spec §5.4); a vanished connection gets nothing.

@@ -54,6 +54,7 @@ export class FastCGIProtocolError extends Error {
 }
 
 const ZERO_PADDING = Buffer.alloc(8);
+const EMPTY = Buffer.alloc(0);
 
 /** Padding (0..7 bytes) that brings `contentLength` to a multiple of 8, as the spec recommends. */
 export function paddingFor(contentLength: number): number {
@@ -177,10 +178,11 @@ export function decodeNameValuePairs(data: Buffer): Array<[string, Buffer]> {
 /**
  * A streaming record parser: `push(bytes)` returns the complete records found so far and keeps
  * the rest for the next call. Rejects, by throwing {@link FastCGIProtocolError}, a version other
- * than 1. Contents are copied out of the parser's buffer, so records stay valid after later pushes.
+ * than 1. Contents are views of the bytes pushed (no copy); they stay valid after later pushes,
+ * as long as the caller does not reuse the buffers it pushes (socket chunks are never reused).
  */
 export class RecordParser {
-  private buffer: Buffer = Buffer.alloc(0);
+  private buffer: Buffer = EMPTY;
 
   /** Bytes received but not yet part of a complete record. */
   get pendingBytes(): number {
@@ -202,11 +204,13 @@ export class RecordParser {
         version,
         type: this.buffer[offset + 1]!,
         requestId: this.buffer.readUInt16BE(offset + 2),
-        content: Buffer.from(this.buffer.subarray(start, start + contentLength)),
+        content: this.buffer.subarray(start, start + contentLength),
       });
       offset += total;
     }
-    this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : Buffer.from(this.buffer.subarray(offset));
+    // The rest is copied, so that a record's content (a view of the buffer) is never the start
+    // of a buffer that a later push concatenates onto; socket chunks are never reused by Node.
+    this.buffer = offset === this.buffer.length ? EMPTY : Buffer.from(this.buffer.subarray(offset));
     return records;
   }
 }
