@@ -1,4 +1,4 @@
-import type { Application, Environ, FileWrapper, Headers, ResponseBody, StartResponse, WriteFunction } from './types.js';
+import type { Application, Environ, FileWrapper, Headers, ResponseBody, WriteFunction } from './types.js';
 import { isFileWrapper, resolveFileWrapperLength } from './file-wrapper.js';
 import { isIterableBody } from './body.js';
 
@@ -14,12 +14,16 @@ export interface ResponseSink {
    * With neither, an HTTP/1.1 sink uses chunked coding.
    */
   sendHeaders(status: string, headers: Headers, contentLength: number | undefined): void | Promise<void>;
-  /** Writes one non-empty chunk; resolves when the transport can take more (backpressure). Must settle when the client goes away. */
-  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Writes one non-empty chunk. Returns a promise that resolves when the transport can take more
+   * (backpressure), or nothing when it took the chunk at once (the driver then goes on without a
+   * microtask hop). A returned promise must settle when the client goes away.
+   */
+  write(chunk: Uint8Array): void | Promise<void>;
   /** Optional zero-copy path: sends a file wrapper's bytes from the file. */
   sendFile?(file: FileWrapper, length: number): Promise<void>;
-  /** Completes the response. */
-  end(): Promise<void>;
+  /** Completes the response (a promise when completing is asynchronous). */
+  end(): void | Promise<void>;
   /** Breaks the response off after headers were sent: the client must see a truncated response, never a complete-looking one. */
   abort(error: unknown): void;
   /** Aborted when the client went away: the driver stops, calls `return()` on the iterator and `close()` on the body. */
@@ -122,6 +126,61 @@ function raceAbort<T>(promise: Promise<T>, signal: SinkSignal): Promise<T | type
   });
 }
 
+/** The state of one response, shared by the driver and the functions it hands to the application. */
+interface RunState {
+  sink: ResponseSink;
+  head: boolean;
+  result: RunResult;
+  /** Status and headers given to startResponse, not sent yet. */
+  pending: { status: string; headers: Headers } | undefined;
+  /** The legacy write() returned by startResponse, made on its first call. */
+  write: WriteFunction | undefined;
+}
+
+/** Sends the pending status and headers once; synchronous unless the sink's sendHeaders returns a promise (callers await only then). */
+function sendPendingHeaders(run: RunState, contentLength: number | undefined): void | Promise<void> {
+  const result = run.result;
+  if (result.headersSent) return;
+  if (!run.pending) throw new Error('The application produced body bytes before calling startResponse');
+  result.headersSent = true;
+  result.status = run.pending.status;
+  try {
+    return run.sink.sendHeaders(run.pending.status, run.pending.headers, contentLength);
+  } catch (error) {
+    // A synchronous refusal (node:http's writeHead throws on a header value it cannot send)
+    // happens before any byte is written: the driver can still answer 500 instead of aborting.
+    result.headersSent = false;
+    result.status = undefined;
+    throw error;
+  }
+}
+
+/** The legacy write(): sends `chunk` at once (headers first) and resolves when the sink took it. */
+async function legacyWrite(run: RunState, chunk: Uint8Array): Promise<void> {
+  if (!(chunk instanceof Uint8Array)) throw new TypeError(`write() takes a Uint8Array chunk, got ${describe(chunk)}`);
+  if (run.sink.signal?.aborted) throw new ClientDisconnectedError();
+  if (chunk.byteLength === 0) return;
+  const sent = sendPendingHeaders(run, undefined);
+  if (sent) await sent;
+  if (run.head) return;
+  const written = run.sink.write(chunk);
+  if (written) await written;
+  run.result.bytesSent += chunk.byteLength;
+}
+
+/** startResponse(status, headers, error?) for one response. */
+function startResponseOf(run: RunState, status: string, headers: Headers, error?: unknown): WriteFunction {
+  if (error !== undefined) {
+    if (run.result.headersSent) throw error;
+  } else if (run.pending) {
+    throw new Error('startResponse was called a second time without an error argument');
+  }
+  if (typeof status !== 'string' || !STATUS_RE.test(status)) throw new TypeError(`Invalid status ${JSON.stringify(status)}: use three digits, a space and a reason phrase ("200 OK")`);
+  if (!Array.isArray(headers)) throw new TypeError('startResponse headers must be an array of [name, value] pairs');
+  run.pending = { status, headers };
+  return (run.write ??= (chunk) => legacyWrite(run, chunk));
+}
+
 /**
  * Runs one request through an application and sends the response to `sink`, implementing the
  * server side of the gateway interface (packages/gateway/SPEC.md; PEP 3333 §"The Server/Gateway Side"):
@@ -140,44 +199,13 @@ function raceAbort<T>(promise: Promise<T>, signal: SinkSignal): Promise<T | type
 export async function runApplication(app: Application, environ: Environ, sink: ResponseSink, options: RunOptions = {}): Promise<RunResult> {
   const head = options.head ?? false;
   const result: RunResult = { status: undefined, headersSent: false, bytesSent: 0, completed: false, aborted: false };
-  let pending: { status: string; headers: Headers } | undefined;
-
-  // Synchronous unless the sink's sendHeaders returns a promise: callers await only then (hot path).
-  const sendHeaders = (contentLength: number | undefined): void | Promise<void> => {
-    if (result.headersSent) return;
-    if (!pending) throw new Error('The application produced body bytes before calling startResponse');
-    result.headersSent = true;
-    result.status = pending.status;
-    return sink.sendHeaders(pending.status, pending.headers, contentLength);
-  };
-
-  const write: WriteFunction = async (chunk) => {
-    if (!(chunk instanceof Uint8Array)) throw new TypeError(`write() takes a Uint8Array chunk, got ${describe(chunk)}`);
-    if (sink.signal?.aborted) throw new ClientDisconnectedError();
-    if (chunk.byteLength === 0) return;
-    const sent = sendHeaders(undefined);
-    if (sent) await sent;
-    if (head) return;
-    await sink.write(chunk);
-    result.bytesSent += chunk.byteLength;
-  };
-
-  const startResponse: StartResponse = (status, headers, error) => {
-    if (error !== undefined) {
-      if (result.headersSent) throw error;
-    } else if (pending) {
-      throw new Error('startResponse was called a second time without an error argument');
-    }
-    if (typeof status !== 'string' || !STATUS_RE.test(status)) throw new TypeError(`Invalid status ${JSON.stringify(status)}: use three digits, a space and a reason phrase ("200 OK")`);
-    if (!Array.isArray(headers)) throw new TypeError('startResponse headers must be an array of [name, value] pairs');
-    pending = { status, headers };
-    return write;
-  };
+  const run: RunState = { sink, head, result, pending: undefined, write: undefined };
 
   let body: ResponseBody | undefined;
   let phase: ErrorPhase = 'application';
   try {
-    const returned = app(environ, startResponse);
+    // An inline arrow (not a named closure): no per-request function naming on the hot path.
+    const returned = app(environ, (status, headers, error) => startResponseOf(run, status, headers, error));
     body = isThenable(returned) ? await returned : returned;
     if (!isIterableBody(body)) {
       const got = describe(body);
@@ -193,8 +221,8 @@ export async function runApplication(app: Application, environ: Environ, sink: R
       knownLength = await resolveFileWrapperLength(body);
     }
 
-    if (isFileWrapper(body) && pending && (head || sink.sendFile)) {
-      const sent = sendHeaders(knownLength);
+    if (isFileWrapper(body) && run.pending && (head || sink.sendFile)) {
+      const sent = sendPendingHeaders(run, knownLength);
       if (sent) await sent;
       if (!head && knownLength! > 0) {
         await sink.sendFile!(body, knownLength!);
@@ -227,11 +255,12 @@ export async function runApplication(app: Application, environ: Environ, sink: R
           const chunk = step.value as unknown;
           if (!(chunk instanceof Uint8Array)) throw new TypeError(`The response body yielded ${describe(chunk)}; chunks must be Uint8Array`);
           if (chunk.byteLength === 0) continue;
-          const sent = sendHeaders(knownLength);
+          const sent = sendPendingHeaders(run, knownLength);
           if (sent) await sent;
           if (head) break;
           if (sink.signal?.aborted) break;
-          await sink.write(chunk);
+          const written = sink.write(chunk);
+          if (written) await written;
           result.bytesSent += chunk.byteLength;
         }
       } finally {
@@ -254,9 +283,10 @@ export async function runApplication(app: Application, environ: Environ, sink: R
     if (sink.signal?.aborted) {
       result.aborted = true;
     } else {
-      const sent = sendHeaders(knownLength);
+      const sent = sendPendingHeaders(run, knownLength);
       if (sent) await sent;
-      await sink.end();
+      const ended = sink.end();
+      if (ended) await ended;
       result.completed = true;
     }
   } catch (error) {
@@ -282,7 +312,9 @@ export async function runApplication(app: Application, environ: Environ, sink: R
   } finally {
     if (body && typeof body.close === 'function') {
       try {
-        await body.close();
+        // A synchronous close() keeps a synchronous response synchronous (no await, no microtask hop).
+        const closing = body.close();
+        if (isThenable(closing)) await closing;
       } catch (error) {
         reportError(options, environ, error, 'close');
         result.error ??= error;

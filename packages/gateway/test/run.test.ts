@@ -44,6 +44,26 @@ function closable<T extends object>(body: T, log: string[]): T & { close(): void
 }
 
 describe('runApplication', () => {
+  it('answers 500 when the sink refuses the headers synchronously (nothing was sent yet), instead of aborting', async () => {
+    let calls = 0;
+    const { sink, rec } = recorder();
+    const plain = sink.sendHeaders.bind(sink);
+    sink.sendHeaders = (status, headers, length) => {
+      if (calls++ === 0) throw new TypeError('Invalid character in header content ["Location"]');
+      return plain(status, headers, length);
+    };
+    const app: Application = (_e, startResponse) => {
+      startResponse('302 Found', [['Content-Type', 'text/plain'], ['Location', '/日本']]);
+      return [Buffer.from('moved')];
+    };
+    const result = await runApplication(app, env(), sink);
+    expect(rec.status).toBe('500 Internal Server Error');
+    expect(rec.headers).not.toContainEqual(['Location', '/日本']);
+    expect(rec.events).toEqual(['headers', 'write:Internal Server Error\n', 'end']);
+    expect(rec.aborted).toBeUndefined();
+    expect(result.status).toBe('500 Internal Server Error');
+  });
+
   it('sends headers just before the first non-empty chunk, then streams each chunk', async () => {
     const log: string[] = [];
     const app: Application = (_e, startResponse) => closable((async function* () {
