@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FileWrapper, Headers, ResponseSink } from '@stackware/gateway';
 import { ResponseSignal } from './response-signal.js';
 
-const RESOLVED: Promise<void> = Promise.resolve();
 const SINK = Symbol('stackware.sink');
 
 /** 'close' listener shared by every response (no per-request closure): the client went away unless the response finished. */
@@ -70,10 +69,10 @@ export class HttpSink implements ResponseSink {
     this.res.writeHead(code, status.slice(4), flat);
   }
 
-  write(chunk: Uint8Array): Promise<void> {
-    if (this.done) return RESOLVED;
+  write(chunk: Uint8Array): void | Promise<void> {
+    if (this.done) return;
     this.lastActivity = performance.now();
-    if (this.res.write(chunk)) return RESOLVED;
+    if (this.res.write(chunk)) return; // taken at once: the driver goes on synchronously
     return this.drain();
   }
 
@@ -94,7 +93,7 @@ export class HttpSink implements ResponseSink {
   }
 
   sendFile(file: FileWrapper, length: number): Promise<void> {
-    if (this.done) return RESOLVED;
+    if (this.done) return Promise.resolve();
     const res = this.res;
     const start = file.offset;
     const end = file.offset + length - 1;
@@ -128,9 +127,8 @@ export class HttpSink implements ResponseSink {
     });
   }
 
-  end(): Promise<void> {
+  end(): void {
     if (!this.done) this.res.end();
-    return RESOLVED;
   }
 
   abort(): void {
