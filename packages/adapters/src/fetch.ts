@@ -174,17 +174,43 @@ export function responseToBody(response: Response, startResponse: (status: strin
   };
 }
 
+/** A "." or ".." path segment: the WHATWG URL parser resolves them (also as %2e%2e), so the handler would route another path. */
+const DOT_SEGMENT = /(^|[/\\])\.\.?([/\\]|$)/;
+/** A Host header value that is only a host name or IP literal and an optional port. */
+const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+
+/** Scheme and authority for the handler's URL: the Host header only when it is a plain host[:port], else SERVER_NAME/PORT. */
+function requestOrigin(environ: Environ): string {
+  const host = environ.HTTP_HOST;
+  if (typeof host === 'string' && host !== '' && !HOST_RE.test(host)) {
+    return hostUrl({ ...environ, HTTP_HOST: undefined } as unknown as Environ);
+  }
+  return hostUrl(environ);
+}
+
+function badRequest(message: string): Application {
+  return (_environ, startResponse) => {
+    const body = Buffer.from(`400 Bad Request: ${message}.\n`);
+    startResponse('400 Bad Request', [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(body.length)]]);
+    return [body];
+  };
+}
+
 /**
  * Turns a fetch handler (a Hono app's `fetch`, any `(Request) => Response`) into a Stackware
  * application, so it can sit inside a URL map. The handler sees a URL whose path is PATH_INFO
  * (relative to the mount) plus the query; the environ is passed as its second argument (Hono: `c.env`).
+ * A Host header that is not a plain `host[:port]` is replaced by SERVER_NAME/SERVER_PORT (a Host
+ * such as `x/admin?` would otherwise become part of the URL's path), and a path with a `.` or `..`
+ * segment is answered 400 (the URL parser would resolve it to a path the URL map did not route).
  *
  * @example
  * urlMap({ '/api': fromFetchHandler(honoApp.fetch), '/': site })
  */
 export function fromFetchHandler(handler: (request: Request, env?: Environ) => Response | Promise<Response>): Application {
   return async (environ, startResponse) => {
-    const url = hostUrl(environ) + quotePath(environ.PATH_INFO || '/') + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : '');
+    if (DOT_SEGMENT.test(environ.PATH_INFO)) return badRequest('the path contains a "." or ".." segment')(environ, startResponse);
+    const url = requestOrigin(environ) + quotePath(environ.PATH_INFO || '/') + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : '');
     const headers = new globalThis.Headers();
     for (const [key, value] of Object.entries(environ)) {
       if (typeof value !== 'string') continue;

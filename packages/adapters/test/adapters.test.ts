@@ -226,6 +226,23 @@ describe('fetch and Hono', () => {
     expect((await client.get('/api/none')).statusCode).toBe(404);
   });
 
+  it('fromFetchHandler: neither the Host header nor dot segments can change the path the handler routes', async () => {
+    const hono = new Hono();
+    hono.get('*', (c) => c.text(new URL(c.req.url).pathname));
+    const handler = fromFetchHandler(hono.fetch);
+    // /admin is protected by the URL map; the same handler answers the public part.
+    const site = urlMap({ '/admin': text('login first', { status: 401 }), '/': handler });
+    const client = new TestClient(site, { throwErrors: false });
+    for (const host of ['evil.example/admin/secret?', 'x@evil.example', 'a b']) {
+      const res = await client.get('/public', { headers: { Host: host } });
+      expect([res.statusCode, res.text()]).toEqual([200, '/public']); // was "/admin/secret" (or a 500)
+    }
+    for (const path of ['/x/../admin/secret', '/x/%2e%2e/admin/secret', '/x/..%2Fadmin']) {
+      expect((await client.get(path)).statusCode).toBe(400); // the URL parser would have made it /admin/...
+    }
+    expect((await client.get('/a.b/..c', { headers: { Host: 'example.com:8080' } })).text()).toBe('/a.b/..c');
+  });
+
   it('honoMiddleware: a Stackware middleware around Hono handlers, errors included', async () => {
     const hono = new Hono<{ Variables: { environ: Environ } }>();
     hono.use('*', honoMiddleware(tagging));
