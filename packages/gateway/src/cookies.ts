@@ -68,6 +68,7 @@ export class CookieJar {
     this.#cookies.set(`${name};${path}`, { name, value, path, attributes: {} });
   }
 
+  /** Forgets every cookie (a fresh browser profile). */
   clear(): void {
     this.#cookies.clear();
   }

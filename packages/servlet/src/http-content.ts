@@ -56,6 +56,7 @@ export class HTTPContent extends HTTPServlet {
     await this.defaultAction();
   }
 
+  /** POST runs the requested action (an allow-listed name from `actions()`), else `defaultAction()`: see {@link dispatchAction}. */
   respondToPost(transaction: Transaction): Promise<void> {
     return this.dispatchAction(transaction);
   }

@@ -148,6 +148,7 @@ export class HTTPRequest {
     return Object.hasOwn(this.cookies(), name) ? this.cookies()[name] : defaultValue;
   }
 
+  /** True when the request carries cookie `name` (RFC 6265 Cookie header). */
   hasCookie(name: string): boolean {
     return Object.hasOwn(this.cookies(), name);
   }
@@ -164,6 +165,7 @@ export class HTTPRequest {
     return requestHeader(this.environ, name) ?? defaultValue;
   }
 
+  /** True when the request has header `name` (case-insensitive; from the environ's HTTP_* keys). */
   hasHeader(name: string): boolean {
     return requestHeader(this.environ, name) !== undefined;
   }

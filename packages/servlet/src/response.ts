@@ -90,6 +90,7 @@ export class HTTPResponse {
     return getHeader(this.#headers, name);
   }
 
+  /** True when response header `name` is set (case-insensitive). */
   hasHeader(name: string): boolean {
     return getHeader(this.#headers, name) !== undefined;
   }
