@@ -53,7 +53,7 @@ export interface ThreadPoolOptions {
   retryAfterSeconds?: number;
   /** Per-thread V8 limits (node:worker_threads ResourceLimits). A thread that exceeds them is replaced and its request gets 503. */
   resourceLimits?: ResourceLimits;
-  /** Shorthand for `resourceLimits.maxOldGenerationSizeMb` (default 512). */
+  /** Shorthand for `resourceLimits.maxOldGenerationSizeMb` (default 512, at least 16: a thread needs about that much to load its loaders). */
   maxOldGenerationSizeMb?: number;
   /** Response bytes a thread may send ahead of the server (flow-control window, default 256 KiB). */
   windowBytes?: number;
@@ -125,7 +125,7 @@ export function resolveOptions(options: ThreadPoolOptions, resolvePath: (path: s
   const { url, path } = resolvePath(options.module);
   if (options.export !== undefined && (typeof options.export !== 'string' || !options.export)) throw new ThreadPoolOptionError('threadPool option "export" must be a non-empty string');
   const limits: ResourceLimits = { ...options.resourceLimits };
-  limits.maxOldGenerationSizeMb ??= count('maxOldGenerationSizeMb', options.maxOldGenerationSizeMb, DEFAULTS.maxOldGenerationSizeMb, 8);
+  limits.maxOldGenerationSizeMb ??= count('maxOldGenerationSizeMb', options.maxOldGenerationSizeMb, DEFAULTS.maxOldGenerationSizeMb, 16);
   const watch = options.watch === true ? [path] : Array.isArray(options.watch) ? options.watch.map((p) => resolvePath(p).path) : [];
   return {
     moduleUrl: url,

@@ -50,7 +50,10 @@ class Generation {
   /** Requests in progress by id: where their threads' messages go. */
   readonly routes = new Map<number, (message: WorkerMessage, port: MessagePort) => void>();
 
-  constructor(private readonly options: ResolvedOptions) {
+  private closed = false;
+
+  /** `onDegraded`: called when a thread that ended was not replaced (see below). */
+  constructor(private readonly options: ResolvedOptions, onDegraded: () => void) {
     const workerData: ThreadConfig = {
       moduleUrl: options.moduleUrl,
       exportName: options.export,
@@ -70,6 +73,14 @@ class Generation {
       workerData,
     });
     this.piscina.on('message', (event: ThreadEvent) => this.onThreadEvent(event));
+    // Piscina stops replacing threads for good once a replacement fails before it is ready (a
+    // memory limit too small to load the loaders, a broken installation). Seen here as a pool with
+    // fewer threads than configured a moment after one ended.
+    this.piscina.on('workerDestroy', () => {
+      setTimeout(() => {
+        if (!this.closed && this.piscina.threads.length < this.options.threads) onDegraded();
+      }, 1000).unref();
+    });
     this.piscina.on('error', (error: unknown) => options.log(`threadpool ${options.name}: thread error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`));
   }
 
@@ -153,6 +164,7 @@ class Generation {
    * task completions more than once and stop threads that are still running a request.)
    */
   async close(timeoutMs: number): Promise<void> {
+    this.closed = true;
     if (this.inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -199,7 +211,18 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
     threads: resolved.threads, inFlight: 0, rejected: 0, reloads: 0,
     replaced: { timeout: 0, memory: 0, crash: 0, recycle: 0, init: 0 },
   };
-  let current = new Generation(resolved);
+  let lastHeal = 0;
+  const newGeneration = (): Generation => {
+    const generation: Generation = new Generation(resolved, () => {
+      // At most one new set of threads every 5 s, so that a configuration that cannot work does not spin.
+      if (generation !== current || closing || Date.now() - lastHeal < 5_000) return;
+      lastHeal = Date.now();
+      resolved.log(`threadpool ${resolved.name}: threads that ended could not be replaced (a thread failed while starting: is the memory limit too small?); starting a new set of threads\n`);
+      void reload();
+    });
+    return generation;
+  };
+  let current = newGeneration();
   let closing: Promise<void> | undefined;
   const draining = new Set<Promise<void>>();
   const retryAfter: [string, string] = ['Retry-After', String(resolved.retryAfterSeconds)];
@@ -237,7 +260,7 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
   const reload = async (): Promise<void> => {
     if (closing) return;
     const old = current;
-    current = new Generation(resolved);
+    current = newGeneration();
     relayContext = contextFor(current);
     stats.reloads++;
     const drained = old.close(Math.max(resolved.shutdownTimeoutMs, resolved.timeoutMs)).catch((error: unknown) => {

@@ -103,6 +103,12 @@ describe('threadPool reliability (real HTTP server, concurrent load)', () => {
     expect(last.text).toBe('loaded');
   });
 
+  it('starts a new set of threads when Piscina stops replacing them (a memory limit too small to start a thread)', async () => {
+    const { pool, logs } = await start({ threads: 1, resourceLimits: { maxOldGenerationSizeMb: 4 } });
+    await until(() => pool.stats.reloads >= 1, 20_000, 'a new set of threads');
+    expect(logs.join('')).toContain('could not be replaced');
+  });
+
   it('recycles threads after maxRequestsPerThread under load without failing a request', async () => {
     const { pool, server } = await start({ maxRequestsPerThread: 5 });
     await pool.ready();
