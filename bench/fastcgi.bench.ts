@@ -49,7 +49,7 @@ async function startCase(name: CaseName): Promise<Running> {
   const { child, address } = await startChild(name);
   try {
     const nginx = await startNginx(`upstream app { server ${address}; keepalive 32; }
-      server { listen 127.0.0.1:{{PORT}}; location / { ${CASES[name].location('app')} } }`);
+      server { listen 127.0.0.1:{{PORT}}; keepalive_requests 1000000; location / { ${CASES[name].location('app')} } }`);
     return { url: `${nginx.url}/`, stop: async () => { await nginx.stop(); child.kill('SIGKILL'); } };
   } catch (error) {
     child.kill('SIGKILL');
@@ -61,7 +61,6 @@ type Figures = { rps: number; p50: number; p99: number; errors: number };
 
 async function load(url: string, seconds: number): Promise<Figures> {
   const r = await autocannon({ url, connections: 32, duration: seconds });
-  if (process.env.BENCH_DEBUG) console.error(url, { errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, codes: r.statusCodeStats });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
 }
 
