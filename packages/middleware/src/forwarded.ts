@@ -108,8 +108,9 @@ export function forwardedHeaders(app: Application, options: ForwardedOptions = {
     }
 
     const prefix = fromRight(environ.HTTP_X_FORWARDED_PREFIX, options.prefix ?? 0);
-    if (prefix && prefix.startsWith('/') && !/[\0\r\n]/.test(prefix)) {
-      const clean = prefix.replace(/\/+$/, '');
+    if (prefix && prefix.startsWith('/') && !/[\u0000-\u001f\u007f\\]/.test(prefix)) {
+      // One leading slash: "//evil.example" as SCRIPT_NAME would make every "${SCRIPT_NAME}/" link or redirect leave the site.
+      const clean = prefix.replace(/\/+$/, '').replace(/^\/+/, '/');
       if (clean) set('SCRIPT_NAME', clean + env.SCRIPT_NAME);
     }
 

@@ -104,6 +104,13 @@ describe('forwardedHeaders', () => {
     expect(res.json()).toMatchObject({ remote: '127.0.0.1', scheme: 'http', host: 'localhost' });
   });
 
+  it('never makes SCRIPT_NAME protocol-relative ("//evil.example") from X-Forwarded-Prefix, and refuses control characters', async () => {
+    const app = forwardedHeaders(show, { prefix: 1 });
+    expect((await new TestClient(app).get('/', { headers: { 'X-Forwarded-Prefix': '//evil.example/' } })).json()).toMatchObject({ script: '/evil.example' });
+    expect((await new TestClient(app).get('/', { headers: { 'X-Forwarded-Prefix': '/\tshop' } })).json()).toMatchObject({ script: '' });
+    expect((await new TestClient(app).get('/', { headers: { 'X-Forwarded-Prefix': '/\\evil.example' } })).json()).toMatchObject({ script: '' });
+  });
+
   it('reads RFC 7239 Forwarded', async () => {
     expect(parseForwarded('for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711";proto=https')).toEqual([
       { for: '192.0.2.60', proto: 'http', by: '203.0.113.43' }, { for: '[2001:db8:cafe::17]:4711', proto: 'https' },
