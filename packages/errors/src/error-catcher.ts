@@ -57,7 +57,7 @@ export interface ErrorCatcherApplication extends Application {
   close(): Promise<void>;
 }
 
-const REPORT_KEY = 'stackware.error_catcher.report';
+const REPORT_KEY = 'stackware.errors.report';
 
 /** The report of the error caught during this request, if any (for an outer access log). */
 export function getErrorReport(environ: Environ): ErrorReport | undefined {

@@ -1,6 +1,6 @@
 import type { Environ, InputStream } from '@stackware/gateway';
 
-const CAPTURE_KEY = 'stackware.error_catcher.captured_input';
+const CAPTURE_KEY = 'stackware.errors.captured_input';
 
 /** The start of the request body as the application read it (for the report's form data). */
 export interface CapturedInput {
