@@ -99,6 +99,7 @@ beforeAll(async () => {
           '/app': servlets,
           '/admin': basicAuth(whoami, { realm: 'Admin', checkPassword: (u, p) => u === 'admin' && safeEqual(p, 'pw') }),
           '/members': formLogin(whoami, { checkPassword: (u, p) => u === 'alice' && safeEqual(p, 'wonderland') }),
+          '/club': formLogin(servletApp(Counter), { checkPassword: (u, p) => u === 'bob' && safeEqual(p, 'builder') }),
         }),
         { threshold: 256 },
       ),
@@ -220,6 +221,24 @@ describe('a whole site through the strict TestClient', () => {
   });
 });
 
+describe('form login around a session-using servlet', () => {
+  it('logs in (new session id), then the servlet keeps its own data in the same session until logout', async () => {
+    const client = new TestClient(site, { cookies: true });
+    const toLogin = await client.get('/club/counter?q=1');
+    expect(toLogin.statusCode).toBe(303);
+    const next = new URLSearchParams(toLogin.header('location')!.split('?')[1]).get('next')!;
+    expect(next).toBe('/club/counter?q=1');
+    const before = client.cookies.get('stackware_session');
+    const login = await client.post('/club/login', { form: { username: 'bob', password: 'builder', next } });
+    expect(login.header('location')).toBe('/club/counter?q=1');
+    expect(client.cookies.get('stackware_session')).not.toBe(before);
+    expect((await client.get('/club/counter?q=1')).text()).toContain('<h1>Visit 1</h1>');
+    expect((await client.get('/club/counter')).text()).toContain('<h1>Visit 2</h1>');
+    await client.post('/club/logout');
+    expect((await client.get('/club/counter')).statusCode).toBe(303);
+  });
+});
+
 interface RawResponse { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
 
 function fetchRaw(url: string, method = 'GET', headers: Record<string, string> = {}): Promise<RawResponse> {
@@ -266,6 +285,15 @@ describe('the same site over the real HTTP server', () => {
     const cond = await fetchRaw(`${server.url}/style.css`, 'GET', { 'Accept-Encoding': 'gzip', 'If-None-Match': String(get.headers.etag) });
     expect(cond.status).toBe(304);
     expect(cond.body.length).toBe(0);
+  });
+
+  it('HEAD of a servlet page has the GET headers (same Content-Length) and no body; the session cookie comes with both', async () => {
+    const get = await fetchRaw(`${server.url}/app/counter`);
+    const head = await fetchRaw(`${server.url}/app/counter`, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+    expect(head.headers['content-length']).toBe(get.headers['content-length']);
+    expect(String(head.headers['set-cookie'])).toMatch(/^stackware_session=/);
   });
 
   it('a servlet HTTPError and a servlet crash reach the error catcher', async () => {
