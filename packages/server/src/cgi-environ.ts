@@ -19,8 +19,19 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Latin-1 for request bytes (HTTP_*, REQUEST_URI, QUERY_STRING: as node:http decodes them), UTF-8 for the rest (paths, names). */
 function asText(value: CgiValue, name = ''): string {
   if (typeof value === 'string') return value;
+  const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   const latin1 = name.startsWith('HTTP_') || name === 'REQUEST_URI' || name === 'QUERY_STRING';
-  return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString(latin1 ? 'latin1' : 'utf8');
+  return bytes.toString(latin1 ? 'latin1' : 'utf8');
+}
+
+/** Names already checked against NAME_RE (front servers send the same few dozen names every time). */
+const validNames = new Set<string>();
+
+function isCgiName(name: string): boolean {
+  if (validNames.has(name)) return true;
+  if (!NAME_RE.test(name) || name === '__proto__') return false;
+  if (validNames.size < 1024) validNames.add(name);
+  return true;
 }
 
 function asUtf8(name: string, value: CgiValue): string {
@@ -54,7 +65,7 @@ function asUtf8(name: string, value: CgiValue): string {
  */
 export function environFromCgi(variables: Iterable<readonly [string, CgiValue]>, options: CgiEnvironOptions = {}): Environ {
   const vars = new Map<string, CgiValue>();
-  for (const [name, value] of variables) if (NAME_RE.test(name) && name !== '__proto__') vars.set(name, value);
+  for (const [name, value] of variables) if (isCgiName(name)) vars.set(name, value);
 
   const requestUri = vars.has('REQUEST_URI') ? asText(vars.get('REQUEST_URI')!, 'REQUEST_URI') : undefined;
   let rawPath: string | undefined;
