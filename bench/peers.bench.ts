@@ -270,7 +270,7 @@ async function cpuGroup(): Promise<void> {
     { label: 'on the server thread', kind: 'baseline', url: inline!.url, child: inline },
     { label: 'threadPool, 2 threads', kind: 'stackware', url: pooled!.url, child: pooled },
   ], { ...common, connections: 16 });
-  report('CPU-bound handler (~2 ms)', `${iterations.toLocaleString('en-US')} rounds of integer mixing per request (calibrated to ~2 ms of CPU time here), served by Stackware's HTTP server; autocannon 16 connections. With 2 cores shared with the load generator, 2 threads can at best roughly double the in-process figure.`, figures);
+  report('CPU-bound handler (~2 ms)', `${iterations.toLocaleString('en-US')} rounds of integer mixing per request (calibrated here, before the load, to ~2 ms of CPU time; under load each request costs more: see server CPU µs/req), served by Stackware's HTTP server; autocannon 16 connections. On an idle 2-core machine 2 threads can at best roughly double the in-process figure (the load generator needs CPU too); on a machine busy with other work, a process with 3 runnable threads also gets a larger share of the CPU than one with a single thread, so the ratio can go higher.`, figures);
   await stopAll();
 }
 
