@@ -53,6 +53,27 @@ export function negotiateEncoding(acceptEncoding: string | undefined, offered: r
 
 type Encoder = Gzip | Deflate | BrotliCompress;
 
+/**
+ * A 304 for a representation this middleware compressed: the client revalidated with the weak
+ * ETag it was given (`W/"x"`), the application answers with its strong one (`"x"`). RFC 9110
+ * §15.4.5 wants the 304 to carry the ETag of the stored (compressed) response, so it is made
+ * weak again, with the Vary the 200 had.
+ */
+function notModified(headers: Headers, ifNoneMatch: string): Headers {
+  const etag = getHeader(headers, 'etag');
+  if (!etag || etag.startsWith('W/') || !ifNoneMatch.split(',').some((t) => t.trim() === `W/${etag}`)) return headers;
+  const out = headers.slice();
+  removeHeader(out, 'etag');
+  out.push(['ETag', `W/${etag}`]);
+  const vary = getHeader(out, 'vary');
+  if (!vary) out.push(['Vary', 'Accept-Encoding']);
+  else if (vary.trim() !== '*' && !/(^|,)\s*accept-encoding\s*(,|$)/i.test(vary)) {
+    removeHeader(out, 'vary');
+    out.push(['Vary', `${vary}, Accept-Encoding`]);
+  }
+  return out;
+}
+
 /** A streaming encoder: `push` returns what the chunk produced after a sync flush, `finish` the rest. */
 class StreamEncoder {
   private readonly output: Buffer[] = [];
@@ -99,7 +120,8 @@ const brotliAsync = promisify(brotliCompress);
  * a response that already has a Content-Encoding, `Cache-Control: no-transform`, or a body whose
  * Content-Length is below `threshold`. Adds `Vary: Accept-Encoding` to every compressible
  * response; drops Content-Length (the gateway sets the new one when it knows it), makes a strong
- * ETag weak and drops Accept-Ranges for compressed ones. A HEAD request gets the compressed
+ * ETag weak and drops Accept-Ranges for compressed ones; a 304 answering that weak ETag gets it
+ * back weak (with the Vary). A HEAD request gets the compressed
  * response's headers without a Content-Length (the inner body is closed, not compressed).
  * Array bodies are compressed in one piece off the event loop (the length stays known);
  * streamed bodies are compressed chunk by chunk with a sync flush after each, so they stay
@@ -130,9 +152,11 @@ export function compression(app: Application, options: CompressionOptions = {}):
     let chosen: Encoding | undefined;
     let encoder: StreamEncoder | undefined;
 
+    const ifNoneMatch = typeof environ.HTTP_IF_NONE_MATCH === 'string' ? environ.HTTP_IF_NONE_MATCH : '';
     const decide = (status: string, headers: Headers): Headers => {
       chosen = undefined;
       const code = parseInt(status, 10);
+      if (code === 304) return notModified(headers, ifNoneMatch);
       const contentType = getHeader(headers, 'content-type');
       if (code < 200 || code === 204 || code === 206 || code === 304 || !contentType || !isCompressible(contentType) || getHeader(headers, 'content-range') !== undefined) return headers;
       const out = headers.slice();

@@ -185,6 +185,11 @@ describe('compression', () => {
     const partial = await new TestClient(compression((_e, s) => { s('206 Partial Content', [['Content-Type', 'text/plain'], ['Content-Range', `bytes 0-1999/${big.length}`], ['Content-Length', '2000']]); return [Buffer.from(big.slice(0, 2000))]; })).get('/', { headers: { ...ae, Range: 'bytes=0-1999' } });
     expect(partial.header('content-encoding')).toBeUndefined();
     expect(partial.text()).toBe(big.slice(0, 2000));
+    // A 304 answering the weak ETag we gave out carries it back weak (RFC 9110 §15.4.5), not the app's strong one.
+    const revalidated = await new TestClient(compression((_e, s) => { s('304 Not Modified', [['ETag', '"v1"']]); return []; })).get('/', { headers: { ...ae, 'If-None-Match': 'W/"v1"' } });
+    expect([revalidated.header('etag'), revalidated.header('vary')]).toEqual(['W/"v1"', 'Accept-Encoding']);
+    const strong = await new TestClient(compression((_e, s) => { s('304 Not Modified', [['ETag', '"v1"']]); return []; })).get('/', { headers: { ...ae, 'If-None-Match': '"v1"' } });
+    expect(strong.header('etag')).toBe('"v1"');
     const notModified = await new TestClient(compression((_e, s) => { s('304 Not Modified', []); return []; })).get('/', { headers: ae });
     expect(notModified.header('content-encoding')).toBeUndefined();
     expect((await new TestClient(compression(page)).get('/')).text()).toBe(big);

@@ -133,6 +133,8 @@ describe('a whole site through the strict TestClient', () => {
     const again = await client.get('/style.css', { headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': etag } });
     expect(again.statusCode).toBe(304);
     expect(again.body.length).toBe(0);
+    expect(again.header('etag')).toBe(etag); // the 304 names the stored (compressed) representation
+    expect(again.header('vary')).toMatch(/accept-encoding/i);
     const since = await client.get('/style.css', { headers: { 'If-Modified-Since': css.header('last-modified')! } });
     expect(since.statusCode).toBe(304);
 
