@@ -156,6 +156,15 @@ md.push(markdownTable(['', ''], [
   ['load average at the end', loadAfter.join(' / ')],
   ...versions,
 ], ['l', 'l']), '');
+md.push('## At a glance', '', 'Each Stackware case against its group\'s baseline and the best other server or framework of the group (from the tables below; for CPU time and memory, lower is better).', '');
+const glance = groups.flatMap((g) => g.bars.filter((b) => b.kind === 'stackware').map((b) => {
+  const base = g.bars.find((x) => x.kind === 'baseline');
+  const others = g.bars.filter((x) => x.kind === 'peer');
+  const best = others.length ? others.reduce((a, c) => (g.higherIsBetter ? (c.value > a.value ? c : a) : (c.value < a.value ? c : a))) : undefined;
+  const fmt = (v: number) => `${v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1)} ${g.unit}`;
+  return [g.title, b.label, fmt(b.value), base ? `${b.ratio.toFixed(2)}× ${base.label}` : '–', best ? `${best.label}: ${(best.value / (base?.value ?? 1)).toFixed(2)}×` : '–'];
+}));
+md.push(markdownTable(['group', 'Stackware case', 'figure', 'ratio to the baseline', 'best peer (ratio to the baseline)'], glance, ['l', 'l', 'r', 'r', 'l']), '');
 md.push('## Chart', '', `![Requests/s and memory per group, with ratios to each group's baseline](latest.svg)`, '');
 md.push('## Runs', '', markdownTable(['benchmark', 'result', 'seconds'], outcomes.map((o) => [o.script, o.ok ? 'ok' : `**FAILED** (${o.detail})`, o.seconds.toFixed(0)])), '');
 for (const o of outcomes) {
