@@ -12,7 +12,6 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { createWriteStream } from 'node:fs';
 import hello from '../apps/hello/app.js';
 import { createLogger, serve } from '../packages/server/src/index.js';
 
@@ -40,7 +39,8 @@ const CASES: Record<string, { label: string; start(): Promise<string> }> = {
   },
   'stackware-log': {
     label: '@stackware/server, hello app (access log on, JSON to /dev/null)',
-    start: async () => (await serve(hello, { port: 0, accessLog: true, logger: createLogger({ destination: createWriteStream('/dev/null'), pretty: false }) })).url + '/',
+    // the CLI's default destination (asynchronous sonic-boom), pointed at /dev/null
+    start: async () => (await serve(hello, { port: 0, accessLog: true, logger: createLogger({ file: '/dev/null' }) })).url + '/',
   },
 };
 

@@ -1,4 +1,5 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import cluster from 'node:cluster';
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -12,8 +13,20 @@ export interface LoggerOptions {
    * so that production logs (a pipe, a file, journald) are always JSON.
    */
   pretty?: boolean;
-  /** Where lines go. Default process.stdout. */
-  destination?: NodeJS.WritableStream & { isTTY?: boolean };
+  /**
+   * Where lines go. Default: standard output — through pino's asynchronous destination
+   * (sonic-boom: lines written while a write is in flight are coalesced into one system call;
+   * pending lines are flushed when the process exits) unless it is a terminal.
+   */
+  destination?: DestinationStream & { isTTY?: boolean };
+  /** Append lines to this file instead of standard output. */
+  file?: string;
+  /**
+   * For standard output and `file`: one system call per line. Default true in a cluster worker
+   * (several processes share one stdout: a line written whole is never interleaved with another
+   * process's), false otherwise (lines written while a write is in flight are coalesced).
+   */
+  sync?: boolean;
   /** Fields added to every record (e.g. `{ worker: 3 }`). */
   base?: Record<string, unknown>;
 }
@@ -49,8 +62,8 @@ export function prettyLine(json: string): string {
  * record, on by default only when the destination is a terminal.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const destination = options.destination ?? process.stdout;
-  const pretty = options.pretty ?? destination.isTTY === true;
-  const stream = pretty ? { write: (line: string) => void destination.write(prettyLine(line)) } : destination;
+  const pretty = options.pretty ?? (options.destination ? options.destination.isTTY === true : options.file === undefined && process.stdout.isTTY === true);
+  const destination = options.destination ?? (options.file === undefined && pretty ? process.stdout : pino.destination({ dest: options.file ?? 1, sync: options.sync ?? cluster.isWorker }));
+  const stream: DestinationStream = pretty ? { write: (line: string) => void destination.write(prettyLine(line)) } : destination;
   return pino({ level: options.level ?? 'info', base: { pid: process.pid, ...options.base } }, stream);
 }

@@ -1,5 +1,8 @@
 import { describe, it, expect } from '@jest/globals';
 import { Writable } from 'node:stream';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '@stackware/testing';
 import { createEnviron } from '@stackware/gateway';
 import { accessLogRecord, createHttpServer, createLogger, environFlags, prettyLine, requestId, EmptyInput, ResponseSignal } from '../src/index.js';
 
@@ -18,6 +21,20 @@ describe('createLogger', () => {
     tty.stream.isTTY = true;
     createLogger({ destination: tty.stream }).warn({ status: 404, path: '/x' }, 'request');
     expect(tty.lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  request status=404 path=\/x\n$/);
+  });
+
+  it('appends JSON lines to a file', async () => {
+    const dir = await tempDir();
+    try {
+      const file = join(dir.dir, 'server.log');
+      const logger = createLogger({ file, sync: true });
+      logger.info({ n: 1 }, 'one');
+      logger.info({ n: 2 }, 'two');
+      const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.map((l) => [l.msg, l.n])).toEqual([['one', 1], ['two', 2]]);
+    } finally {
+      await dir.cleanup();
+    }
   });
 
   it('prettyLine prints an error\'s stack and passes non-JSON through', () => {
