@@ -3,6 +3,7 @@ import {
   BadRequestError, createEnviron, createInput, hostUrl, quotePath, runApplication,
   type Application, type Environ, type Headers, type ResponseBody,
 } from '@stackware/gateway';
+import { ResponseSignal } from '@stackware/server';
 
 /** A fetch-style handler: Hono's `app.fetch`, Deno/Bun-style servers, any `(Request) => Response`. */
 export type FetchHandler = (request: Request, ...rest: never[]) => Response | Promise<Response>;
@@ -44,7 +45,9 @@ export function environFromRequest(request: Request, options: ToFetchOptions = {
     serverPort: url.port || (scheme === 'https' ? 443 : 80),
     remoteAddr: options.remoteAddr,
     scriptName: options.scriptName,
-    input: createInput(request.body ?? [], length !== null ? Number(length) : undefined),
+    // GET and HEAD carry no body: not touching request.body keeps lightweight Request objects
+    // (@hono/node-server's) from being turned into full ones.
+    input: request.method === 'GET' || request.method === 'HEAD' ? createInput([], 0) : createInput(request.body ?? [], length !== null ? Number(length) : undefined),
     errors: options.errors,
   });
   if (url.search === '?') environ.QUERY_STRING = '';
@@ -61,12 +64,14 @@ export function environFromRequest(request: Request, options: ToFetchOptions = {
  */
 export function runToResponse(app: Application, environ: Environ, options: { signal?: AbortSignal } = {}): Promise<Response> {
   const head = environ.REQUEST_METHOD === 'HEAD';
-  const aborted = new AbortController();
+  // A light signal, and a stream only for responses that stream: an AbortController and a
+  // ReadableStream per request dominated the cost of small responses (measured with --cpu-prof).
+  const aborted = new ResponseSignal();
   options.signal?.addEventListener('abort', () => aborted.abort(), { once: true });
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   let wakeWriter: (() => void) | undefined;
   const wake = () => { const w = wakeWriter; wakeWriter = undefined; w?.(); };
-  const stream = new ReadableStream<Uint8Array>({
+  const makeStream = () => new ReadableStream<Uint8Array>({
     start(c) { controller = c; },
     pull() { wake(); },
     cancel() { aborted.abort(); wake(); },
@@ -76,7 +81,7 @@ export function runToResponse(app: Application, environ: Environ, options: { sig
     let answered = false;
     let small: { init: ResponseInit; chunks: Uint8Array[] } | undefined;
     void runApplication(app, environ, {
-      signal: aborted.signal,
+      signal: aborted,
       sendHeaders(status, headers, contentLength) {
         const code = parseInt(status, 10);
         const out = new globalThis.Headers();
@@ -89,7 +94,6 @@ export function runToResponse(app: Application, environ: Environ, options: { sig
         const init = { status: code, statusText: status.slice(4), headers: out };
         if (head || NULL_BODY.has(code)) {
           answered = true;
-          controller.close();
           resolve(new Response(null, init));
         } else if (contentLength !== undefined && contentLength <= SMALL_BODY_BYTES) {
           // A small body of known length (an array body): answer it as bytes once complete.
@@ -97,7 +101,7 @@ export function runToResponse(app: Application, environ: Environ, options: { sig
           small = { init, chunks: [] };
         } else {
           answered = true;
-          resolve(new Response(stream, init));
+          resolve(new Response(makeStream(), init));
         }
       },
       async write(chunk) {
@@ -105,7 +109,7 @@ export function runToResponse(app: Application, environ: Environ, options: { sig
           small.chunks.push(chunk);
           return;
         }
-        if (aborted.signal.aborted) return;
+        if (aborted.aborted || !controller) return;
         controller.enqueue(chunk);
         if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((r) => { wakeWriter = r; });
       },
@@ -115,10 +119,10 @@ export function runToResponse(app: Application, environ: Environ, options: { sig
           resolve(new Response(Buffer.concat(small.chunks), small.init));
           return;
         }
-        try { controller.close(); } catch { /* already closed for a null-body response */ }
+        try { controller?.close(); } catch { /* already closed */ }
       },
       abort(error) {
-        try { controller.error(error); } catch { /* already closed */ }
+        try { controller?.error(error); } catch { /* already closed */ }
       },
     }, { head }).then(() => {
       if (!answered) resolve(new Response(null, { status: 499, statusText: 'Client Closed Request' }));
@@ -143,7 +147,10 @@ export function toFetchHandler(app: Application, options: ToFetchOptions = {}): 
       if (error instanceof BadRequestError) return new Response(`${error.message}\n`, { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' } });
       throw error;
     }
-    return runToResponse(app, environ, { signal: request.signal });
+    // request.signal is not read: runtimes make it on demand at a cost (@hono/node-server builds a
+    // full Request for it), and a client that goes away cancels the response stream, which stops
+    // the application's body and closes it all the same.
+    return runToResponse(app, environ);
   };
 }
 
