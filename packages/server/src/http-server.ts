@@ -34,6 +34,7 @@ export interface HttpServer extends RunningServer {
 interface Resolved {
   maxBodyBytes: number;
   timeoutMs: number;
+  clientTimeoutMs: number;
   shutdownTimeoutMs: number;
   accessLog: boolean;
   serverHeader: string;
@@ -57,6 +58,7 @@ function resolveOptions(options: HttpServerOptions): Resolved & { maxHeaderBytes
     requestTimeoutMs: number('requestTimeoutMs'),
     keepAliveTimeoutMs: number('keepAliveTimeoutMs'),
     timeoutMs: number('timeoutMs'),
+    clientTimeoutMs: number('clientTimeoutMs'),
     shutdownTimeoutMs: number('shutdownTimeoutMs'),
     accessLog: options.accessLog ?? HTTP_DEFAULTS.accessLog,
     serverHeader: options.serverHeader ?? HTTP_DEFAULTS.serverHeader,
@@ -95,6 +97,7 @@ async function* requestBody(req: IncomingMessage, sink: HttpSink, expectContinue
   let total = 0;
   try {
     sink.waitingOnClient = true;
+    sink.lastActivity = performance.now();
     for await (const chunk of req as AsyncIterable<Buffer>) {
       sink.waitingOnClient = false;
       sink.lastActivity = performance.now();
@@ -105,6 +108,7 @@ async function* requestBody(req: IncomingMessage, sink: HttpSink, expectContinue
       }
       yield chunk;
       sink.waitingOnClient = true;
+      sink.lastActivity = performance.now();
     }
   } finally {
     sink.waitingOnClient = false;
@@ -226,17 +230,27 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     }
   });
 
+  // One timer for every request's timeouts (no timer per request): the application's progress
+  // (timeoutMs → 504) and, while the server waits on the client, the client's (clientTimeoutMs → 408 or close).
   let sweeper: NodeJS.Timeout | undefined;
-  if (o.timeoutMs > 0) {
+  if (o.timeoutMs > 0 || o.clientTimeoutMs > 0) {
+    const shortest = Math.min(o.timeoutMs || Infinity, o.clientTimeoutMs || Infinity);
     sweeper = setInterval(() => {
       const now = performance.now();
       for (const sink of active) {
-        if (!sink.waitingOnClient && !sink.done && now - sink.lastActivity > o.timeoutMs) {
+        if (sink.done) continue;
+        const idle = now - sink.lastActivity;
+        if (sink.waitingOnClient) {
+          if (o.clientTimeoutMs > 0 && idle > o.clientTimeoutMs) {
+            logger.warn({ client_timeout_ms: o.clientTimeoutMs }, 'client timed out: it neither sent nor took bytes');
+            sink.answerEarly(408, 'Request Timeout', `The client sent no data for ${o.clientTimeoutMs} ms`);
+          }
+        } else if (o.timeoutMs > 0 && idle > o.timeoutMs) {
           logger.warn({ timeout_ms: o.timeoutMs }, 'request timed out: the application made no progress');
           sink.answerEarly(504, 'Gateway Timeout', `The application did not respond within ${o.timeoutMs} ms`);
         }
       }
-    }, Math.max(50, Math.min(1000, o.timeoutMs / 4)));
+    }, Math.max(50, Math.min(1000, shortest / 4)));
     sweeper.unref();
   }
 

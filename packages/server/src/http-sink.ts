@@ -27,9 +27,9 @@ const FILE_READ_BYTES = 512 * 1024;
  */
 export class HttpSink implements ResponseSink {
   readonly signal = new ResponseSignal();
-  /** Last time the application made progress (performance.now() ms). */
+  /** Last time the application or, while {@link waitingOnClient}, the client made progress (performance.now() ms). */
   lastActivity: number;
-  /** True while a write waits for the client to drain (the per-request timeout does not apply then). */
+  /** True while the server waits on the client (a write waiting for drain, a file being piped, a body read): clientTimeoutMs applies instead of timeoutMs. */
   waitingOnClient = false;
   /** Set when the server answered by itself (413, 504): the status code sent. */
   earlyStatus = 0;
@@ -113,6 +113,10 @@ export class HttpSink implements ResponseSink {
         stream.destroy();
         resolve();
       };
+      // each chunk read means the client took the previous ones (pipe backpressure): progress
+      stream.on('data', () => {
+        this.lastActivity = performance.now();
+      });
       stream.once('end', () => {
         cleanup();
         resolve();
@@ -137,7 +141,7 @@ export class HttpSink implements ResponseSink {
   }
 
   /**
-   * Answers by the server itself (413 body too large, 504 timeout) and stops the application's
+   * Answers by the server itself (408 client too slow, 413 body too large, 504 timeout) and stops the application's
    * response. Before headers: a plain-text response with `Connection: close`. After: the connection
    * is destroyed (truncated response).
    */

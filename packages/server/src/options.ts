@@ -14,6 +14,7 @@ import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './shutdown.js';
  * | requestTimeoutMs | 300000 | the whole request (headers + body) must arrive within this → 408 |
  * | keepAliveTimeoutMs | 5000 | an idle keep-alive connection is closed after this |
  * | timeoutMs | 30000 | per request: the application must make progress (headers, a chunk) within this → 504, or the connection is closed once headers were sent; 0 disables |
+ * | clientTimeoutMs | 60000 | while the server waits on the client (request body bytes the application reads, response bytes the socket must take), the client must make progress within this → 408, or the connection is closed once headers were sent (nginx's client_body_timeout / send_timeout); 0 disables |
  * | shutdownTimeoutMs | 5000 | graceful stop: in-flight requests get this long, then connections are destroyed |
  * | accessLog | true | one pino record per request |
  * | logger | createLogger() | a pino logger |
@@ -27,6 +28,7 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
   timeoutMs?: number;
+  clientTimeoutMs?: number;
   shutdownTimeoutMs?: number;
   accessLog?: boolean;
   logger?: Logger;
@@ -47,6 +49,7 @@ export const HTTP_DEFAULTS = {
   requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 5_000,
   timeoutMs: 30_000,
+  clientTimeoutMs: 60_000,
   shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
   accessLog: true,
   serverHeader: 'Stackware',

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { Agent, request } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Application, Environ } from '@stackware/gateway';
 import { serve } from '../src/index.js';
 import { captureLogger, rawRequest, until } from './helpers.js';
@@ -25,6 +25,45 @@ describe('HTTP server: timeouts and shutdown', () => {
       const result = await rawRequest(running.port, parts, { gapMs: 300 }); // 1.5 s of dribbled body
       expect(result.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
       expect(result.text.endsWith('got abcde')).toBe(true);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('a client that stops taking the response is cut off after clientTimeoutMs, and the body is closed', async () => {
+    let closed = 0;
+    const endless: Application = (_e, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'application/octet-stream']]);
+      return {
+        async *[Symbol.asyncIterator]() {
+          for (;;) yield Buffer.alloc(64 * 1024, 97);
+        },
+        close: () => void closed++,
+      };
+    };
+    const log = captureLogger();
+    const running = await serve(endless, { port: 0, clientTimeoutMs: 500, logger: log.logger });
+    try {
+      const socket = connect(running.port, '127.0.0.1');
+      socket.pause(); // never read: the socket buffers fill, then the server waits for drain
+      const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.on('error', () => undefined);
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until(() => closed === 1, 20_000, 'close() after the client timeout');
+      socket.destroy();
+      await gone;
+      expect(log.records.some((r) => r.msg === 'client timed out: it neither sent nor took bytes')).toBe(true);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('an upload that stalls gets 408 after clientTimeoutMs', async () => {
+    const running = await serve(echo, { port: 0, clientTimeoutMs: 500, requestTimeoutMs: 0, logger: captureLogger().logger });
+    try {
+      const result = await rawRequest(running.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a part', { timeoutMs: 10_000 });
+      expect(result.text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(result.closedByServer).toBe(true);
     } finally {
       await running.close();
     }
