@@ -171,6 +171,7 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
   const onExit = (state: WorkerState, code: number | null, signal: string | null) => {
     states.delete(state.worker);
     const slot = state.slot;
+    const wasReplacement = slot.next === state;
     if (slot.current === state) {
       slot.current = slot.next;
       slot.next = undefined;
@@ -204,7 +205,8 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
       delay = Math.min(maxBackoffMs, initialBackoffMs * 2 ** (slot.failures - 1));
     }
     logger.error({ worker_pid: pid, code, signal, lived_ms: lived, restart_in_ms: delay }, state.killedForTimeout ? 'worker killed after timeout; replacing it' : 'worker died; replacing it');
-    if (slot.timer) return;
+    // A worker that died while its replacement was starting: the replacement takes the slot.
+    if (slot.timer || (!wasReplacement && slot.current)) return;
     slot.timer = setTimeout(() => spawn(slot), delay);
   };
 
