@@ -18,6 +18,7 @@ describe('stackware: usage errors (one line, exit code 2, no stack trace)', () =
     ['an unknown protocol', ['serve', fixture('apps.ts'), '--protocol', 'gopher'], /--protocol must be one of http/],
     ['an unknown command', ['frobnicate'], /^stackware: unknown command "frobnicate"/],
     ['no target', ['serve'], /missing the application to serve/],
+    ['--max-requests without workers', ['serve', fixture('apps.ts'), '--max-requests', '5'], /--max-requests recycles worker processes: add --workers N/],
   ];
   it.concurrent.each(cases)('%s', async (_name, args, message) => {
     const r = await runStackware(args);
