@@ -136,7 +136,19 @@ export class HttpSink implements ResponseSink {
   }
 
   abort(): void {
-    this.res.destroy();
+    const socket = this.res.socket;
+    if (socket && !socket.destroyed && this.res.headersSent) {
+      // Bytes already handed to node:http may still sit corked until the next tick: flush them, then
+      // close the connection, so the client sees the response cut short (no final chunk, or short
+      // of Content-Length) rather than a connection reset with nothing at all.
+      while (socket.writableCorked) socket.uncork();
+      socket.end();
+      const timer = setTimeout(() => socket.destroy(), 1000);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    } else {
+      this.res.destroy();
+    }
     if (!this.done) this.signal.abort();
   }
 
