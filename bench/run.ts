@@ -6,8 +6,8 @@
  *   date, commit), a link to the chart, then each benchmark's Markdown output;
  * - `DIR/latest.svg`: a chart drawn from the figures the benchmarks emit (bench/lib `emitFigures`);
  * - `DIR/latest.json`: the machine and the charted figures, for tools.
- * DIR defaults to `bench/results`, and, with `--quick`, to a temp dir (quick figures mean nothing
- * and must not replace the committed ones).
+ * DIR defaults to `bench/results` for a full run of every benchmark, and to a temp dir for a quick
+ * run or a run of some benchmarks only (their figures must not replace the committed report).
  *
  * `--quick` (for CI): every benchmark gets its `--quick` flag (about 1 s loads, one round), runs with
  * up to `--jobs` [4] benchmarks at once, and has 100 s; the whole run takes under two minutes and only
@@ -30,7 +30,8 @@ const option = (name: string): string | undefined => { const i = args.indexOf(na
 const jobs = quick ? Math.max(1, Number(option('--jobs') ?? 4)) : 1;
 const optionValues = new Set([option('--jobs'), option('--out')].filter((v) => v !== undefined));
 const only = args.filter((a) => !a.startsWith('--') && !optionValues.has(a));
-const outDir = option('--out') ?? (quick ? mkdtempSync(join(tmpdir(), 'stackware-bench-quick-')) : join(here, 'results'));
+// Only a full run of every benchmark replaces the committed report; quick or partial runs go to a temp dir.
+const outDir = option('--out') ?? (quick || only.length > 0 ? mkdtempSync(join(tmpdir(), 'stackware-bench-')) : join(here, 'results'));
 const timeoutMs = quick ? 100_000 : 15 * 60_000;
 const scripts = readdirSync(here).filter((f) => f.endsWith('.bench.ts') && (only.length === 0 || only.some((o) => f.startsWith(o))))
   // The peer comparison first: it is the report's headline.
