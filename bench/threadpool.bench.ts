@@ -130,7 +130,8 @@ async function main(): Promise<void> {
   process.stdout.write('\nTargets: CPU-bound through 2 threads ≥ 1.7× the server thread alone; hello through the pool: the ratio is the pool\'s overhead (a MessageChannel and a thread hop per request).\n');
 }
 
-if (isMainThread) {
+// Only as the entry script (not when imported, and never in the pool's threads).
+if (isMainThread && process.argv[1] === here) {
   if (process.argv[2] === '--serve') {
     const url = await startServer(process.argv[3]!);
     process.stdout.write(`${url}\n`);
