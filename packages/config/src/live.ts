@@ -1,4 +1,4 @@
-import { isFileWrapper, type Application, type FileWrapper, type ResponseBody } from '@stackware/gateway';
+import { onBodyClose, type Application, type ResponseBody } from '@stackware/gateway';
 import type { BuiltApplication } from './build.js';
 
 interface Generation {
@@ -41,7 +41,7 @@ export class LiveApplication {
       this.release(gen);
       throw error;
     }
-    return withClose(body, () => this.release(gen));
+    return onBodyClose(body, () => this.release(gen));
   };
 
   private release(gen: Generation): void {
@@ -77,25 +77,3 @@ export class LiveApplication {
   }
 }
 
-/**
- * Returns a body that yields what `body` yields and calls `onClose` once after `body.close()`,
- * keeping its shape so that servers keep their fast paths: an array stays an array (known length,
- * one write), a file wrapper stays a file wrapper (sent from disk), a sync iterable stays sync.
- */
-function withClose(body: ResponseBody, onClose: () => void): ResponseBody {
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    try {
-      await body.close?.();
-    } finally {
-      onClose();
-    }
-  };
-  if (Array.isArray(body)) return Object.assign([...(body as Uint8Array[])], { close });
-  if (isFileWrapper(body)) return { ...(body as FileWrapper), close } as FileWrapper;
-  const asyncIterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator];
-  if (typeof asyncIterator === 'function') return { [Symbol.asyncIterator]: () => asyncIterator.call(body), close };
-  return { [Symbol.iterator]: () => (body as Iterable<Uint8Array>)[Symbol.iterator](), close };
-}

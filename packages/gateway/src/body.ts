@@ -53,9 +53,10 @@ export function isIterableBody(value: unknown): value is ResponseBody {
 /**
  * Wraps a body so that `onClose` runs once after the inner body's `close()` (for middleware
  * that must act when the response is finished: release a lock, log, save). The wrapper keeps the
- * body's shape where it matters to gateways — an array stays an array, a file wrapper stays a
- * file wrapper — so known lengths and zero-copy file sending survive; other bodies are iterated
- * lazily. `onClose` runs even when the inner `close()` throws (the error then propagates).
+ * body's shape, so gateways keep their fast paths: an array stays an array (known length), a file
+ * wrapper stays a file wrapper (sent from disk), a sync iterable stays sync; iteration is the
+ * inner body's own iterator, not a copy. `onClose` runs even when the inner `close()` throws
+ * (the error then propagates).
  */
 export function onBodyClose(body: ResponseBody, onClose: () => void | Promise<void>): ResponseBody {
   let closed = false;
@@ -70,10 +71,7 @@ export function onBodyClose(body: ResponseBody, onClose: () => void | Promise<vo
   };
   if (Array.isArray(body)) return Object.defineProperty([...body] as Uint8Array[], 'close', { value: close }) as ResponseBody;
   if ((body as { fileWrapper?: unknown }).fileWrapper === true) return Object.defineProperty(Object.create(body) as object, 'close', { value: close }) as ResponseBody;
-  return {
-    async *[Symbol.asyncIterator]() {
-      yield* body as AsyncIterable<Uint8Array>;
-    },
-    close,
-  };
+  const asyncIterator = (body as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator];
+  if (typeof asyncIterator === 'function') return { [Symbol.asyncIterator]: () => asyncIterator.call(body), close };
+  return { [Symbol.iterator]: () => (body as Iterable<Uint8Array>)[Symbol.iterator](), close };
 }
