@@ -22,7 +22,7 @@ export interface PoolEntryOptions {
 }
 
 interface ThreadPoolModule {
-  threadPool?: (options: Record<string, unknown>) => Application & { close?(): Promise<void> };
+  threadPool?: (options: Record<string, unknown>) => Application & { close?(): Promise<void>; ready?(): Promise<void> };
 }
 
 /**
@@ -72,5 +72,13 @@ export async function startThreadPool(deployment: DeploymentDefinition, app: str
   if (typeof mod.threadPool !== 'function') deployment.fail(type, section, key, '@stackware/threadpool has no threadPool() export yet', 'update @stackware/threadpool, or remove the thread settings');
   const entry: PoolEntryOptions = { file: deployment.file, app };
   const poolApp = mod.threadPool({ module: POOL_ENTRY, export: 'poolApplication', factory: true, factoryOptions: entry, threads, timeoutMs });
+  // Let the threads load the application before the server listens, so the first requests do
+  // not wait for thread start-up. A failed start-up is not fatal here: the pool has logged the
+  // reason, answers 503, and retries on a later request (a fixed file then serves).
+  try {
+    await poolApp.ready?.();
+  } catch {
+    /* reported by the pool */
+  }
   return { name, app: poolApp, close: async () => { await poolApp.close?.(); } };
 }
