@@ -9,38 +9,18 @@
  * the pool's 2 threads compete with it and with the server thread. Rounds alternate the cases.
  * Loopback only, bounded durations; `--quick` proves it runs (1 s per case).
  *
- * The same file is the server (`--serve <case>`) and the module the pool's threads load (it
- * exports `cpu`; the benchmark itself runs only on a main thread).
+ * The same file is the server (`--serve <case>`); the pool's threads load the CPU-bound app from
+ * bench/lib/cpu-app.ts (shared with the peers benchmark).
  */
 import { spawn } from 'node:child_process';
 import { isMainThread, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Application } from '../packages/gateway/src/index.js';
-
-const ITERATIONS_ENV = 'STACKWARE_BENCH_CPU_ITERATIONS';
-
-/** Pure-JavaScript work: `iterations` rounds of integer mixing (no allocation, cannot be optimised away). */
-function work(iterations: number): number {
-  let x = 0x9e3779b9;
-  for (let i = 0; i < iterations; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x = (x + i) | 0;
-  }
-  return x;
-}
-
-/** The CPU-bound application: ~2 ms of work, then a small answer. */
-export const cpu: Application = (_environ, startResponse) => {
-  const result = work(Number(process.env[ITERATIONS_ENV] ?? 1_000_000));
-  const body = Buffer.from(`${result}\n`);
-  startResponse('200 OK', [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(body.length)]]);
-  return [body];
-};
+import { calibrate, cpu, CPU_ITERATIONS_ENV, work } from './lib/cpu-app.js';
 
 const here = fileURLToPath(import.meta.url);
 const helloModule = fileURLToPath(new URL('../apps/hello/app.ts', import.meta.url));
+const cpuModule = fileURLToPath(new URL('./lib/cpu-app.ts', import.meta.url));
 
 const CASES: Record<string, { label: string; group: 'cpu' | 'hello'; pooled: boolean }> = {
   'cpu-inline': { label: 'CPU-bound (~2 ms), on the server thread (baseline)', group: 'cpu', pooled: false },
@@ -55,7 +35,7 @@ async function startServer(name: string): Promise<string> {
   const c = CASES[name]!;
   let app: Application;
   if (c.pooled) {
-    const pool = threadPool(c.group === 'cpu' ? { module: here, export: 'cpu', threads: 2 } : { module: helloModule, threads: 2 });
+    const pool = threadPool(c.group === 'cpu' ? { module: cpuModule, export: 'cpu', threads: 2 } : { module: helloModule, threads: 2 });
     await pool.ready();
     app = pool;
   } else {
@@ -99,8 +79,10 @@ async function main(): Promise<void> {
   const autocannonModule: string = 'autocannon';
   const autocannon = ((await import(autocannonModule)) as { default: Autocannon }).default;
 
-  // Calibrate the work to ~2 ms on this machine, once, so every server does the same work.
-  // The fastest of several runs is the work's cost without preemption (the machine is shared).
+  // Calibrate the work to ~2 ms of CPU time on this machine, once, so every server does the same
+  // work (CPU time, not wall time: a loaded machine must not shrink the work).
+  const iterations = calibrate(2);
+  // The fastest of several runs: the work's cost without preemption (the machine is shared).
   const fastest = (n: number) => {
     let best = Infinity;
     for (let i = 0; i < 9; i++) {
@@ -110,8 +92,6 @@ async function main(): Promise<void> {
     }
     return best;
   };
-  let iterations = 200_000;
-  for (let attempt = 0; attempt < 6; attempt++) iterations = Math.round(iterations * (2 / Math.max(fastest(iterations), 0.01)));
   const msPerRequest = fastest(iterations);
   const parallelBefore = await rawParallelism(iterations, quick ? 0.5 : 2);
 
@@ -120,7 +100,7 @@ async function main(): Promise<void> {
     for (const name of Object.keys(CASES)) {
       const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', here, '--serve', name], {
         stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, [ITERATIONS_ENV]: String(iterations) },
+        env: { ...process.env, [CPU_ITERATIONS_ENV]: String(iterations) },
       });
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       try {
@@ -157,7 +137,7 @@ async function main(): Promise<void> {
   process.stdout.write('\nTargets: CPU-bound through 2 threads ≥ 1.7× the server thread alone (on an idle 2-core machine); hello through the pool: the ratio is the pool\'s overhead (messages and a thread hop per request).\n');
 }
 
-// Only as the entry script (not when imported, and never in the pool's threads).
+// Only as the entry script (not when imported).
 if (isMainThread && process.argv[1] === here) {
   if (process.argv[2] === '--serve') {
     const url = await startServer(process.argv[3]!);
