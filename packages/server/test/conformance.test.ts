@@ -132,18 +132,44 @@ ProxyFCGISetEnvIf "true" SCRIPT_NAME "/mount"
   };
 }
 
-/** The CGI program Apache runs: `stackware cgi` on the conformance app. */
-function cgiScript(closeDir: string): string {
+/** The CGI program Apache runs: node on the conformance app bundled with `runCgi` (see apacheTarget). */
+function cgiScript(closeDir: string, bundle: string): string {
   return `#!/bin/sh
 STACKWARE_TEST_CLOSE_DIR='${closeDir}'
 export STACKWARE_TEST_CLOSE_DIR
-exec '${process.execPath}' '${join(repo, 'packages/cli/bin/stackware.js')}' cgi '${join(repo, 'packages/server/test/conformance-app.ts')}'
+exec '${process.execPath}' '${bundle}'
 `;
 }
 
+/**
+ * Apache runs CGI programs as www-data, which may not read the checkout (a private home directory,
+ * or a CI clone in a 0700 temp directory). So the program Apache runs is self-contained: the
+ * conformance app and `runCgi` (the same code `stackware cgi` calls; the command itself is tested
+ * in cgi.test.ts) bundled by esbuild into Apache's world-readable temp directory.
+ */
+async function bundleCgiProgram(outfile: string): Promise<void> {
+  const { build } = await import('esbuild');
+  await build({
+    stdin: {
+      contents: `import { runCgi } from './src/cgi.ts';\nimport app from './test/conformance-app.ts';\nawait runCgi(app);\n`,
+      resolveDir: join(repo, 'packages/server'),
+      loader: 'ts',
+      sourcefile: 'cgi-entry.ts',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    conditions: ['source'],
+    outfile,
+    logLevel: 'error',
+  });
+  await chmod(outfile, 0o644);
+}
+
 async function apacheTarget(): Promise<Target> {
-  const readable = spawnSync('su', ['-s', '/bin/sh', 'www-data', '-c', `test -r '${join(repo, 'packages/server/test/conformance-app.ts')}'`]);
-  if (readable.status !== 0) throw new Error(`Apache runs CGI scripts as www-data, which cannot read the checkout at ${repo}: make it world-readable (chmod -R o+rX) or move it out of a private home directory`);
+  const node = spawnSync('su', ['-s', '/bin/sh', 'www-data', '-c', `test -x '${process.execPath}'`]);
+  if (node.status !== 0) throw new Error(`Apache runs CGI scripts as www-data, which cannot execute ${process.execPath}: install Node.js where every user can run it (e.g. /usr/bin/node)`);
   const closes = await tempDir('stackware-cgi-closes-');
   await chmod(closes.dir, 0o777);
   let apache: ApachePeer;
@@ -153,8 +179,16 @@ async function apacheTarget(): Promise<Target> {
     await closes.cleanup();
     throw error;
   }
+  const bundle = join(apache.dir, 'cgi-app.mjs');
+  try {
+    await bundleCgiProgram(bundle);
+  } catch (error) {
+    await apache.stop();
+    await closes.cleanup();
+    throw error;
+  }
   const script = join(apache.cgiBin, 'app.cgi');
-  await writeFile(script, cgiScript(closes.dir));
+  await writeFile(script, cgiScript(closes.dir, bundle));
   await chmod(script, 0o755);
   return {
     // Apache 2.4 mod_cgid ignores a CGI script's Content-Length (cgi.test.ts shows runCgi sends it).
