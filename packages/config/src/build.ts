@@ -1,5 +1,6 @@
 import { asApplication, type AppFactory, type Application, type FactoryContext, type FilterFactory, type Middleware, type OptionType, type RunningServer, type ServerFactory } from '@stackware/gateway';
-import { urlMap } from '@stackware/middleware';
+// The narrow entry point: the package's index would load the proxy (undici), the session-based form login and more.
+import { urlMap } from '@stackware/middleware/url-map';
 import { ConfigError } from './config-error.js';
 import { DeploymentDefinition, describeUse, type AppDef, type DeploymentSpec, type ServerDef } from './deployment.js';
 import { configFilter } from './location.js';

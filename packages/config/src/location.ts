@@ -1,4 +1,4 @@
-import type { Application, Environ, Middleware } from '@stackware/gateway';
+import { CONFIG_LOCATION_KEY, CONFIG_SETTINGS_KEY, type Application, type Environ, type Middleware } from '@stackware/gateway';
 
 /** One `[location."/prefix"]` table: settings merged over `[defaults]` for requests under `prefix`. */
 export interface LocationDef {
@@ -10,8 +10,8 @@ export interface LocationDef {
   readonly pool: string | undefined;
 }
 
-const SETTINGS = 'stackware.config.settings';
-const LOCATION = 'stackware.config.location';
+const SETTINGS = CONFIG_SETTINGS_KEY;
+const LOCATION = CONFIG_LOCATION_KEY;
 
 /** True when `path` is `prefix` or below it, on a segment boundary ("/admin" ⊇ "/admin/x", not "/administrator"). */
 export function underPrefix(path: string, prefix: string): boolean {

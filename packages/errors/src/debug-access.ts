@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { Environ } from '@stackware/gateway';
+import { getOriginalRemote, type Environ } from '@stackware/gateway';
 
 /** Host names the debug page answers to by default (Werkzeug's trusted hosts for a local debugger). */
 export const DEFAULT_TRUSTED_HOSTS = ['localhost', '127.0.0.1', '::1'];
@@ -27,8 +27,6 @@ export interface DebugAccessOptions {
   trustedAddresses?: string[];
 }
 
-/** Where @stackware/middleware's forwardedHeaders() keeps the values it replaced (read without importing it). */
-const FORWARDED_ORIGINAL_KEY = 'stackware.forwarded.original';
 
 /**
  * True when a loopback REMOTE_ADDR is only the address of a proxy on this machine: the request
@@ -39,8 +37,8 @@ const FORWARDED_ORIGINAL_KEY = 'stackware.forwarded.original';
 function viaUntrustedProxy(environ: Environ): boolean {
   const forwarded = ['HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP'].some((k) => typeof environ[k] === 'string' && environ[k] !== '');
   if (!forwarded) return false;
-  const original = environ[FORWARDED_ORIGINAL_KEY];
-  return !(original && typeof original === 'object' && Object.hasOwn(original, 'REMOTE_ADDR'));
+  const original = getOriginalRemote(environ);
+  return !(original && Object.hasOwn(original, 'REMOTE_ADDR'));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { requestUri, type Environ } from '@stackware/gateway';
+import { getRequestId, requestUri, type Environ } from '@stackware/gateway';
 import { resolveStack, formatStack, type StackFrame } from './stack.js';
 import type { Redactor } from './redact.js';
 import { getCapturedInput } from './request-capture.js';
@@ -67,19 +67,16 @@ export function newErrorId(): string {
   return pool.toString('hex', poolOffset - 8, poolOffset);
 }
 
-const REQUEST_ID_KEYS = ['stackware.request_id', 'stackware.server.request_id'];
 const SAFE_ID = /^[\w.:@+-]{1,128}$/;
 
 /**
- * The request id for logs: the one the server put in the environ (`stackware.request_id` or
- * `stackware.server.request_id`), else a well-formed `X-Request-Id` header (set by nginx or a load
- * balancer), else `fallback`.
+ * The request id for logs: the one the gateway or accessLog() put in the environ (`getRequestId`,
+ * @stackware/gateway), else a well-formed `X-Request-Id` header (set by nginx or a load balancer),
+ * else `fallback`.
  */
 export function requestIdOf(environ: Environ, fallback: string): string {
-  for (const key of REQUEST_ID_KEYS) {
-    const value = environ[key];
-    if ((typeof value === 'string' && value) || typeof value === 'number') return String(value);
-  }
+  const id = getRequestId(environ);
+  if (id) return id;
   const header = environ.HTTP_X_REQUEST_ID;
   if (typeof header === 'string' && SAFE_ID.test(header)) return header;
   return fallback;

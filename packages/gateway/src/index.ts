@@ -24,3 +24,8 @@ export type {
   OptionType, FactoryContext, FactoryOptions, AppFactory, FilterFactory, ServerFactory, RunningServer, StackwareFactories,
 } from './factories.js';
 export { TO_APPLICATION, asApplication, type ApplicationSource } from './to-application.js';
+export {
+  REQUEST_ID_KEY, requestId, getRequestId, FORWARDED_ORIGINAL_KEY, getOriginalRemote, RESOURCE_PATH_KEY, getResourcePath,
+  SESSION_KEY, hasSession, CONFIG_SETTINGS_KEY, CONFIG_LOCATION_KEY, type OriginalRemote,
+} from './keys.js';
+export { accessLogRecord, type AccessLogRecord } from './access-log.js';

@@ -1,6 +1,8 @@
 import type pino from 'pino';
-import { isFileWrapper, onBodyClose, resolveFileWrapperLength, type Application, type FilterFactory } from '@stackware/gateway';
-import { accessLogRecord, createLogger, getRequestId, requestId, REQUEST_ID_KEY, type AccessLogRecord } from '@stackware/server';
+import {
+  accessLogRecord, getRequestId, isFileWrapper, onBodyClose, requestId, resolveFileWrapperLength, REQUEST_ID_KEY, type AccessLogRecord, type Application, type FilterFactory,
+} from '@stackware/gateway';
+import { createLogger } from '@stackware/gateway/logger';
 
 /** Options of {@link accessLog}. */
 export interface AccessLogOptions {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { Application, Environ, FilterFactory } from '@stackware/gateway';
+import { FORWARDED_ORIGINAL_KEY, type Application, type Environ, type FilterFactory } from '@stackware/gateway';
 
 /**
  * How many proxies to trust for each forwarded value (Werkzeug ProxyFix's x_for, x_proto, ...).
@@ -21,13 +21,9 @@ export interface ForwardedOptions {
   forwarded?: number;
 }
 
-/** The environ key holding the values this middleware replaced. */
-export const FORWARDED_ORIGINAL_KEY = 'stackware.forwarded.original';
-
-/** The values {@link forwardedHeaders} replaced, as the server saw them; undefined when it changed nothing. */
-export function getOriginalRemote(environ: Environ): Partial<Pick<Environ, 'REMOTE_ADDR' | 'HTTP_HOST' | 'SERVER_NAME' | 'SERVER_PORT' | 'SCRIPT_NAME'>> & { url_scheme?: string } | undefined {
-  return environ[FORWARDED_ORIGINAL_KEY] as never;
-}
+// The key holding the values this middleware replaced, and getOriginalRemote(), are owned by
+// @stackware/gateway (src/keys.ts): errors' debug-access check reads them too.
+export { FORWARDED_ORIGINAL_KEY, getOriginalRemote } from '@stackware/gateway';
 
 /** The value `trusted` hops from the right of a comma-separated header, or undefined when there are fewer values. */
 function fromRight(value: unknown, trusted: number): string | undefined {

@@ -1,14 +1,12 @@
 import { dirname, resolve } from 'node:path';
 import { parse as parseCookieHeader } from 'cookie';
-import { HTTPError, readBody, requestHeader, requestUri, type Environ, type InputStream } from '@stackware/gateway';
+import { getResourcePath, HTTPError, readBody, requestHeader, requestUri, type Environ, type InputStream } from '@stackware/gateway';
 import { DEFAULT_FORM_LIMITS, isFormContentType, parseForm, type FormLimits, type ParsedForm, type UploadedFile } from './form.js';
 
 /** Environ key holding the parsed form body, shared with forwarded and included servlets. */
 export const FORM_KEY = 'stackware.servlet.form';
 /** Environ key a loader (the deploy-file factory, or any other) may set to the servlet's file on disk. */
 export const SERVER_SIDE_PATH_KEY = 'stackware.servlet.serverSidePath';
-/** The key @stackware/urlparser sets to the resolved file (its `getResourcePath`); read without importing it. */
-const URLPARSER_PATH_KEY = 'stackware.urlparser.path';
 
 /** Options of {@link HTTPRequest.create}. */
 export interface RequestOptions {
@@ -218,7 +216,7 @@ export class HTTPRequest {
    * servlet's directory. Undefined when unknown (a servlet built with `servletApp` in code).
    */
   serverSidePath(path?: string): string | undefined {
-    const own = this.environ[SERVER_SIDE_PATH_KEY] ?? this.environ[URLPARSER_PATH_KEY];
+    const own = this.environ[SERVER_SIDE_PATH_KEY] ?? getResourcePath(this.environ);
     if (typeof own !== 'string') return undefined;
     if (path === undefined) return own;
     return resolve(dirname(own), path);

@@ -1,13 +1,8 @@
-import type { Environ } from '@stackware/gateway';
+import { SESSION_KEY, type Environ } from '@stackware/gateway';
 import type { Session } from './types.js';
 
-/** The environ key where `session()` puts the request's {@link Session}. Use {@link getSession}, not the key. */
-export const SESSION_KEY = 'stackware.session.session';
-
-/** True when a `session()` middleware put a session on this environ. */
-export function hasSession(environ: Environ): boolean {
-  return environ[SESSION_KEY] !== undefined;
-}
+// The key and hasSession() are owned by @stackware/gateway (src/keys.ts); re-exported here for users of this package.
+export { SESSION_KEY, hasSession } from '@stackware/gateway';
 
 /**
  * The request's lazy {@link Session} (nothing is read until `await session.load()`).

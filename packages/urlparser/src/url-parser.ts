@@ -1,7 +1,7 @@
 import { statSync, realpathSync, type Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { asApplication, notFound as notFoundPage, quotePath, redirect, shiftPathInfo, type Application, type Environ } from '@stackware/gateway';
+import { asApplication, RESOURCE_PATH_KEY, notFound as notFoundPage, quotePath, redirect, shiftPathInfo, type Application, type Environ } from '@stackware/gateway';
 import { compileHide, DEFAULT_HIDE, SOURCE_EXTENSIONS, type HideOption } from './hide.js';
 import { isInside, unsafeSegmentReason } from './safe-path.js';
 import { serveFile, type StaticFileOptions } from './static-file.js';
@@ -71,7 +71,6 @@ export interface URLParserOptions extends StaticFileOptions {
   importModule?: ImportModule;
 }
 
-const RESOURCE_PATH = 'stackware.urlparser.path';
 /** How often (ms) a directory is checked for a hook file that was added or removed (with `reload`). */
 const HOOK_RECHECK_MS = 1000;
 /** Where a directory's wrapped dispatcher finds the application resolved for this request. */
@@ -79,11 +78,8 @@ const RESOLVED = Symbol('stackware.urlparser.resolved');
 /** The nearest enclosing directory hook's notFound, inherited by sub-directories. */
 const NOT_FOUND = Symbol('stackware.urlparser.notFound');
 
-/** The file on disk the URL parser resolved this request to (set before the resource's application runs). */
-export function getResourcePath(environ: Environ): string | undefined {
-  const value = environ[RESOURCE_PATH];
-  return typeof value === 'string' ? value : undefined;
-}
+// getResourcePath() and its key are owned by @stackware/gateway (src/keys.ts): servlet reads them too.
+export { getResourcePath } from '@stackware/gateway';
 
 const applications = new WeakMap<object, Promise<Application | undefined>>();
 
@@ -348,7 +344,7 @@ class Parser {
     const extension = extname(found.name).toLowerCase();
     const factory = Object.prototype.hasOwnProperty.call(this.factories, extension) ? this.factories[extension] : SOURCE_EXTENSIONS.includes(extension) ? null : this.factories['*'];
     if (!factory) return undefined;
-    environ[RESOURCE_PATH] = found.path;
+    environ[RESOURCE_PATH_KEY] = found.path;
     const resource: Resource = {
       path: found.path,
       name: found.name,
