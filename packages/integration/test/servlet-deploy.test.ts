@@ -6,8 +6,9 @@ import { TestClient } from '@stackware/gateway';
 import { loadDeployment } from '@stackware/config';
 import { tempDir } from '@stackware/testing';
 
-const servletPackage = fileURLToPath(new URL('..', import.meta.url));
-const site = fileURLToPath(new URL('./site', import.meta.url));
+const servletPackage = fileURLToPath(new URL('../../servlet', import.meta.url));
+// The servlet package's own test site (its pages import @stackware/servlet, found from there).
+const site = fileURLToPath(new URL('../../servlet/test/site', import.meta.url));
 
 describe('servlets from a deploy file (@stackware/config)', () => {
   let dir: string;

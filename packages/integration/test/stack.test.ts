@@ -15,7 +15,7 @@ import { urlParser } from '@stackware/urlparser';
 import { HTTPServlet, Page, html, servletApp, type Transaction } from '@stackware/servlet';
 import { tempDir } from '@stackware/testing';
 import pino from 'pino';
-import { basicAuth, compression, formLogin, safeEqual, urlMap } from '../src/index.js';
+import { basicAuth, compression, formLogin, safeEqual, urlMap } from '@stackware/middleware';
 
 const SECRET = 'integration test secret, at least 32 characters';
 const CSS = `body { color: #333; }\n${'.rule { margin: 0 auto; padding: 1em; }\n'.repeat(200)}`;

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { TestClient } from '@stackware/gateway';
-import { urlParser } from '../src/index.js';
+import { urlParser } from '@stackware/urlparser';
 
 const root = fileURLToPath(new URL('./servlet-site', import.meta.url));
 

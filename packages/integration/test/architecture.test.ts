@@ -1,0 +1,104 @@
+/**
+ * The dependency direction (ARCHITECTURE.md, scripts/architecture.cjs) is enforced: the real
+ * repository passes `pnpm depcheck`'s two checks, and small throw-away workspaces with one
+ * deliberate wrong-way import, type-only import, test import or dev-dependency cycle fail them.
+ */
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { tempDir } from '@stackware/testing';
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL('../../..', import.meta.url));
+const depcruise = join(repo, 'node_modules', '.bin', 'depcruise');
+const config = join(repo, '.dependency-cruiser.cjs');
+const checkWorkspace = join(repo, 'scripts', 'check-workspace.mjs');
+
+/** Runs a command; resolves to its exit code and output (never rejects on a non-zero exit). */
+async function exec(file: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run(file, args, { cwd, timeout: 120_000 });
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+/** Writes `files` (path → text) under `dir`. */
+async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
+}
+
+const cruise = (cwd: string) => exec(depcruise, ['packages', '--config', config, '--no-cache'], cwd);
+
+describe('the dependency direction', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir('stackware-architecture-'));
+  });
+  afterAll(async () => {
+    await cleanup?.();
+  });
+
+  it('holds in this repository (imports and package.json files)', async () => {
+    const imports = await exec(depcruise, ['packages', 'apps', 'bench', '--config', config], repo);
+    expect(imports.output).toContain('no dependency violations found');
+    expect(imports.code).toBe(0);
+    const manifests = await exec(process.execPath, [checkWorkspace], repo);
+    expect(manifests.output).toContain('no cycle');
+    expect(manifests.code).toBe(0);
+  });
+
+  it('fails on a wrong-way import, a type-only one, a test of a package above and a cycle', async () => {
+    const cwd = join(dir, 'imports');
+    await writeTree(cwd, {
+      'packages/gateway/src/index.ts': "export const gateway = 1;\n",
+      // gateway sits at the bottom: importing the server is the wrong way.
+      'packages/gateway/src/bad.ts': "import { server } from '../../server/src/index';\nexport const bad = server;\n",
+      'packages/server/src/index.ts': "import { gateway } from '../../gateway/src/index';\nexport const server = gateway;\n",
+      // A type-only import counts too.
+      'packages/errors/src/index.ts': "import type { Page } from '../../servlet/src/index';\nexport type Report = Page;\n",
+      // servlet ⇄ session: both wrong for session and a cycle.
+      'packages/servlet/src/index.ts': "import { session } from '../../session/src/index';\nexport type Page = string;\nexport const servlet = session;\n",
+      'packages/session/src/index.ts': "import { servlet } from '../../servlet/src/index';\nexport const session = () => servlet;\n",
+      // urlparser's tests need servlet (rank above): that test belongs in packages/integration.
+      'packages/urlparser/test/servlet.test.ts': "import { servlet } from '../../servlet/src/index';\nexport const t = servlet;\n",
+    });
+    const { code, output } = await cruise(cwd);
+    expect(code).not.toBe(0);
+    expect(output).toContain('gateway-src-direction');
+    expect(output).toContain('errors-src-direction');
+    expect(output).toContain('session-src-direction');
+    expect(output).toContain('urlparser-test-direction');
+    expect(output).toContain('no-circular-between-packages');
+  });
+
+  it('fails on a devDependency cycle and a wrong-way dependency in package.json', async () => {
+    const cwd = join(dir, 'manifests');
+    const pkg = (name: string, deps: Record<string, string>, devDeps: Record<string, string> = {}) =>
+      JSON.stringify({ name: `@stackware/${name}`, dependencies: deps, devDependencies: devDeps });
+    await writeTree(cwd, {
+      'packages/gateway/package.json': pkg('gateway', {}),
+      'packages/config/package.json': pkg('config', { '@stackware/gateway': '*', '@stackware/middleware': '*' }),
+      // middleware → server in src (wrong way), and middleware's tests → servlet → config → middleware (a cycle).
+      'packages/middleware/package.json': pkg('middleware', { '@stackware/gateway': '*', '@stackware/server': '*' }, { '@stackware/servlet': '*' }),
+      'packages/servlet/package.json': pkg('servlet', { '@stackware/gateway': '*' }, { '@stackware/config': '*' }),
+      'packages/server/package.json': pkg('server', { '@stackware/gateway': '*' }),
+    });
+    const { code, output } = await exec(process.execPath, [checkWorkspace, cwd], cwd);
+    expect(code).toBe(1);
+    expect(output).toContain('packages/middleware/package.json: dependency @stackware/server is not allowed');
+    expect(output).toContain("packages/servlet/package.json: devDependency @stackware/config is not allowed for servlet's tests");
+    const cycle = output.split('\n').find((line) => line.includes('cyclic workspace dependencies'));
+    // The cycle is reported once, from whichever of its members the walk reached first.
+    expect(cycle).toMatch(/(@stackware\/(config|middleware|servlet) -> ){3}@stackware\/(config|middleware|servlet) /);
+  });
+});
