@@ -4,6 +4,7 @@ import {
   type Application, type Environ, type Headers, type ResponseBody,
 } from '@stackware/gateway';
 import { ResponseSignal } from '@stackware/server';
+import { HOP_BY_HOP_HEADERS as HOP_BY_HOP } from '@stackware/gateway';
 
 /** A fetch-style handler: Hono's `app.fetch`, Deno/Bun-style servers, any `(Request) => Response`. */
 export type FetchHandler = (request: Request, ...rest: never[]) => Response | Promise<Response>;
@@ -22,7 +23,6 @@ export interface ToFetchOptions {
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 /** Bodies of known length up to this size are answered as bytes rather than as a stream. */
 const SMALL_BODY_BYTES = 64 * 1024;
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection']);
 
 /**
  * Builds the environ of a fetch `Request`: path and query from its URL, `Host` from the URL when

@@ -5,6 +5,7 @@ import {
   type Application, type Environ, type Headers, type ResponseBody,
 } from '@stackware/gateway';
 import { HttpSink, plainResponse } from '@stackware/server';
+import { HOP_BY_HOP_HEADERS as HOP_BY_HOP } from '@stackware/gateway';
 
 /** A node:http request handler (node:http, Express/Connect apps, Fastify's raw req/res). */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => unknown;
@@ -90,7 +91,6 @@ export function toNodeHandler(app: Application, options: ToNodeOptions = {}): (r
   };
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection']);
 
 /**
  * The response headers a node:http `ServerResponse` holds, as Stackware header pairs: original

@@ -47,3 +47,20 @@ export function requestHeader(environ: Environ, name: string): string | undefine
   const value = environ[environKey(name)];
   return typeof value === 'string' ? value : undefined;
 }
+
+/**
+ * The hop-by-hop header names, lower case: they describe one connection, so an application never
+ * sends them (the validator's `header-hop-by-hop` rule) and a proxy or adapter never forwards them.
+ * RFC 9110 §7.6.1 (Connection, and the fields it names), RFC 9112 §6.1 (Transfer-Encoding), plus
+ * the fields RFC 2616 §13.5.1 listed that proxies still drop: Keep-Alive, TE, Trailer, Upgrade,
+ * Proxy-Authenticate, Proxy-Authorization, and the non-standard Proxy-Connection.
+ * The one list: the validator, the proxy middleware and the adapters all read it.
+ */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization',
+]);
+
+/** True when `name` (any case) is a hop-by-hop header ({@link HOP_BY_HOP_HEADERS}). Headers named in a Connection header are hop-by-hop too; the caller checks those. */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP_HEADERS.has(name.toLowerCase());
+}

@@ -1,5 +1,6 @@
 import type { Application, Environ, ErrorStream, FileWrapper, Headers, InputStream, ResponseBody, StartResponse, WriteFunction } from './types.js';
 import { isFileWrapper } from './file-wrapper.js';
+import { HOP_BY_HOP_HEADERS as HOP_BY_HOP } from './headers.js';
 
 /**
  * Every rule the validator enforces, by name. Each violation throws a {@link ValidationError}
@@ -74,7 +75,6 @@ function fail(rule: ValidationRule, detail = ''): never {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Control characters (HTAB allowed), and characters above U+00FF, which no HTTP/1.1 server can send. */
 const CONTROL = /[\0-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection']);
 const REQUIRED = ['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL',
   'stackware.version', 'stackware.url_scheme', 'stackware.input', 'stackware.errors', 'stackware.multithread', 'stackware.multiprocess', 'stackware.run_once'] as const;
 const OPEN_BODIES = 'stackware.validator.open_bodies';

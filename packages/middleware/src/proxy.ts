@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import { quotePath, type Application, type AppFactory, type Environ, type Headers } from '@stackware/gateway';
+import { HOP_BY_HOP_HEADERS as HOP_BY_HOP } from '@stackware/gateway';
 
 /** Options of {@link proxy}. Defaults: headersTimeoutMs 30000, bodyTimeoutMs 300000, connectTimeoutMs 10000, connections 32, forwardedHeaders true, preserveHost false. */
 export interface ProxyOptions {
@@ -21,7 +22,6 @@ export interface ProxyOptions {
   preserveHost?: boolean;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
 
 function gatewayError(code: 502 | 504, message: string): Application {
   return (_environ, startResponse) => {
