@@ -59,3 +59,14 @@ describe('request ids and HEAD', () => {
     expect(res.body.length).toBe(0);
   });
 });
+
+describe('the request id of a report', () => {
+  it('is the one the gateway set (getRequestId), not a key nothing sets', async () => {
+    const { REQUEST_ID_KEY } = await import('@stackware/gateway');
+    const { requestIdOf } = await import('../src/index.js');
+    const environ = { REQUEST_METHOD: 'GET', [REQUEST_ID_KEY]: 'from-server', 'stackware.request_id': 'stale' } as never;
+    expect(requestIdOf(environ, 'fallback')).toBe('from-server');
+    expect(requestIdOf({ REQUEST_METHOD: 'GET', HTTP_X_REQUEST_ID: 'from-nginx' } as never, 'fallback')).toBe('from-nginx');
+    expect(requestIdOf({ REQUEST_METHOD: 'GET' } as never, 'fallback')).toBe('fallback');
+  });
+});
