@@ -5,7 +5,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -100,5 +100,18 @@ describe('the dependency direction', () => {
     const cycle = output.split('\n').find((line) => line.includes('cyclic workspace dependencies'));
     // The cycle is reported once, from whichever of its members the walk reached first.
     expect(cycle).toMatch(/(@stackware\/(config|middleware|servlet) -> ){3}@stackware\/(config|middleware|servlet) /);
+  });
+
+  it('ARCHITECTURE.md lists the edges between the packages as they are (pnpm depgraph)', async () => {
+    const { code, output } = await exec(depcruise, [
+      'packages', '--config', config, '--include-only', '^packages/', '--exclude', '/test/', '--collapse', '^packages/[^/]+', '--output-type', 'text',
+    ], repo);
+    expect(code).toBe(0);
+    const actual = [...new Set(output.split('\n').filter((line) => line.includes(' → ')))].sort();
+    const doc = await readFile(join(repo, 'ARCHITECTURE.md'), 'utf8');
+    const block = /<!-- depgraph:start -->\n```text\n([\s\S]*?)```\n<!-- depgraph:end -->/.exec(doc);
+    expect(block).not.toBeNull();
+    const documented = block![1].split('\n').filter(Boolean).sort();
+    expect(documented).toEqual(actual);
   });
 });
