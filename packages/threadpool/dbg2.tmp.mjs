@@ -1,3 +1,0 @@
-import { registerLoaders } from '@stackware/loader';
-registerLoaders();
-await import('./dbg.tmp.ts');
