@@ -8,7 +8,7 @@ import { fastcgiServerFactory, scgiServerFactory } from './fastcgi/factories.js'
  * The deploy-file server factory for HTTP (PasteDeploy's server_factory):
  *
  * ```toml
- * [server:main]
+ * [server.main]
  * use = "@stackware/server"        # or "@stackware/server#http"
  * host = "0.0.0.0"
  * port = 8080

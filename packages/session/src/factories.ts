@@ -29,7 +29,7 @@ function storeFrom(options: FactoryOptions, context: FactoryContext): SessionSto
 /**
  * The deploy-file form of {@link session}:
  * ```toml
- * [filter:session]
+ * [filter.session]
  * use = "@stackware/session"
  * secret = ["new-secret-at-least-32-characters..", "old-secret-still-verifies........"]
  * store = "file"            # "memory" (default; one process, one thread), "file" (dir) or "redis" (url, keyPrefix)

@@ -5,7 +5,7 @@ import { serveSCGI, type SCGIServerOptions } from '../scgi.js';
 /**
  * The deploy-file server factory for FastCGI (`use = "@stackware/server#fastcgi"`):
  * ```toml
- * [server:main]
+ * [server.main]
  * use = "@stackware/server#fastcgi"
  * port = 9000            # or: socket = "/run/app.sock"
  * ```
