@@ -25,17 +25,25 @@ export interface AccessLogRecord {
 }
 
 /**
+ * What {@link accessLogRecord} reads: an environ, or — for a request answered before its environ
+ * could be built (413 by Content-Length, 400 for a bad path) — the same keys taken from the request.
+ */
+export type AccessLogRequest = Pick<Environ, 'REQUEST_METHOD' | 'SERVER_PROTOCOL'>
+  & Partial<Pick<Environ, 'REMOTE_ADDR' | 'REMOTE_USER' | 'REQUEST_URI' | 'SCRIPT_NAME' | 'PATH_INFO' | 'QUERY_STRING'>>
+  & { HTTP_REFERER?: unknown; HTTP_USER_AGENT?: unknown };
+
+/**
  * Builds the access-log record of one request from its environ and what was sent — the one builder
  * of these records: the HTTP server and accessLog() (@stackware/middleware) both call it. Servers log it
  * with `logger.info(record, 'request')`; combined-log consumers find every field by name.
  */
-export function accessLogRecord(environ: Environ, requestId: string, status: number, bytes: number, durationMs: number, aborted: boolean): AccessLogRecord {
+export function accessLogRecord(environ: AccessLogRequest, requestId: string, status: number, bytes: number, durationMs: number, aborted: boolean): AccessLogRecord {
   const record: AccessLogRecord = {
     req_id: requestId,
     remote_addr: environ.REMOTE_ADDR ?? '-',
     remote_user: environ.REMOTE_USER ?? '-',
     method: environ.REQUEST_METHOD,
-    path: environ.REQUEST_URI ?? environ.SCRIPT_NAME + environ.PATH_INFO + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : ''),
+    path: environ.REQUEST_URI ?? (environ.SCRIPT_NAME ?? '') + (environ.PATH_INFO ?? '') + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : ''),
     protocol: environ.SERVER_PROTOCOL,
     status,
     bytes,

@@ -28,4 +28,4 @@ export {
   REQUEST_ID_KEY, requestId, getRequestId, FORWARDED_ORIGINAL_KEY, getOriginalRemote, RESOURCE_PATH_KEY, getResourcePath,
   SESSION_KEY, hasSession, CONFIG_SETTINGS_KEY, CONFIG_LOCATION_KEY, type OriginalRemote,
 } from './keys.js';
-export { accessLogRecord, type AccessLogRecord } from './access-log.js';
+export { accessLogRecord, type AccessLogRecord, type AccessLogRequest } from './access-log.js';

@@ -209,11 +209,9 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
   const logEarly = (req: IncomingMessage, id: string, status: number, started: number) => {
     stats.handled++;
     if (!o.accessLog) return;
-    logger.info({
-      req_id: id, remote_addr: req.socket.remoteAddress ?? '-', remote_user: '-', method: req.method, path: req.url, protocol: `HTTP/${req.httpVersion}`,
-      status, bytes: 0, duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-      referer: req.headers.referer ?? '-', user_agent: req.headers['user-agent'] ?? '-',
-    }, 'request');
+    // No environ yet: the same record (one builder, gateway's accessLogRecord) from the request itself.
+    const request = { REQUEST_METHOD: req.method!, REQUEST_URI: req.url, SERVER_PROTOCOL: `HTTP/${req.httpVersion}`, REMOTE_ADDR: req.socket.remoteAddress, HTTP_REFERER: req.headers.referer, HTTP_USER_AGENT: req.headers['user-agent'] };
+    logger.info(accessLogRecord(request, id, status, 0, performance.now() - started, false), 'request');
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(req, res, false));
