@@ -25,6 +25,7 @@ export const RULES = {
   'environ-flag-type': 'stackware.multithread, multiprocess and run_once must be booleans.',
   'environ-input': 'stackware.input must be an AsyncIterable of Uint8Array.',
   'environ-errors': 'stackware.errors must have a write(text) method.',
+  'environ-changed-in-place': 'An inner layer changed a request key (REQUEST_METHOD, QUERY_STRING, SERVER_*, REMOTE_*, AUTH_TYPE, HTTP_HOST, stackware.url_scheme) of the environ it was given: pass the application a copy, { ...environ, KEY: value } (SPEC.md §2.4).',
   'input-second-consumer': 'stackware.input has a single consumer: it was iterated twice.',
   'input-read-after-end': 'stackware.input was read again after it reported its end.',
   'input-read-after-response': 'stackware.input was read after the response was finished.',
@@ -78,6 +79,13 @@ const CONTROL = /[\0-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
 const REQUIRED = ['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL',
   'stackware.version', 'stackware.url_scheme', 'stackware.input', 'stackware.errors', 'stackware.multithread', 'stackware.multiprocess', 'stackware.run_once'] as const;
 const OPEN_BODIES = 'stackware.validator.open_bodies';
+/**
+ * The keys that describe the request as the gateway received it: a layer that changes one for the
+ * application it calls passes a copy (SPEC.md §2.4), so they must read the same after the call.
+ * SCRIPT_NAME/PATH_INFO are left out (shiftPathInfo and urlParser's walk change them in place, as
+ * §2.4 allows), and so are stackware.input/errors (wrappers that yield the same bytes, §8).
+ */
+const REQUEST_KEYS = ['REQUEST_METHOD', 'QUERY_STRING', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'REMOTE_PORT', 'REMOTE_USER', 'AUTH_TYPE', 'HTTP_HOST', 'stackware.url_scheme'] as const;
 
 /** Checks the environ of one request; throws the first violation found. */
 export function checkEnviron(environ: unknown): asserts environ is Environ {
@@ -296,7 +304,10 @@ export function validator(app: Application): Application {
       };
       return checkedWrite;
     };
+    const before = REQUEST_KEYS.map((key) => environ[key]);
     const body = await app(environ, checkedStartResponse);
+    const changed = REQUEST_KEYS.filter((key, i) => environ[key] !== before[i]);
+    if (changed.length > 0) fail('environ-changed-in-place', `Changed: ${changed.map((key, i) => `${key} ${JSON.stringify(before[REQUEST_KEYS.indexOf(key)])} → ${JSON.stringify(environ[key])}`).join(', ')}.`);
     if (typeof body === 'string') fail('body-is-string');
     if (typeof body !== 'object' || body === null || (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function' && typeof (body as Iterable<unknown>)[Symbol.iterator] !== 'function')) {
       fail('body-not-iterable', `Got ${body === null ? 'null' : typeof body}.`);

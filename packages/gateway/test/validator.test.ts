@@ -81,6 +81,10 @@ const cases: Record<ValidationRule, () => Promise<unknown>> = {
   'environ-flag-type': () => drive(goodApp, environ({ 'stackware.multithread': 'no' })),
   'environ-input': () => drive(goodApp, environ({ 'stackware.input': Buffer.from('x') })),
   'environ-errors': () => drive(goodApp, environ({ 'stackware.errors': process.stderr.fd })),
+  'environ-changed-in-place': () => drive((env, startResponse) => {
+    env.REMOTE_USER = 'admin'; // an auth layer must pass { ...env, REMOTE_USER } instead
+    return goodApp(env, startResponse);
+  }),
   'input-second-consumer': () => drive(async (env, startResponse) => {
     for await (const _ of env['stackware.input']) { /* drain */ }
     for await (const _ of env['stackware.input']) { /* again */ }
