@@ -307,7 +307,7 @@ export function validator(app: Application): Application {
     const before = REQUEST_KEYS.map((key) => environ[key]);
     const body = await app(environ, checkedStartResponse);
     const changed = REQUEST_KEYS.filter((key, i) => environ[key] !== before[i]);
-    if (changed.length > 0) fail('environ-changed-in-place', `Changed: ${changed.map((key, i) => `${key} ${JSON.stringify(before[REQUEST_KEYS.indexOf(key)])} → ${JSON.stringify(environ[key])}`).join(', ')}.`);
+    if (changed.length > 0) fail('environ-changed-in-place', `Changed: ${changed.map((key) => `${key} ${JSON.stringify(before[REQUEST_KEYS.indexOf(key)])} → ${JSON.stringify(environ[key])}`).join(', ')}.`);
     if (typeof body === 'string') fail('body-is-string');
     if (typeof body !== 'object' || body === null || (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function' && typeof (body as Iterable<unknown>)[Symbol.iterator] !== 'function')) {
       fail('body-not-iterable', `Got ${body === null ? 'null' : typeof body}.`);
