@@ -81,6 +81,25 @@ describe('the dependency direction', () => {
     expect(output).toContain('no-circular-between-packages');
   });
 
+  it("fails when shipped code imports a dev dependency or one its package.json does not declare", async () => {
+    const cwd = join(dir, 'declared');
+    await writeTree(cwd, {
+      'packages/server/package.json': JSON.stringify({ name: '@stackware/server', dependencies: { 'pkg-dep': '1' }, devDependencies: { 'dev-only': '1' } }),
+      'packages/server/src/index.ts': "import 'pkg-dep';\nimport 'dev-only';\nimport 'not-declared';\nexport const server = 1;\n",
+      'packages/server/test/x.test.ts': "import 'dev-only';\n", // tests may use dev dependencies
+      ...Object.fromEntries(['pkg-dep', 'dev-only', 'not-declared'].flatMap((name) => [
+        [`node_modules/${name}/package.json`, JSON.stringify({ name, version: '1.0.0', main: 'index.js' })],
+        [`node_modules/${name}/index.js`, 'module.exports = 1;\n'],
+      ])),
+    });
+    const { code, output } = await cruise(cwd);
+    expect(code).not.toBe(0);
+    const lines = output.split('\n').filter((line) => line.includes('src-imports-declared-dependencies'));
+    expect(lines.some((line) => line.includes('node_modules/dev-only'))).toBe(true);
+    expect(lines.some((line) => line.includes('node_modules/not-declared'))).toBe(true);
+    expect(lines.some((line) => line.includes('pkg-dep') || line.includes('test/x.test.ts'))).toBe(false);
+  });
+
   it('fails on a devDependency cycle and a wrong-way dependency in package.json', async () => {
     const cwd = join(dir, 'manifests');
     const pkg = (name: string, deps: Record<string, string>, devDeps: Record<string, string> = {}) =>
