@@ -253,6 +253,8 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
         }
       }
       if (!evicted) {
+        // node:http already attached its parser: stop reading, so the request never reaches the application
+        socket.pause();
         const answer = limitAnswer(503, limitMessages.overloaded(o));
         socket.end(`HTTP/1.1 ${answer.status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${answer.body.length}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n${answer.body.toString('latin1')}`);
         logger.warn({ max_connections: o.maxConnections }, 'too many connections: refused with 503');

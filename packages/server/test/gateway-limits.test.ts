@@ -12,7 +12,9 @@ import { parseCgiResponse } from './fastcgi-client.js';
 import { rawRequest } from './helpers.js';
 
 let release: Array<() => void> = [];
+const reached: string[] = [];
 const app: Application = async (environ, startResponse) => {
+  reached.push(environ.PATH_INFO);
   if (environ.PATH_INFO === '/hang') {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 20_000);
@@ -125,7 +127,8 @@ describe('HTTP server maxConnections', () => {
       busy.push(s);
     }
     await new Promise((r) => setTimeout(r, 300));
-    const late = await rawRequest(server.port, 'GET /x HTTP/1.1\r\nHost: h\r\n\r\n');
+    const late = await rawRequest(server.port, 'GET /late HTTP/1.1\r\nHost: h\r\n\r\n');
     expect(late.text).toMatch(/^HTTP\/1\.1 503 Service Unavailable/);
+    expect(reached).not.toContain('/late'); // refused before the application
   });
 });
