@@ -145,6 +145,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
   });
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => {
+    if (refused.has(req.socket)) return; // answered 503 over maxConnections: the application never sees it
     const started = performance.now();
     const id = requestId(req.headers['x-request-id'] as string | undefined);
     const sink = new HttpSink(res, o.serverHeader, started);
@@ -241,6 +242,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
   // maxConnections: over the limit, close the oldest idle connection (no request in progress:
   // keep-alive or nothing sent yet) to make room; with none idle, the new one gets 503.
   const sockets = new Set<Socket>();
+  const refused = new WeakSet<Socket>();
   server.on('connection', (socket: Socket) => {
     if (sockets.size >= o.maxConnections) {
       let evicted = false;
@@ -253,8 +255,9 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
         }
       }
       if (!evicted) {
-        // node:http already attached its parser: stop reading, so the request never reaches the application
-        socket.pause();
+        // node:http has attached its parser already: a request it parses on this socket is dropped in handle()
+        refused.add(socket);
+        setTimeout(() => socket.destroy(), 1000).unref(); // the 503 is out by then; a client that keeps the socket does not hold it
         const answer = limitAnswer(503, limitMessages.overloaded(o));
         socket.end(`HTTP/1.1 ${answer.status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${answer.body.length}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n${answer.body.toString('latin1')}`);
         logger.warn({ max_connections: o.maxConnections }, 'too many connections: refused with 503');
