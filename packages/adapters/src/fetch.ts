@@ -181,7 +181,13 @@ export function responseToBody(response: Response, startResponse: (status: strin
   };
 }
 
-/** A "." or ".." path segment: the WHATWG URL parser resolves them (also as %2e%2e), so the handler would route another path. */
+/**
+ * A "." or ".." path segment: the WHATWG URL parser resolves them (also as %2e%2e), so the handler
+ * would route another path. Every Stackware gateway and adapter (createEnviron, environFromCgi)
+ * already answers such a path 400 (packages/gateway/SPEC.md); this check stays as defence in
+ * depth for an environ built another way or rewritten by a middleware, and because it also
+ * treats "\\" as a separator, which the gateway does not refuse.
+ */
 const DOT_SEGMENT = /(^|[/\\])\.\.?([/\\]|$)/;
 /** A Host header value that is only a host name or IP literal and an optional port. */
 const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;

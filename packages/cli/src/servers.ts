@@ -23,16 +23,24 @@ export const SERVERS: Record<string, ServerStarter> = {
   http: (app, { options, logger }) => serve(app, {
     host: options.host as string,
     port: options.port as number,
+    ...limitOptions(options),
+    accessLog: options.accessLog as boolean,
+    logger,
+  }),
+  // The same limits as HTTP (limits.ts in @stackware/server): --max-body-bytes → 413, --timeout → 504.
+  fastcgi: (app, { options, logger }) => serveFastCGI(app, { ...listenTarget(options), ...limitOptions(options), log: logStream(logger) }),
+  scgi: (app, { options, logger }) => serveSCGI(app, { ...listenTarget(options), ...limitOptions(options), log: logStream(logger) }),
+};
+
+/** The limits every gateway takes from the command line (--timeout, --max-body-bytes, --shutdown-timeout). */
+function limitOptions(options: Record<string, OptionValue>) {
+  return {
     // With --threads the pool enforces --timeout itself: it terminates the stuck thread and allows for thread start-up.
     timeoutMs: options.threads ? 0 : seconds(options.timeout),
     shutdownTimeoutMs: seconds(options.shutdownTimeout),
     maxBodyBytes: options.maxBodyBytes as number,
-    accessLog: options.accessLog as boolean,
-    logger,
-  }),
-  fastcgi: (app, { options, logger }) => serveFastCGI(app, { ...listenTarget(options), shutdownTimeoutMs: seconds(options.shutdownTimeout), log: logStream(logger) }),
-  scgi: (app, { options, logger }) => serveSCGI(app, { ...listenTarget(options), shutdownTimeoutMs: seconds(options.shutdownTimeout), log: logStream(logger) }),
-};
+  };
+}
 
 /** `--socket PATH` or `--host`/`--port`, for the FastCGI and SCGI gateways. */
 function listenTarget(options: Record<string, OptionValue>): { socket: string } | { host: string; port: number } {

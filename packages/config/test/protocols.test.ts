@@ -49,7 +49,7 @@ describe('server sections pick the protocol\'s factory', () => {
 
   it('reports an option the protocol\'s server does not take', async () => {
     const file = join(tmp.dir, 'scgi-bad.toml');
-    await writeFile(file, ['[app.main]', 'use = "./lib/apps.ts#echo"', '[server.gw]', 'protocol = "scgi"', 'port = 4000', 'keepAliveTimeoutMs = 5'].join('\n'));
-    await expect(loadDeployment(file)).rejects.toThrow(`${file}:6:1: [server.gw] key "keepAliveTimeoutMs": unknown option "keepAliveTimeoutMs" for @stackware/server`);
+    await writeFile(file, ['[app.main]', 'use = "./lib/apps.ts#echo"', '[server.gw]', 'protocol = "scgi"', 'port = 4000', 'maxRequestsPerConnection = 5'].join('\n')); // a FastCGI option (SCGI takes the shared limits, keepAliveTimeoutMs included)
+    await expect(loadDeployment(file)).rejects.toThrow(`${file}:6:1: [server.gw] key "maxRequestsPerConnection": unknown option "maxRequestsPerConnection" for @stackware/server`);
   });
 });

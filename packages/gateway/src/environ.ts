@@ -1,6 +1,6 @@
 import type { Environ, ErrorStream, InputStream } from './types.js';
 import { VERSION } from './types.js';
-import { decodePath } from './uri.js';
+import { decodePath, unsafePathReason } from './uri.js';
 import { emptyInput } from './input.js';
 import { fileWrapper } from './file-wrapper.js';
 
@@ -46,24 +46,48 @@ export const stderrErrors: ErrorStream = { write: (text: string) => void process
  * Content-Type and Content-Length become CONTENT_TYPE/CONTENT_LENGTH, never HTTP_*.
  * Headers whose names contain "_" are dropped (they would be indistinguishable from "-" ones;
  * nginx and Apache do the same).
- * @throws BadRequestError when the path is not valid percent-encoded UTF-8 or is outside `scriptName`.
+ * With an absolute-form target ("http://example.com/x"), the target's authority is the Host
+ * (HTTP_HOST, SERVER_NAME), whatever the Host header said (RFC 9112 §3.2.2).
+ * @throws BadRequestError (400) when the path is not valid percent-encoded UTF-8, contains NUL
+ * (`%00`) or a dot segment ("/a/../b", "%2e%2e"), is outside `scriptName`, or when the request
+ * has more than one Host header (RFC 9112 §3.2).
  */
 export function createEnviron(init: RequestInit): Environ {
   let target = init.target;
+  let authority: string | undefined;
   if (!target.startsWith('/')) {
-    // absolute-form ("http://host/path?q") or "*": keep the path and query.
-    const match = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*([^#]*)/.exec(target);
-    target = match ? match[1] || '/' : target === '*' ? '*' : '/' + target;
+    // absolute-form ("http://host/path?q") or "*": keep the path and query; the target's
+    // authority replaces the Host header (RFC 9112 §3.2.2).
+    const match = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#@]*)([^#]*)/.exec(target);
+    if (match) authority = match[1];
+    target = match ? match[2] || '/' : target === '*' ? '*' : '/' + target;
   }
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q + 1);
   const path = decodePath(rawPath);
   if (path === undefined) throw new BadRequestError(`The request path is not valid percent-encoded UTF-8: ${JSON.stringify(rawPath.slice(0, 200))}`);
+  const unsafe = unsafePathReason(path);
+  if (unsafe !== undefined) throw new BadRequestError(`${unsafe}: ${JSON.stringify(rawPath.slice(0, 200))}`);
   const scriptName = init.scriptName ?? '';
   if (scriptName && path !== scriptName && !path.startsWith(scriptName + '/')) throw new BadRequestError(`The request path ${JSON.stringify(path)} is outside the mount point ${JSON.stringify(scriptName)}`);
 
-  const hostHeader = init.headers.find(([n]) => n.toLowerCase() === 'host')?.[1];
+  let hostHeader: string | undefined;
+  let hosts = 0;
+  for (const [name, value] of init.headers) {
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      hosts++;
+      hostHeader = value;
+    }
+  }
+  // RFC 9112 §3.2: a request with more than one Host header gets 400.
+  if (hosts > 1) throw new BadRequestError('More than one Host header');
+  let headers = init.headers;
+  if (authority !== undefined) {
+    hostHeader = authority;
+    headers = headers.filter(([name]) => name.toLowerCase() !== 'host');
+    if (authority) headers.push(['Host', authority]);
+  }
   const scheme = init.scheme ?? 'http';
   const environ: Environ = {
     REQUEST_METHOD: init.method.toUpperCase(),
@@ -85,7 +109,7 @@ export function createEnviron(init: RequestInit): Environ {
   };
   if (init.remoteAddr !== undefined) environ.REMOTE_ADDR = init.remoteAddr;
   if (init.remotePort !== undefined) environ.REMOTE_PORT = String(init.remotePort);
-  for (const [rawName, value] of init.headers) {
+  for (const [rawName, value] of headers) {
     if (rawName.includes('_')) continue;
     const name = rawName.toUpperCase().replace(/-/g, '_');
     const key = name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH' ? name : `HTTP_${name}`;

@@ -8,7 +8,7 @@ export type {
 } from './types.js';
 export { VERSION } from './types.js';
 export { getHeader, getHeaders, setHeader, removeHeader, requestHeader, environKey, HOP_BY_HOP_HEADERS, isHopByHop } from './headers.js';
-export { requestUri, applicationUri, hostUrl, shiftPathInfo, decodePath, quotePath, iriToUri } from './uri.js';
+export { requestUri, applicationUri, hostUrl, shiftPathInfo, decodePath, unsafePathReason, quotePath, iriToUri } from './uri.js';
 export { HTTPError, isHTTPError, statusLine, statusCode, type HTTPErrorOptions } from './http-error.js';
 export { text, html, json, redirect, notFound, bytesResponse, escapeHtml, type ResponseInit } from './responses.js';
 export { compose } from './compose.js';

@@ -1,5 +1,5 @@
 import type { Application, Environ, ErrorStream, Headers } from './types.js';
-import { createEnviron } from './environ.js';
+import { BadRequestError, createEnviron, type RequestInit } from './environ.js';
 import { createInput } from './input.js';
 import { runApplication, type ResponseSink } from './run.js';
 import { validator, checkBodiesClosed, ValidationError } from './validator.js';
@@ -87,11 +87,22 @@ function encodeForm(form: Record<string, string | string[]>): string {
   return params.toString();
 }
 
+/** The answer of a gateway to a request that cannot become an environ (400, the reason as text). */
+function badRequest(message: string): Application {
+  return (_environ, startResponse) => {
+    const body = Buffer.from(`${message}\n`);
+    startResponse('400 Bad Request', [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(body.length)]]);
+    return [body];
+  };
+}
+
 /**
  * The in-process gateway: calls an application with a request and returns status, headers and
  * body, exactly as a server would send them (same driver as the servers: {@link runApplication}).
  * Strict by default: the application runs inside {@link validator}, and any contract violation
- * rejects the request with a {@link ValidationError}.
+ * rejects the request with a {@link ValidationError}. Like every gateway, it answers 400 itself
+ * (the application never runs) to a request that cannot become an environ: a path that is not
+ * UTF-8 or has NUL or a dot segment, two Host headers, conflicting Content-Length (SPEC.md).
  *
  * @example
  * const client = new TestClient(app, { cookies: true });
@@ -160,7 +171,7 @@ export class TestClient {
     const errors: ErrorStream = { write: (text: string) => { errorsText += text; } };
     const declared = headers.find(([n]) => n.toLowerCase() === 'content-length')?.[1];
     const source = body === undefined ? [] : body instanceof Uint8Array ? [body] : body;
-    const environ = createEnviron({
+    const init: RequestInit = {
       method,
       target: path,
       headers,
@@ -171,7 +182,17 @@ export class TestClient {
       scriptName: this.options.scriptName ?? '',
       input: createInput(source, declared !== undefined ? Number(declared) : undefined),
       errors,
-    });
+    };
+    let app = this.app;
+    let environ: Environ;
+    try {
+      environ = createEnviron(init);
+    } catch (error) {
+      if (!(error instanceof BadRequestError)) throw error;
+      // Like every gateway, the TestClient answers 400 before the application runs (SPEC.md).
+      environ = createEnviron({ ...init, target: init.scriptName || '/', headers: headers.filter(([n]) => n.toLowerCase() !== 'host') });
+      app = badRequest(error.message);
+    }
     Object.assign(environ, this.options.environ, options.environ);
 
     let status = '';
@@ -194,7 +215,7 @@ export class TestClient {
       signal: controller.signal,
     };
     let appError: unknown;
-    const result = await runApplication(this.app, environ, sink, {
+    const result = await runApplication(app, environ, sink, {
       head: method.toUpperCase() === 'HEAD',
       onError: (error, phase) => {
         appError ??= error;

@@ -95,3 +95,19 @@ export function decodePath(rawPath: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Why a decoded request path is unsafe, or undefined when it is safe: it contains NUL (from
+ * `%00`), or a dot segment ("." or "..", raw or as `%2e`) — RFC 3986 §3.3, §5.2.4. Every gateway
+ * answers such a request `400 Bad Request` (as nginx refuses them) before the application runs, so
+ * applications behind a Stackware gateway never see them (packages/gateway/SPEC.md, PATH_INFO).
+ * Also checks a decoded SCRIPT_NAME or PATH_INFO.
+ */
+export function unsafePathReason(decodedPath: string): string | undefined {
+  if (decodedPath.includes('\0')) return 'The request path contains NUL (%00)';
+  if (!decodedPath.includes('.')) return undefined;
+  for (const segment of decodedPath.split('/')) {
+    if (segment === '.' || segment === '..') return `The request path contains a dot segment ("${segment}")`;
+  }
+  return undefined;
+}

@@ -1,6 +1,7 @@
 import type { Application, Environ, ErrorStream, FileWrapper, Headers, InputStream, ResponseBody, StartResponse, WriteFunction } from './types.js';
 import { isFileWrapper } from './file-wrapper.js';
 import { HOP_BY_HOP_HEADERS as HOP_BY_HOP } from './headers.js';
+import { unsafePathReason } from './uri.js';
 
 /**
  * Every rule the validator enforces, by name. Each violation throws a {@link ValidationError}
@@ -16,6 +17,7 @@ export const RULES = {
   'environ-script-name': 'SCRIPT_NAME must be "" or start with "/", and must not end with "/".',
   'environ-path-info': 'PATH_INFO must be "" or start with "/" ("*" only for OPTIONS *).',
   'environ-path-empty': 'SCRIPT_NAME and PATH_INFO must not both be empty (PATH_INFO is at least "/").',
+  'environ-path-unsafe': 'SCRIPT_NAME and PATH_INFO must not contain NUL or a dot segment ("." or ".."): the gateway answers 400.',
   'environ-query-string': 'QUERY_STRING must not start with "?" or contain "#".',
   'environ-content-length': 'CONTENT_LENGTH, when present, must be decimal digits.',
   'environ-server-port': 'SERVER_PORT must be decimal digits.',
@@ -103,6 +105,8 @@ export function checkEnviron(environ: unknown): asserts environ is Environ {
   if (e.SCRIPT_NAME && (!e.SCRIPT_NAME.startsWith('/') || e.SCRIPT_NAME.endsWith('/'))) fail('environ-script-name', `Got ${JSON.stringify(e.SCRIPT_NAME)}.`);
   if (e.PATH_INFO && !e.PATH_INFO.startsWith('/') && !(e.PATH_INFO === '*' && e.REQUEST_METHOD === 'OPTIONS')) fail('environ-path-info', `Got ${JSON.stringify(e.PATH_INFO)}.`);
   if (!e.SCRIPT_NAME && !e.PATH_INFO) fail('environ-path-empty');
+  const unsafe = unsafePathReason(e.SCRIPT_NAME + e.PATH_INFO);
+  if (unsafe !== undefined) fail('environ-path-unsafe', `${unsafe.replace('The request path', 'SCRIPT_NAME + PATH_INFO')}: ${JSON.stringify(e.SCRIPT_NAME + e.PATH_INFO)}.`);
   if (e.QUERY_STRING.startsWith('?') || e.QUERY_STRING.includes('#')) fail('environ-query-string', `Got ${JSON.stringify(e.QUERY_STRING)}.`);
   if (e.CONTENT_LENGTH !== undefined && !/^\d+$/.test(e.CONTENT_LENGTH)) fail('environ-content-length', `Got ${JSON.stringify(e.CONTENT_LENGTH)}.`);
   if (!/^\d+$/.test(e.SERVER_PORT)) fail('environ-server-port', `Got ${JSON.stringify(e.SERVER_PORT)}.`);

@@ -26,8 +26,14 @@ describe('TestClient', () => {
     expect(res.json()).toMatchObject({ method: 'GET', pathInfo: '/café/a b', query: 'q=%20x&y', scheme: 'http', remote: '127.0.0.1' });
   });
 
-  it('answers 400-worthy paths by throwing (invalid UTF-8 never reaches the app)', async () => {
-    await expect(new TestClient(echo).get('/%C3%28')).rejects.toThrow(/not valid percent-encoded UTF-8/);
+  it('answers 400 to a request a gateway refuses (invalid UTF-8, NUL, dot segments, two Host headers): it never reaches the app', async () => {
+    let reached = 0;
+    const client = new TestClient((environ, startResponse) => { reached++; return echo(environ, startResponse); });
+    const utf8 = await client.get('/%C3%28');
+    expect([utf8.statusCode, utf8.text()]).toEqual([400, expect.stringMatching(/not valid percent-encoded UTF-8/)]);
+    for (const path of ['/a%00b', '/a/../b', '/%2e%2e/b', '/a/./b']) expect([path, (await client.get(path)).statusCode]).toEqual([path, 400]);
+    expect((await client.request('GET', '/', { headers: [['Host', 'a'], ['Host', 'b']] })).statusCode).toBe(400);
+    expect(reached).toBe(0);
   });
 
   it('sends form, json, raw and multipart bodies', async () => {

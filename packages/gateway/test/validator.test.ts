@@ -72,6 +72,7 @@ const cases: Record<ValidationRule, () => Promise<unknown>> = {
   'environ-script-name': () => drive(goodApp, environ({ SCRIPT_NAME: '/mount/' })),
   'environ-path-info': () => drive(goodApp, environ({ PATH_INFO: 'relative' })),
   'environ-path-empty': () => drive(goodApp, environ({ SCRIPT_NAME: '', PATH_INFO: '' })),
+  'environ-path-unsafe': () => drive(goodApp, environ({ PATH_INFO: '/a/../etc/passwd' })),
   'environ-query-string': () => drive(goodApp, environ({ QUERY_STRING: '?x=1' })),
   'environ-content-length': () => drive(goodApp, environ({ CONTENT_LENGTH: '-1' })),
   'environ-server-port': () => drive(goodApp, environ({ SERVER_PORT: 'http' })),

@@ -56,7 +56,12 @@ function upstreamHeaders(environ: Environ, options: ProxyOptions, targetHost: st
   return headers;
 }
 
-/** A "." or ".." path segment (also with "\\" as separator, which some upstream servers accept). */
+/**
+ * A "." or ".." path segment (also with "\\" as separator, which some upstream servers accept).
+ * Every Stackware gateway already answers a dot segment 400 (packages/gateway/SPEC.md); the proxy
+ * keeps its own check as defence in depth (it can be mounted under Express through an adapter or
+ * behind a middleware that rewrites PATH_INFO) and for the "\\" form, which the gateway allows.
+ */
 const DOT_SEGMENT = /(^|[/\\])\.\.?([/\\]|$)/;
 
 /** A proxy application: call `close()` to release its upstream connections. */

@@ -1,4 +1,4 @@
-import { BadRequestError, VERSION, decodePath, emptyInput, fileWrapper, stderrErrors, type Environ, type ErrorStream, type InputStream } from '@stackware/gateway';
+import { BadRequestError, VERSION, decodePath, unsafePathReason, emptyInput, fileWrapper, stderrErrors, type Environ, type ErrorStream, type InputStream } from '@stackware/gateway';
 
 /** What a CGI-style gateway (FastCGI, SCGI, CGI) knows besides the variables. */
 export interface CgiEnvironOptions {
@@ -54,6 +54,8 @@ function asUtf8(name: string, value: CgiValue): string {
  *   SCRIPT_NAME moves to PATH_INFO ("/" alone becomes ""); PATH_INFO, when absent, is what
  *   REQUEST_URI's decoded path has beyond SCRIPT_NAME, or "".
  * - REQUEST_URI, when given, must be valid percent-encoded UTF-8 (400), like the HTTP server's path.
+ * - Neither REQUEST_URI's decoded path nor SCRIPT_NAME + PATH_INFO may contain NUL (`%00`) or a
+ *   dot segment ("/a/../b", "%2e%2e"): 400, as from the HTTP server (packages/gateway/SPEC.md).
  * - Values given as bytes: HTTP_*, REQUEST_URI and QUERY_STRING are decoded as Latin-1 (each byte
  *   one character, as node:http decodes headers); other variables (DOCUMENT_ROOT, SERVER_NAME...)
  *   as UTF-8.
@@ -89,6 +91,8 @@ export function environFromCgi(variables: Iterable<readonly [string, CgiValue]>,
     if (!pathInfo.startsWith('/')) pathInfo = '/' + pathInfo;
   }
   if (pathInfo && !pathInfo.startsWith('/')) pathInfo = '/' + pathInfo;
+  const unsafe = (rawPath !== undefined ? unsafePathReason(decodePath(rawPath)!) : undefined) ?? unsafePathReason(scriptName + pathInfo);
+  if (unsafe !== undefined) throw new BadRequestError(`${unsafe}: ${JSON.stringify((rawPath ?? scriptName + pathInfo).slice(0, 200))}`);
 
   const method = vars.has('REQUEST_METHOD') ? asText(vars.get('REQUEST_METHOD')!) : 'GET';
   if (!METHOD_RE.test(method)) throw new BadRequestError(`Invalid REQUEST_METHOD ${JSON.stringify(method.slice(0, 50))}`);

@@ -4,15 +4,17 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { BadRequestError, createInput, runApplication, type Application, type ErrorStream, type ResponseSink } from '@stackware/gateway';
+import { BadRequestError, HTTPError, createInput, runApplication, type Application, type ErrorStream, type ResponseSink } from '@stackware/gateway';
 import { environFromCgi } from './cgi-environ.js';
 import { cgiErrorResponse, cgiResponseHead } from './cgi-response.js';
+import { LIMIT_DEFAULTS, checkNumberOption, declaredLength, limitAnswer, limitMessages } from './limits.js';
 
 /**
  * Options of {@link runCgi}; the defaults are the process's own:
  * `env` the environment the process started with (as bytes from /proc/self/environ; else
  * process.env), `stdin` process.stdin, `stdout` process.stdout, `stderr` process.stderr,
- * `handleSignals` true (SIGTERM/SIGHUP/SIGPIPE stop the response and close the body).
+ * `handleSignals` true (SIGTERM/SIGHUP/SIGPIPE stop the response and close the body),
+ * `maxBodyBytes` 1 GiB (413, the limit CGI shares with every gateway: limits.ts).
  */
 export interface CgiOptions {
   env?: NodeJS.ProcessEnv | Record<string, string | undefined>;
@@ -20,6 +22,13 @@ export interface CgiOptions {
   stdout?: Writable;
   stderr?: Writable;
   handleSignals?: boolean;
+  /**
+   * Largest request body in bytes (default 1 GiB, {@link LIMIT_DEFAULTS}): a larger CONTENT_LENGTH
+   * answers 413 before the application runs; a body without CONTENT_LENGTH that grows past it
+   * answers 413 when nothing was sent yet (the application's read throws an HTTPError 413).
+   * The other limits belong to the web server that runs the script.
+   */
+  maxBodyBytes?: number;
 }
 
 /**
@@ -53,11 +62,31 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
   const signals: NodeJS.Signals[] = options.handleSignals === false ? [] : ['SIGTERM', 'SIGHUP', 'SIGPIPE'];
   for (const signal of signals) process.on(signal, abort);
 
+  const maxBodyBytes = checkNumberOption('maxBodyBytes', options.maxBodyBytes ?? LIMIT_DEFAULTS.maxBodyBytes);
   let stdinUsed = false;
+  let started = false;
+  /** Set when the body was refused (413): the rest of stdin is read and dropped before exiting, since a web server that cannot write the body drops the connection (Apache does) instead of sending the answer. */
+  let refused = false;
   const stdinSource: AsyncIterable<Uint8Array> = {
-    [Symbol.asyncIterator]() {
+    async *[Symbol.asyncIterator]() {
       stdinUsed = true;
-      return (stdin as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+      let total = 0;
+      // not destroyed when the application stops early: a refused body is read to its end (discard)
+      const source = typeof (stdin as Readable).iterator === 'function' ? (stdin as Readable).iterator({ destroyOnReturn: false }) : stdin;
+      for await (const chunk of source as AsyncIterable<Uint8Array>) {
+        total += chunk.byteLength;
+        if (total > maxBodyBytes) {
+          const message = limitMessages.body({ maxBodyBytes });
+          if (!started) {
+            started = true;
+            stdout.write(cgiErrorResponse(limitAnswer(413, message).status, message));
+          }
+          refused = true;
+          controller.abort();
+          throw new HTTPError(413, message);
+        }
+        yield chunk;
+      }
     },
   };
 
@@ -89,6 +118,13 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
       stdout.write(cgiErrorResponse('400 Bad Request', `Bad Request: ${error.message}`));
       return;
     }
+    const declared = declaredLength(environ.CONTENT_LENGTH);
+    if (declared !== undefined && declared > maxBodyBytes) {
+      const message = limitMessages.body({ maxBodyBytes });
+      stdout.write(cgiErrorResponse(limitAnswer(413, message).status, message));
+      refused = true;
+      return;
+    }
 
     let head: Buffer | undefined;
     const sink: ResponseSink = {
@@ -97,11 +133,13 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
       },
       write: async (chunk) => {
         if (controller.signal.aborted) return;
+        started = true;
         const data = head ? Buffer.concat([head, chunk]) : chunk;
         head = undefined;
         if (!stdout.write(data)) await waitWritable();
       },
       end: async () => {
+        if (!controller.signal.aborted) started = true;
         if (head && !controller.signal.aborted) stdout.write(head);
         head = undefined;
       },
@@ -114,10 +152,20 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
     const result = await runApplication(app, environ, sink, { head: environ.REQUEST_METHOD === 'HEAD' });
     if (!result.completed) process.exitCode = 1;
   } finally {
+    if (refused) await discard(stdin);
     stdout.off('error', onStdoutError);
     for (const signal of signals) process.off(signal, abort);
     if (stdinUsed && stdin !== process.stdin) stdin.destroy();
     else if (stdinUsed) stdin.pause();
+  }
+}
+
+/** Reads `stream` to its end and drops what it reads (bounded by the web server's own body limit and timeout). */
+async function discard(stream: Readable): Promise<void> {
+  try {
+    for await (const chunk of stream as AsyncIterable<Uint8Array>) void chunk;
+  } catch {
+    // the web server went away: nothing left to drop
   }
 }
 

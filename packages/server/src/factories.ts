@@ -26,7 +26,7 @@ export const httpServerFactory: ServerFactory = Object.assign(
     description: 'HTTP/1.1 server (node:http): streaming, limits, timeouts, access log, graceful stop',
     optionTypes: {
       host: 'string', port: 'number', maxHeaderBytes: 'number', maxBodyBytes: 'number', headersTimeoutMs: 'number', requestTimeoutMs: 'number',
-      keepAliveTimeoutMs: 'number', timeoutMs: 'number', clientTimeoutMs: 'number', shutdownTimeoutMs: 'number', accessLog: 'boolean', serverHeader: 'string', logLevel: 'string',
+      keepAliveTimeoutMs: 'number', timeoutMs: 'number', clientTimeoutMs: 'number', maxConnections: 'number', shutdownTimeoutMs: 'number', accessLog: 'boolean', serverHeader: 'string', logLevel: 'string',
     },
   } as const,
 );

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { BadRequestError, HTTPError, createEnviron, createInput, runApplication, type Application, type Environ, type ErrorPhase, type InputStream, type RunOptions, type RunningServer } from '@stackware/gateway';
 import type { Logger } from 'pino';
 import { HTTP_DEFAULTS, checkNumberOption, type HttpServerOptions } from './options.js';
+import { checkProgress, limitAnswer, limitMessages, resolveLimits, sweepIntervalMs, type LimitStatus, type Limits } from './limits.js';
 import { HttpSink, plainResponse } from './http-sink.js';
 import { createLogger } from './logger.js';
 import { requestId, REQUEST_ID_KEY } from './request-id.js';
@@ -31,10 +32,7 @@ export interface HttpServer extends RunningServer {
   readonly requestsHandled: number;
 }
 
-interface Resolved {
-  maxBodyBytes: number;
-  timeoutMs: number;
-  clientTimeoutMs: number;
+interface Resolved extends Limits {
   shutdownTimeoutMs: number;
   accessLog: boolean;
   serverHeader: string;
@@ -43,23 +41,11 @@ interface Resolved {
   multiprocess: boolean;
 }
 
-function resolveOptions(options: HttpServerOptions): Resolved & { maxHeaderBytes: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number } {
+function resolveOptions(options: HttpServerOptions): Resolved {
   const flags = environFlags({ multithread: options.multithread, multiprocess: options.multiprocess });
-  const number = (name: keyof typeof HTTP_DEFAULTS) => checkNumberOption(name, options[name as keyof HttpServerOptions] ?? HTTP_DEFAULTS[name]);
-  const headersTimeoutMs = number('headersTimeoutMs');
-  const requestTimeoutMs = number('requestTimeoutMs');
-  if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) {
-    throw new RangeError(`Option headersTimeoutMs (${headersTimeoutMs}) must not exceed requestTimeoutMs (${requestTimeoutMs}): the headers are part of the request`);
-  }
   return {
-    maxHeaderBytes: number('maxHeaderBytes'),
-    maxBodyBytes: number('maxBodyBytes'),
-    headersTimeoutMs: number('headersTimeoutMs'),
-    requestTimeoutMs: number('requestTimeoutMs'),
-    keepAliveTimeoutMs: number('keepAliveTimeoutMs'),
-    timeoutMs: number('timeoutMs'),
-    clientTimeoutMs: number('clientTimeoutMs'),
-    shutdownTimeoutMs: number('shutdownTimeoutMs'),
+    ...resolveLimits(options),
+    shutdownTimeoutMs: checkNumberOption('shutdownTimeoutMs', options.shutdownTimeoutMs ?? HTTP_DEFAULTS.shutdownTimeoutMs),
     accessLog: options.accessLog ?? HTTP_DEFAULTS.accessLog,
     serverHeader: options.serverHeader ?? HTTP_DEFAULTS.serverHeader,
     logger: options.logger ?? createLogger(),
@@ -92,7 +78,7 @@ function headerPairs(raw: string[]): Array<[string, string]> {
  * `maxBodyBytes` with a 413. Time spent waiting for the client's bytes is the client's (bounded by
  * requestTimeoutMs), not the application's: it does not count against `timeoutMs`.
  */
-async function* requestBody(req: IncomingMessage, sink: HttpSink, expectContinue: boolean, maxBodyBytes: number): AsyncGenerator<Uint8Array> {
+async function* requestBody(req: IncomingMessage, sink: HttpSink, expectContinue: boolean, limits: Limits): AsyncGenerator<Uint8Array> {
   if (expectContinue && !sink.res.headersSent && !sink.done) sink.res.writeContinue();
   let total = 0;
   try {
@@ -102,9 +88,10 @@ async function* requestBody(req: IncomingMessage, sink: HttpSink, expectContinue
       sink.waitingOnClient = false;
       sink.lastActivity = performance.now();
       total += chunk.byteLength;
-      if (total > maxBodyBytes) {
-        sink.answerEarly(413, 'Content Too Large', `Request body is larger than ${maxBodyBytes} bytes`);
-        throw new HTTPError(413, `Request body is larger than ${maxBodyBytes} bytes`);
+      if (total > limits.maxBodyBytes) {
+        const answer = limitAnswer(413, limitMessages.body(limits));
+        sink.answerEarly(answer.code, answer.reason, limitMessages.body(limits));
+        throw new HTTPError(413, limitMessages.body(limits));
       }
       yield chunk;
       sink.waitingOnClient = true;
@@ -125,9 +112,15 @@ async function* requestBody(req: IncomingMessage, sink: HttpSink, expectContinue
  * - responses streamed by `runApplication` (backpressure, Content-Length when known, chunked
  *   otherwise, no body for HEAD/204/304, `close()` on every body, 500 before headers, a closed
  *   connection after), files from `stackware.file_wrapper` piped from disk;
- * - limits: headers > `maxHeaderBytes` → 431, body > `maxBodyBytes` → 413, headers not received
- *   within `headersTimeoutMs` or the request within `requestTimeoutMs` → 408 (node:http),
- *   no application progress within `timeoutMs` → 504 (or the connection closed after headers);
+ * - limits (limits.ts, the same for every gateway): headers > `maxHeaderBytes` → 431, body >
+ *   `maxBodyBytes` → 413, headers not received within `headersTimeoutMs` or the request within
+ *   `requestTimeoutMs` → 408 (node:http), the client silent for `clientTimeoutMs` while a body is
+ *   read (a body dripped slower than that) → 408, no application progress within `timeoutMs` →
+ *   504 (or the connection closed after headers); over `maxConnections` the oldest idle
+ *   connection is closed to make room, else the new one gets 503;
+ * - strict HTTP/1.1 (RFC 9112): more than one Host → 400, an absolute-form target's authority
+ *   wins over Host (§3.2), a malformed chunked body → 400 then close (§7.1), HTTP/1.0 with
+ *   Transfer-Encoding → `Connection: close` (§6.1), NUL or dot segments in the path → 400;
  * - an access-log record per request (`accessLog`), `stackware.errors` to the logger.
  * Call {@link HttpServer.close} through {@link serve} for a graceful stop.
  */
@@ -152,6 +145,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
   });
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => {
+    if (refused.has(req.socket)) return; // answered 503 over maxConnections: the application never sees it
     const started = performance.now();
     const id = requestId(req.headers['x-request-id'] as string | undefined);
     const sink = new HttpSink(res, o.serverHeader, started);
@@ -159,13 +153,14 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     const lengthHeader = req.headers['content-length'];
     const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
     if (contentLength !== undefined && contentLength > o.maxBodyBytes) {
-      plainResponse(req, res, 413, 'Content Too Large', `Request body is larger than ${o.maxBodyBytes} bytes`, o.serverHeader);
-      logEarly(req, id, 413, started);
+      refuse(req, res, id, started, 413, limitMessages.body(o));
       return;
     }
+    // RFC 9112 §6.1: HTTP/1.0 with Transfer-Encoding has faulty framing; close after answering.
+    if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) sink.closeConnection = true;
     const hasBody = (contentLength !== undefined && contentLength > 0) || req.headers['transfer-encoding'] !== undefined;
     let input: InputStream;
-    if (hasBody) input = createInput(requestBody(req, sink, expectContinue, o.maxBodyBytes), contentLength);
+    if (hasBody) input = createInput(requestBody(req, sink, expectContinue, o), contentLength);
     else input = new EmptyInput();
     let environ: Environ;
     try {
@@ -185,8 +180,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     } catch (error) {
       // Never let a request take the process down: a bad request is 400, anything else 500.
       if (error instanceof BadRequestError) {
-        plainResponse(req, res, 400, 'Bad Request', error.message, o.serverHeader);
-        logEarly(req, id, 400, started);
+        refuse(req, res, id, started, 400, error.message);
       } else {
         logger.error({ req_id: id, err: error }, 'cannot build the environ');
         plainResponse(req, res, 500, 'Internal Server Error', 'Internal Server Error', o.serverHeader);
@@ -206,6 +200,13 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     });
   };
 
+  /** Answers a request the server refuses before the application runs (limits.ts renders the answer). */
+  const refuse = (req: IncomingMessage, res: ServerResponse, id: string, started: number, code: LimitStatus, message: string) => {
+    const answer = limitAnswer(code, message);
+    plainResponse(req, res, answer.code, answer.reason, message, o.serverHeader);
+    logEarly(req, id, answer.code, started);
+  };
+
   const logEarly = (req: IncomingMessage, id: string, status: number, started: number) => {
     stats.handled++;
     if (!o.accessLog) return;
@@ -218,37 +219,69 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     // node:http answers 400/408/431 itself when no listener is installed; keep that and log it.
-    const code = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    if (error.code !== 'ECONNRESET' && socket.writable && !(socket as unknown as Record<string, unknown>)['_httpMessage']) {
-      const reason = code === 431 ? 'Request Header Fields Too Large' : code === 408 ? 'Request Timeout' : 'Bad Request';
-      socket.end(`HTTP/1.1 ${code} ${reason}\r\nContent-Length: 0\r\nConnection: close\r\n${o.serverHeader ? `Server: ${o.serverHeader}\r\n` : ''}\r\n`);
+    const code: LimitStatus = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const res = (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage;
+    const sink = res ? HttpSink.of(res) : undefined;
+    if (sink && !res!.headersSent && error.code !== 'ECONNRESET') {
+      // The request was dispatched and its body is malformed (a bad chunk size, RFC 9112 §7.1):
+      // answer 400 on its response, then close.
+      logger.warn({ code: error.code, status: code, remote_addr: (socket as { remoteAddress?: string }).remoteAddress }, 'bad client request');
+      sink.answerEarly(code, limitAnswer(code, '').reason, `Bad request body: ${error.code ?? error.message}`);
+      socket.end();
+    } else if (error.code !== 'ECONNRESET' && socket.writable && !res) {
+      const answer = limitAnswer(code, '');
+      socket.end(`HTTP/1.1 ${answer.status}\r\nContent-Length: 0\r\nConnection: close\r\n${o.serverHeader ? `Server: ${o.serverHeader}\r\n` : ''}\r\n`);
       logger.warn({ code: error.code, status: code, remote_addr: (socket as { remoteAddress?: string }).remoteAddress }, 'bad client request');
     } else {
       socket.destroy();
     }
   });
 
+  // maxConnections: over the limit, close the oldest idle connection (no request in progress:
+  // keep-alive or nothing sent yet) to make room; with none idle, the new one gets 503.
+  const sockets = new Set<Socket>();
+  const refused = new WeakSet<Socket>();
+  server.on('connection', (socket: Socket) => {
+    if (sockets.size >= o.maxConnections) {
+      let evicted = false;
+      for (const other of sockets) {
+        if (!(other as unknown as { _httpMessage?: unknown })._httpMessage) {
+          other.destroy();
+          sockets.delete(other);
+          evicted = true;
+          break;
+        }
+      }
+      if (!evicted) {
+        // node:http has attached its parser already: a request it parses on this socket is dropped in handle()
+        refused.add(socket);
+        setTimeout(() => socket.destroy(), 1000).unref(); // the 503 is out by then; a client that keeps the socket does not hold it
+        const answer = limitAnswer(503, limitMessages.overloaded(o));
+        socket.end(`HTTP/1.1 ${answer.status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${answer.body.length}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n${answer.body.toString('latin1')}`);
+        logger.warn({ max_connections: o.maxConnections }, 'too many connections: refused with 503');
+        return;
+      }
+    }
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
   // One timer for every request's timeouts (no timer per request): the application's progress
   // (timeoutMs → 504) and, while the server waits on the client, the client's (clientTimeoutMs → 408 or close).
   let sweeper: NodeJS.Timeout | undefined;
   if (o.timeoutMs > 0 || o.clientTimeoutMs > 0) {
-    const shortest = Math.min(o.timeoutMs || Infinity, o.clientTimeoutMs || Infinity);
+    const limits = { timeoutMs: o.timeoutMs, clientTimeoutMs: o.clientTimeoutMs, requestTimeoutMs: 0 };
     sweeper = setInterval(() => {
       const now = performance.now();
       for (const sink of active) {
         if (sink.done) continue;
-        const idle = now - sink.lastActivity;
-        if (sink.waitingOnClient) {
-          if (o.clientTimeoutMs > 0 && idle > o.clientTimeoutMs) {
-            logger.warn({ client_timeout_ms: o.clientTimeoutMs }, 'client timed out: it neither sent nor took bytes');
-            sink.answerEarly(408, 'Request Timeout', `The client sent no data for ${o.clientTimeoutMs} ms`);
-          }
-        } else if (o.timeoutMs > 0 && idle > o.timeoutMs) {
-          logger.warn({ timeout_ms: o.timeoutMs }, 'request timed out: the application made no progress');
-          sink.answerEarly(504, 'Gateway Timeout', `The application did not respond within ${o.timeoutMs} ms`);
-        }
+        const trip = checkProgress(sink, now, limits);
+        if (!trip) continue;
+        if (trip.code === 504) logger.warn({ timeout_ms: o.timeoutMs }, 'request timed out: the application made no progress');
+        else logger.warn({ client_timeout_ms: o.clientTimeoutMs }, 'client timed out: it neither sent nor took bytes');
+        sink.answerEarly(trip.code, limitAnswer(trip.code, '').reason, trip.message);
       }
-    }, Math.max(50, Math.min(1000, shortest / 4)));
+    }, sweepIntervalMs(limits));
     sweeper.unref();
   }
 

@@ -46,6 +46,11 @@ export class HttpSink implements ResponseSink {
     res.on('close', onResponseClose);
   }
 
+  /** The sink of a response this class serves, if any. */
+  static of(res: ServerResponse): HttpSink | undefined {
+    return (res as ServerResponse & { [SINK]?: HttpSink })[SINK];
+  }
+
   /** True once the response is over for the application: client gone or early answer sent. */
   get done(): boolean {
     return this.signal.aborted;

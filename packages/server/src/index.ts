@@ -5,6 +5,10 @@
  */
 export { serve, createHttpServer, type HttpServer, type HttpServerParts } from './http-server.js';
 export { HTTP_DEFAULTS, checkNumberOption, type HttpServerOptions } from './options.js';
+export {
+  LIMIT_DEFAULTS, resolveLimits, limitAnswer, limitMessages, checkProgress, sweepIntervalMs,
+  type LimitOptions, type Limits, type LimitStatus, type LimitAnswer, type RequestProgress, type TimeoutTrip,
+} from './limits.js';
 export { HttpSink, plainResponse } from './http-sink.js';
 export { createLogger, prettyLine, type Logger, type LoggerOptions } from './logger.js';
 export { accessLogRecord, type AccessLogRecord } from './access-log.js';

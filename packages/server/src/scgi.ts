@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import {
-  BadRequestError, ClientDisconnectedError, createInput, runApplication, stderrErrors,
+  BadRequestError, ClientDisconnectedError, HTTPError, createInput, runApplication, stderrErrors,
   type Application, type ErrorStream, type ResponseSink, type RunningServer,
 } from '@stackware/gateway';
 import { environFromCgi } from './cgi-environ.js';
@@ -13,18 +13,21 @@ import { cgiErrorResponse, cgiResponseHead } from './cgi-response.js';
 import { InputQueue } from './fastcgi/input-queue.js';
 import { ResponseSignal } from './response-signal.js';
 import { listenGateway, type ListenTarget, type TrackedConnection } from './fastcgi/listener.js';
+import { headerBytesOf } from './fastcgi/connection.js';
+import { checkProgress, declaredLength, limitAnswer, limitMessages, resolveLimits, sweepIntervalMs, type LimitOptions, type LimitStatus, type Limits, type RequestProgress } from './limits.js';
 
 /**
- * Options of {@link serveSCGI}. Defaults: `host` "127.0.0.1", `port` 4000 (or `socket`),
- * `maxConnections` 1024, `maxHeaderBytes` 262144 (256 KiB), `inputHighWaterBytes` 65536,
+ * Options of {@link serveSCGI}. Defaults: `host` "127.0.0.1", `port` 4000 (or `socket`), the
+ * limits and timeouts of every gateway ({@link LimitOptions}: maxBodyBytes → 413, maxHeaderBytes
+ * (the request line and HTTP_* variables) → 431, a header netstring over 16 × maxHeaderBytes
+ * closes the connection, headersTimeoutMs (a header netstring not complete) closes it,
+ * clientTimeoutMs and requestTimeoutMs → 408, timeoutMs → 504, keepAliveTimeoutMs (a connection
+ * that sends nothing) closes it, maxConnections 1024: over it the oldest idle connection is
+ * closed, else the new one gets 503), `inputHighWaterBytes` 65536,
  * `shutdownTimeoutMs` 5000, `multithread` false, `multiprocess` true inside a prefork worker,
  * `log` process.stderr.
  */
-export type SCGIServerOptions = ListenTarget & {
-  /** Connections over this number are closed at once. */
-  maxConnections?: number;
-  /** Largest header netstring, in bytes; a larger one closes the connection. */
-  maxHeaderBytes?: number;
+export type SCGIServerOptions = ListenTarget & LimitOptions & {
   /** Request body bytes queued for a slow application before the socket is paused. */
   inputHighWaterBytes?: number;
   /** How long `close()` lets in-flight requests finish, in ms. */
@@ -52,7 +55,15 @@ export function parseSCGIHeaders(data: Buffer): Array<[string, Buffer]> {
   return pairs;
 }
 
-class SCGIConnection implements TrackedConnection {
+interface SCGISettings {
+  limits: Limits;
+  inputHighWaterBytes: number;
+  multithread: boolean;
+  multiprocess: boolean;
+  log: ErrorStream;
+}
+
+class SCGIConnection implements TrackedConnection, RequestProgress {
   private header: Buffer = Buffer.alloc(0);
   private input: InputQueue | undefined;
   private remaining = 0;
@@ -60,13 +71,26 @@ class SCGIConnection implements TrackedConnection {
   private received = false;
   private readonly signal = new ResponseSignal();
   private drainWaiter: (() => void) | undefined;
+  /** True once response bytes were sent: an early answer can no longer replace them. */
+  private responded = false;
+  /** Set when the gateway answered by itself (limits). */
+  private answered = false;
+  private readonly connected = performance.now();
+  // RequestProgress (limits.ts): the request's progress, for checkProgress
+  lastActivity = performance.now();
+  waitingOnClient = false;
+  requestStarted: number | undefined;
+  requestComplete = false;
 
   constructor(
     private readonly socket: Socket,
     private readonly app: Application,
-    private readonly settings: Required<Pick<SCGIServerOptions, 'maxHeaderBytes' | 'inputHighWaterBytes' | 'multithread' | 'multiprocess' | 'log'>>,
+    private readonly settings: SCGISettings,
   ) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      if (this.requestStarted === undefined) this.requestStarted = performance.now();
+      this.onData(chunk);
+    });
     socket.on('drain', () => this.wake());
     socket.on('error', () => socket.destroy());
     socket.on('end', () => {
@@ -89,6 +113,61 @@ class SCGIConnection implements TrackedConnection {
     this.socket.destroy();
   }
 
+  get idle(): boolean {
+    return !this.received;
+  }
+
+  /**
+   * The timeouts (limits.ts): a connection that sends nothing is closed after keepAliveTimeoutMs,
+   * one whose header netstring is not complete within headersTimeoutMs is closed; a running
+   * request is held to requestTimeoutMs, clientTimeoutMs (408) and timeoutMs (504).
+   */
+  sweep(now: number): void {
+    if (this.socket.destroyed) return;
+    const limits = this.settings.limits;
+    if (this.answered) {
+      // the answer is out; the rest of the body is being discarded: not forever
+      if (limits.keepAliveTimeoutMs > 0 && now - this.lastActivity > limits.keepAliveTimeoutMs) this.socket.destroy();
+      return;
+    }
+    if (!this.started) {
+      if (!this.received) {
+        if (limits.keepAliveTimeoutMs > 0 && now - this.connected > limits.keepAliveTimeoutMs) this.socket.destroy();
+      } else if (limits.headersTimeoutMs > 0 && now - this.requestStarted! > limits.headersTimeoutMs) {
+        this.fail(`the header netstring did not arrive within ${limits.headersTimeoutMs} ms (headersTimeoutMs)`);
+      }
+      return;
+    }
+    if (this.signal.aborted || !this.input) return;
+    this.requestComplete = this.remaining === 0;
+    this.waitingOnClient = this.input.consumerWaiting || this.drainWaiter !== undefined;
+    if (this.input.lastActivity > this.lastActivity) this.lastActivity = this.input.lastActivity;
+    const trip = checkProgress(this, now, limits);
+    if (trip) this.answerEarly(trip.code, trip.message);
+  }
+
+  /**
+   * The gateway answers by itself (limits.ts renders the answer): before the response started,
+   * the answer is sent and the connection ends (the rest of the body is read and dropped); after,
+   * the connection is broken off. The application is stopped and its input fails.
+   */
+  private answerEarly(code: LimitStatus, message: string): void {
+    if (this.answered || this.socket.destroyed) return;
+    this.answered = true;
+    const answer = limitAnswer(code, message);
+    this.settings.log.write(`SCGI: ${answer.status}: ${message}\n`);
+    this.signal.abort();
+    if (this.input && !this.input.done) this.input.fail(new HTTPError(code, message));
+    this.wake();
+    if (this.responded) {
+      this.socket.destroy();
+      return;
+    }
+    this.lastActivity = performance.now();
+    this.socket.end(cgiErrorResponse(answer.status, message));
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
   private wake(): void {
     const waiter = this.drainWaiter;
     this.drainWaiter = undefined;
@@ -102,6 +181,10 @@ class SCGIConnection implements TrackedConnection {
 
   private onData(chunk: Buffer): void {
     this.received = true;
+    if (this.answered) {
+      this.lastActivity = performance.now();
+      return;
+    }
     if (this.input) {
       this.feed(chunk);
       return;
@@ -116,7 +199,8 @@ class SCGIConnection implements TrackedConnection {
     const lengthText = this.header.toString('latin1', 0, colon);
     if (!/^\d{1,9}$/.test(lengthText)) return this.fail(`bad netstring length ${JSON.stringify(lengthText.slice(0, 16))}`);
     const length = Number(lengthText);
-    if (length > this.settings.maxHeaderBytes) return this.fail(`headers of ${length} bytes exceed maxHeaderBytes (${this.settings.maxHeaderBytes})`);
+    const cap = 16 * this.settings.limits.maxHeaderBytes;
+    if (length > cap) return this.fail(`a header netstring of ${length} bytes exceeds 16 × maxHeaderBytes (${cap})`);
     const end = colon + 1 + length;
     if (this.header.length < end + 1) return;
     if (this.header[end] !== 0x2c) return this.fail('the header netstring does not end with ","');
@@ -131,8 +215,12 @@ class SCGIConnection implements TrackedConnection {
     this.started = true;
     this.remaining = Number(pairs[0]![1].toString('latin1'));
     this.input = new InputQueue(() => this.flow());
+    const limits = this.settings.limits;
+    if (headerBytesOf(pairs) > limits.maxHeaderBytes) return this.answerEarly(431, limitMessages.headers(limits));
+    if ((declaredLength(pairs[0]![1].toString('latin1')) ?? 0) > limits.maxBodyBytes) return this.answerEarly(413, limitMessages.body(limits));
     if (this.remaining === 0) this.input.end();
     else if (rest.length) this.feed(rest);
+    this.lastActivity = performance.now();
     void this.run(pairs, this.input);
   }
 
@@ -172,16 +260,21 @@ class SCGIConnection implements TrackedConnection {
     let head: Buffer | undefined;
     const sink: ResponseSink = {
       sendHeaders: (status, headers, contentLength) => {
+        this.lastActivity = performance.now();
         head = cgiResponseHead(status, headers, contentLength);
       },
       write: async (chunk) => {
         if (signal.aborted) return;
         const data = head ? Buffer.concat([head, chunk]) : chunk;
         head = undefined;
+        this.responded = true;
+        this.lastActivity = performance.now();
         if (!this.socket.write(data) && !signal.aborted) await new Promise<void>((resolve) => { this.drainWaiter = resolve; });
+        this.lastActivity = performance.now();
       },
       end: async () => {
         if (signal.aborted) return;
+        this.responded = true;
         if (head) this.socket.end(head);
         else this.socket.end();
         head = undefined;
@@ -206,8 +299,9 @@ class SCGIConnection implements TrackedConnection {
  * await serveSCGI(app, { port: 4000 });   // nginx: scgi_pass 127.0.0.1:4000; include scgi_params;
  */
 export async function serveSCGI(app: Application, options: SCGIServerOptions = {}): Promise<RunningServer> {
-  const settings = {
-    maxHeaderBytes: options.maxHeaderBytes ?? 256 * 1024,
+  const limits = resolveLimits(options);
+  const settings: SCGISettings = {
+    limits,
     inputHighWaterBytes: options.inputHighWaterBytes ?? 64 * 1024,
     multithread: options.multithread ?? false,
     multiprocess: options.multiprocess ?? environFlags().multiprocess,
@@ -217,7 +311,15 @@ export async function serveSCGI(app: Application, options: SCGIServerOptions = {
   const gateway = await listenGateway(
     'scgi',
     target,
-    { maxConnections: options.maxConnections ?? 1024, shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000 },
+    {
+      maxConnections: limits.maxConnections,
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000,
+      sweepMs: sweepIntervalMs(limits),
+      refuse: (socket) => {
+        socket.resume();
+        socket.end(cgiErrorResponse('503 Service Unavailable', limitMessages.overloaded(limits)));
+      },
+    },
     (socket) => new SCGIConnection(socket, app, settings),
   );
   return { url: gateway.url, close: gateway.close };

@@ -90,6 +90,12 @@ export function conformanceApp(onClose: (token: string) => void): Application {
         },
       };
     }
+    if (path === '/hang') {
+      // never answers (the gateway's timeoutMs answers 504); bounded: gives up after 20 s
+      await new Promise((resolve) => setTimeout(resolve, 20_000).unref());
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      return [Buffer.from('too late\n')];
+    }
     startResponse('404 Not Found', [['Content-Type', 'text/plain']]);
     return [Buffer.from(`not found: ${path}\n`)];
   };

@@ -29,14 +29,18 @@ export function send(base: string, path: string, options: WireRequest = {}, time
     const headers: Record<string, string | string[]> = {};
     for (const [n, v] of options.headers ?? []) headers[n] = v;
     if (Buffer.isBuffer(options.body)) headers['Content-Length'] = String(options.body.length);
+    // A server that refuses a body (413) may answer and close before the body is all sent: the
+    // answer counts even when the upload then fails (EPIPE, ECONNRESET).
+    let answer: WireResponse | undefined;
     const req = httpRequest({ host: url.hostname, port: url.port, method: options.method ?? 'GET', path, headers, agent: false, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
+      answer = { status: res.statusCode!, reason: res.statusMessage ?? '', headers: pairs(res), body: Buffer.alloc(0) };
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, reason: res.statusMessage ?? '', headers: pairs(res), body: Buffer.concat(chunks) }));
-      res.on('error', reject);
+      res.on('end', () => resolve({ ...answer!, body: Buffer.concat(chunks) }));
+      res.on('error', (error) => (answer ? resolve({ ...answer, body: Buffer.concat(chunks) }) : reject(error)));
     });
     req.on('timeout', () => req.destroy(new Error(`Request ${path} timed out after ${timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('error', (error) => (answer ? resolve(answer) : reject(error)));
     if (Array.isArray(options.body)) for (const chunk of options.body) req.write(chunk);
     else if (options.body) req.write(options.body);
     req.end();

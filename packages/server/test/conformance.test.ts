@@ -31,13 +31,25 @@ interface Target {
   abort(path: string): Promise<void>;
   /** Tokens of /abort bodies whose close() ran. */
   closedTokens(): Promise<string[]>;
+  /**
+   * The limits (limits.ts) this target's gateway enforces, set to {@link LIMITS}: the HTTP server,
+   * FastCGI and SCGI enforce all of them; CGI only the body size (the web server owns the rest);
+   * the in-process TestClient none.
+   */
+  limits: Array<'body' | 'headers' | 'timeout'>;
   /** Documented front-server differences. */
   differences: {
     /** The front server drops the Content-Length the gateway sent (and uses chunked coding for GET, nothing for HEAD). */
     dropsContentLength?: boolean;
+    /** The front server answers a `%00` in the path with its own 404 (Apache's ap_unescape_url); the request never reaches the gateway. */
+    refusesNul404?: boolean;
   };
   stop(): Promise<void>;
 }
+
+/** The limits every gateway under test is given (the same numbers everywhere). */
+const LIMITS = { maxBodyBytes: 400_000, timeoutMs: 3_000 };
+const ALL_LIMITS: Target['limits'] = ['body', 'headers', 'timeout'];
 
 const closedInProcess: string[] = [];
 /** Every gateway runs the app inside the validator, so the environ each one builds is checked too. */
@@ -47,7 +59,7 @@ function testClientTarget(): Target {
   const root = new TestClient(app, { throwErrors: false, validate: false });
   const mountedClient = new TestClient(app, { throwErrors: false, validate: false, scriptName: '/mount' });
   return {
-    name: 'TestClient', prefix: '', mount: '/mount', differences: {},
+    name: 'TestClient', prefix: '', mount: '/mount', limits: [], differences: {},
     async request(path, options = {}) {
       const client = path.startsWith('/mount/') ? mountedClient : root;
       const body = Array.isArray(options.body)
@@ -70,9 +82,9 @@ function testClientTarget(): Target {
 }
 
 async function httpTarget(): Promise<Target> {
-  const server = await serve(mounted('/mount', app), { port: 0, accessLog: false });
+  const server = await serve(mounted('/mount', app), { port: 0, accessLog: false, ...LIMITS });
   return {
-    name: 'HTTP server', prefix: '', mount: '/mount', differences: {},
+    name: 'HTTP server', prefix: '', mount: '/mount', limits: ALL_LIMITS, differences: {},
     request: (path, options) => send(server.url, path, options),
     abort: async (path) => { await sendAndAbort(server.url, path, 32 * 1024); },
     closedTokens: async () => closedInProcess,
@@ -81,7 +93,8 @@ async function httpTarget(): Promise<Target> {
 }
 
 async function nginxTarget(protocol: 'fastcgi' | 'scgi'): Promise<Target> {
-  const gateway = protocol === 'fastcgi' ? await serveFastCGI(app, { port: 0 }) : await serveSCGI(app, { port: 0 });
+  const log = { write: () => undefined }; // limit answers are logged; the cases check them
+  const gateway = protocol === 'fastcgi' ? await serveFastCGI(app, { port: 0, log, ...LIMITS }) : await serveSCGI(app, { port: 0, log, ...LIMITS });
   const upstream = gateway.url.replace(/^\w+:\/\//, '');
   const p = protocol;
   const block = `server { listen 127.0.0.1:{{PORT}};
@@ -96,7 +109,7 @@ async function nginxTarget(protocol: 'fastcgi' | 'scgi'): Promise<Target> {
     throw error;
   }
   return {
-    name: `nginx → ${protocol === 'fastcgi' ? 'FastCGI' : 'SCGI'}`, prefix: '', mount: '/mount', differences: {},
+    name: `nginx → ${protocol === 'fastcgi' ? 'FastCGI' : 'SCGI'}`, prefix: '', mount: '/mount', limits: ALL_LIMITS, differences: {},
     request: (path, options) => send(nginx.url, path, options),
     abort: async (path) => { await sendAndAbort(nginx.url, path, 32 * 1024); },
     closedTokens: async () => closedInProcess,
@@ -106,7 +119,7 @@ async function nginxTarget(protocol: 'fastcgi' | 'scgi'): Promise<Target> {
 
 /** Apache httpd with mod_proxy_fcgi in front of serveFastCGI, mounted at /mount. */
 async function apacheFcgiTarget(): Promise<Target> {
-  const gateway = await serveFastCGI(app, { port: 0 });
+  const gateway = await serveFastCGI(app, { port: 0, log: { write: () => undefined }, ...LIMITS });
   const upstream = gateway.url.replace(/^\w+:\/\//, '');
   let apache: ApachePeer;
   try {
@@ -124,7 +137,7 @@ ProxyFCGISetEnvIf "true" SCRIPT_NAME "/mount"
   }
   return {
     // Like mod_cgid, Apache 2.4 drops the backend's Content-Length (fastcgi.test.ts shows the gateway sends it).
-    name: 'Apache httpd → FastCGI', prefix: '/mount', mount: '/mount', differences: { dropsContentLength: true },
+    name: 'Apache httpd → FastCGI', prefix: '/mount', mount: '/mount', limits: ALL_LIMITS, differences: { dropsContentLength: true, refusesNul404: true },
     request: (path, options) => send(apache.url, path, options),
     abort: async (path) => { await sendAndAbort(apache.url, path, 32 * 1024); },
     closedTokens: async () => closedInProcess,
@@ -151,7 +164,7 @@ async function bundleCgiProgram(outfile: string): Promise<void> {
   const { build } = await import('esbuild');
   await build({
     stdin: {
-      contents: `import { runCgi } from './src/cgi.ts';\nimport app from './test/conformance-app.ts';\nawait runCgi(app);\n`,
+      contents: `import { runCgi } from './src/cgi.ts';\nimport app from './test/conformance-app.ts';\nawait runCgi(app, { maxBodyBytes: ${LIMITS.maxBodyBytes} });\n`,
       resolveDir: join(repo, 'packages/server'),
       loader: 'ts',
       sourcefile: 'cgi-entry.ts',
@@ -192,7 +205,7 @@ async function apacheTarget(): Promise<Target> {
   await chmod(script, 0o755);
   return {
     // Apache 2.4 mod_cgid ignores a CGI script's Content-Length (cgi.test.ts shows runCgi sends it).
-    name: 'Apache httpd → CGI', prefix: '/cgi/app.cgi', mount: '/cgi/app.cgi', differences: { dropsContentLength: true },
+    name: 'Apache httpd → CGI', prefix: '/cgi/app.cgi', mount: '/cgi/app.cgi', limits: ['body'], differences: { dropsContentLength: true, refusesNul404: true },
     request: (path, options) => send(apache.url, path, options),
     abort: async (path) => { await sendAndAbort(apache.url, path, 32 * 1024); },
     closedTokens: async () => (await readdir(closes.dir)).map((f) => f.replace(/^closed-/, '')),
@@ -288,6 +301,44 @@ describe.each(targets)('conformance: %s', (_name, start) => {
     expect(header(res, 'content-type')).toEqual(['text/plain; charset=utf-8']);
     expect(res.body.length).toBe(0);
   });
+
+  it('NUL and dot segments in the path get 400, before the application', async () => {
+    for (const path of ['/environ/a%00b', '/environ/a/../b', '/environ/a/%2e%2E/b', '/environ/%2E/b']) {
+      const res = await t.request(`${t.prefix}${path}`);
+      expect([path, res.status]).toEqual([path, path.includes('%00') && t.differences.refusesNul404 ? 404 : 400]);
+      expect(res.body.toString()).not.toContain('"PATH_INFO"');
+    }
+  });
+
+  it('limit: a body over maxBodyBytes gets 413 (Content-Length), one under it is served', async () => {
+    if (!t.limits.includes('body')) return;
+    const over = await t.request(`${t.prefix}/echo`, { method: 'POST', body: Buffer.alloc(LIMITS.maxBodyBytes + 100_000, 0x61) });
+    expect([over.status, over.reason]).toEqual([413, 'Content Too Large']);
+    expect(over.body.toString()).toBe(`Request body is larger than ${LIMITS.maxBodyBytes} bytes\n`);
+    const under = await t.request(`${t.prefix}/echo`, { method: 'POST', body: Buffer.alloc(LIMITS.maxBodyBytes, 0x61) });
+    expect(JSON.parse(under.body.toString()).length).toBe(LIMITS.maxBodyBytes);
+  });
+
+  it('limit: a chunked body that grows over maxBodyBytes gets 413', async () => {
+    if (!t.limits.includes('body')) return;
+    const chunks = Array.from({ length: 10 }, () => Buffer.alloc(50_000, 0x62));
+    const over = await t.request(`${t.prefix}/echo`, { method: 'POST', body: chunks });
+    expect(over.status).toBe(413);
+  });
+
+  it('limit: request headers over maxHeaderBytes (16 KiB) get 431', async () => {
+    if (!t.limits.includes('headers')) return;
+    const big: Array<[string, string]> = [['X-A', 'a'.repeat(6000)], ['X-B', 'b'.repeat(6000)], ['X-C', 'c'.repeat(6000)]];
+    const res = await t.request(`${t.prefix}/hello`, { headers: big });
+    expect(res.status).toBe(431);
+  });
+
+  it('limit: an application that does not answer within timeoutMs gets 504', async () => {
+    if (!t.limits.includes('timeout')) return;
+    const res = await t.request(`${t.prefix}/hang`);
+    expect([res.status, res.reason]).toEqual([504, 'Gateway Timeout']);
+    expect(res.body.toString()).toBe(`The application did not respond within ${LIMITS.timeoutMs} ms\n`);
+  }, 30_000);
 
   it('a client that goes away: the body is closed', async () => {
     const token = `t${Date.now()}`;

@@ -7,6 +7,9 @@ import { sep } from 'node:path';
  * control character, and a "/" (PATH_INFO is percent-decoded, so "%2f" cannot be told apart from
  * a separator once decoded — the segment walk never produces one, a caller-built segment might).
  * Invalid UTF-8 (overlong forms such as "%c0%ae") never gets here: servers answer 400 before.
+ * Dot segments and NUL are also refused by every Stackware gateway (400, packages/gateway/SPEC.md);
+ * they stay here as defence in depth, since the URL parser can be mounted where the environ was
+ * not built by a Stackware gateway, and a file path is where a missed traversal costs the most.
  */
 export function unsafeSegmentReason(segment: string): string | undefined {
   if (segment === '.' || segment === '..') return 'a dot segment';

@@ -132,15 +132,11 @@ const CASES: Case[] = [
  * Intended differences, each with its justification. Key: case name. Value: what each side answers.
  */
 const DIFFERENCES: Record<string, { stackware: number; nginx: number; why: string }> = {
-  'dot-dot above root': { stackware: 404, nginx: 400, why: 'nginx rejects a path that climbs above "/" as malformed; urlParser never resolves dot segments and answers every refused path alike with 404, revealing nothing' },
-  'encoded dot-dot above root': { stackware: 404, nginx: 400, why: 'same as "dot-dot above root": nginx decodes %2e then normalises' },
-  'encoded slash dot-dot': { stackware: 404, nginx: 400, why: 'same as "dot-dot above root"' },
-  'dot-dot inside the root': { stackware: 404, nginx: 200, why: 'nginx normalises /docs/../hello.txt to /hello.txt; urlParser, like Werkzeug and Paste, refuses dot segments instead of resolving them (clients normalise before sending; a raw ".." is an attack or a bug)' },
+  'dot-dot inside the root': { stackware: 400, nginx: 200, why: 'nginx normalises /docs/../hello.txt to /hello.txt; every Stackware gateway answers a dot segment 400 (packages/gateway/SPEC.md), like Werkzeug and Paste refusing dot segments instead of resolving them (clients normalise before sending; a raw ".." is an attack or a bug). Above the root, nginx answers 400 too' },
   'overlong UTF-8 dots': { stackware: 400, nginx: 404, why: 'the Stackware server rejects a path that is not valid UTF-8 (DESIGN.md: PATH_INFO is UTF-8); nginx passes the bytes to the file system, which has no such file' },
   'directory without index': { stackware: 404, nginx: 403, why: 'nginx answers 403 for a directory it may not list; urlParser answers 404 (listing is off by default), as for every refused resource' },
   'range garbage': { stackware: 200, nginx: 416, why: 'RFC 9110 §14.2 lets a server ignore or reject an invalid Range; urlParser (range-parser) ignores it and sends the whole file, which every client can use' },
   'range on empty file': { stackware: 416, nginx: 200, why: 'RFC 9110 §14.1.1: on a zero-length representation "bytes=0-" is unsatisfiable, so 416 with "Content-Range: bytes */0"; nginx skips range handling for empty files' },
-  NUL: { stackware: 404, nginx: 400, why: 'nginx rejects a decoded NUL as a bad request; urlParser refuses the segment with the same 404 as every other refused path' },
   'symlink inside the root': { stackware: 200, nginx: 404, why: 'urlParser checks where a link points (realpath inside the root) and serves links that stay inside; nginx\'s disable_symlinks refuses every link (try_files then falls through to =404). Links out of the root: both 404 — without disable_symlinks nginx would serve their targets, which is why urlParser refuses them by default' },
   'POST to a static file': { stackware: 405, nginx: 405, why: 'same status; listed because nginx sends no Allow header (urlParser sends "Allow: GET, HEAD" as RFC 9110 §15.5.6 requires)' },
 };

@@ -3,7 +3,7 @@
  * request (several at once when the client multiplexes), and writes STDOUT/STDERR/END_REQUEST.
  */
 import type { Socket } from 'node:net';
-import { BadRequestError, ClientDisconnectedError, createInput, runApplication, type Application, type ErrorStream, type ResponseSink } from '@stackware/gateway';
+import { BadRequestError, ClientDisconnectedError, HTTPError, createInput, runApplication, type Application, type ErrorStream, type ResponseSink } from '@stackware/gateway';
 import {
   FCGI_KEEP_CONN, FastCGIProtocolError, ProtocolStatus, RecordParser, RecordType, Role,
   decodeBeginRequest, decodeNameValuePairs, encodeEndRequest, encodeNameValuePairs, encodeRecord, encodeStream, encodeUnknownType,
@@ -14,10 +14,10 @@ import { ResponseSignal } from '../response-signal.js';
 import { environFromCgi } from '../cgi-environ.js';
 import { cgiErrorResponse, cgiResponseHead } from '../cgi-response.js';
 import type { TrackedConnection } from './listener.js';
+import { checkProgress, declaredLength, limitAnswer, limitMessages, type LimitStatus, type Limits, type RequestProgress } from '../limits.js';
 
 /** Limits and flags a connection works with (resolved options of serveFastCGI). */
 export interface FastCGIConnectionSettings {
-  maxConnections: number;
   maxRequestsPerConnection: number;
   multiplex: boolean;
   maxParamsBytes: number;
@@ -26,12 +26,14 @@ export interface FastCGIConnectionSettings {
   multiprocess: boolean;
   /** Where the gateway reports protocol errors and errors outside any request. */
   log: ErrorStream;
+  /** The limits every gateway shares (limits.ts). */
+  limits: Limits;
 }
 
 /** Output waiting in the socket beyond which the connection stops reading. */
 const OUTPUT_BACKLOG_BYTES = 1024 * 1024;
 
-interface FcgiRequest {
+interface FcgiRequest extends RequestProgress {
   id: number;
   keepConn: boolean;
   params: Buffer[];
@@ -43,6 +45,47 @@ interface FcgiRequest {
   signal: ResponseSignal;
   /** Set when the client sent ABORT_REQUEST (as opposed to the connection going away). */
   abortedByClient: boolean;
+  /** True once STDOUT bytes of the response were sent: an early answer can no longer replace it. */
+  responded: boolean;
+  /** True while a response write waits for the client to take bytes. */
+  drainWaiting: boolean;
+}
+
+/**
+ * The size a request's headers would have on the wire (request line + `Name: value` lines), from
+ * its CGI variables: what maxHeaderBytes limits, so that FastCGI/SCGI answer 431 where HTTP does.
+ */
+export function headerBytesOf(variables: ReadonlyArray<readonly [string, Uint8Array]>): number {
+  let total = 0;
+  for (const [name, value] of variables) {
+    if (name.startsWith('HTTP_')) total += name.length - 5 + 4 + value.byteLength;
+    else if (name === 'REQUEST_URI' || name === 'REQUEST_METHOD' || name === 'SERVER_PROTOCOL' || name === 'CONTENT_LENGTH' || name === 'CONTENT_TYPE') total += value.byteLength + 4;
+  }
+  return total;
+}
+
+/**
+ * A connection over maxConnections, refused gracefully (FastCGI spec §5.5): its first
+ * BEGIN_REQUEST gets END_REQUEST with FCGI_OVERLOADED, then the connection closes.
+ */
+export function refuseOverloaded(socket: Socket): void {
+  const parser = new RecordParser();
+  let answered = false;
+  socket.on('data', (chunk: Buffer) => {
+    if (answered) return;
+    let records: FcgiRecord[];
+    try {
+      records = parser.push(chunk);
+    } catch {
+      socket.destroy();
+      return;
+    }
+    const begin = records.find((record) => record.type === RecordType.BEGIN_REQUEST);
+    if (!begin) return;
+    answered = true;
+    socket.end(encodeEndRequest(begin.requestId, 0, ProtocolStatus.OVERLOADED));
+  });
+  socket.on('end', () => socket.end());
 }
 
 /**
@@ -58,13 +101,18 @@ export class FastCGIConnection implements TrackedConnection {
   private corked = false;
   private closed = false;
   private drainWaiters: Array<() => void> = [];
+  /** Last time bytes arrived or a request finished (performance.now() ms): idle and half-sent-record timeouts. */
+  private lastActivity = performance.now();
 
   constructor(
     private readonly socket: Socket,
     private readonly app: Application,
     private readonly settings: FastCGIConnectionSettings,
   ) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.lastActivity = performance.now();
+      this.onData(chunk);
+    });
     socket.on('drain', () => {
       this.wakeWriters();
       this.updateFlow();
@@ -86,6 +134,61 @@ export class FastCGIConnection implements TrackedConnection {
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  get idle(): boolean {
+    return this.requests.size === 0 && this.parser.pendingBytes === 0;
+  }
+
+  /**
+   * The timeouts (limits.ts): an idle connection is closed after keepAliveTimeoutMs; a half-sent
+   * record (between requests) or PARAMS that do not complete within headersTimeoutMs close the
+   * connection or answer 408; a running request is held to requestTimeoutMs, clientTimeoutMs
+   * (408) and timeoutMs (504) by {@link checkProgress}.
+   */
+  sweep(now: number): void {
+    if (this.closed) return;
+    const limits = this.settings.limits;
+    if (this.requests.size === 0) {
+      if (this.parser.pendingBytes > 0) {
+        if (limits.headersTimeoutMs > 0 && now - this.lastActivity > limits.headersTimeoutMs && !this.socket.isPaused()) {
+          this.protocolError(`a record was half sent and nothing more came within ${limits.headersTimeoutMs} ms (headersTimeoutMs)`);
+        }
+      } else if (limits.keepAliveTimeoutMs > 0 && now - this.lastActivity > limits.keepAliveTimeoutMs) {
+        this.socket.destroySoon();
+      }
+      return;
+    }
+    for (const request of this.requests.values()) {
+      if (!request.started) {
+        if (limits.headersTimeoutMs > 0 && now - request.requestStarted! > limits.headersTimeoutMs) this.answerEarly(request, 408, `The request headers did not arrive within ${limits.headersTimeoutMs} ms`);
+        continue;
+      }
+      request.waitingOnClient = request.input.consumerWaiting || request.drainWaiting;
+      if (request.input.lastActivity > request.lastActivity) request.lastActivity = request.input.lastActivity;
+      const trip = checkProgress(request, now, limits);
+      if (trip) this.answerEarly(request, trip.code, trip.message);
+    }
+  }
+
+  /**
+   * The gateway answers a request by itself (limits.ts renders the answer): before the response
+   * started, STDOUT carries the answer and END_REQUEST follows; after, the response is broken off.
+   * The application is stopped (its body closed) and its input fails with an HTTPError.
+   */
+  private answerEarly(request: FcgiRequest, code: LimitStatus, message: string): void {
+    if (request.finished) return;
+    const answer = limitAnswer(code, message);
+    this.settings.log.write(`FastCGI: request ${request.id}: ${answer.status}: ${message}\n`);
+    request.signal.abort();
+    if (!request.input.done) request.input.fail(new HTTPError(code, message));
+    if (request.responded) {
+      if (this.requests.size <= 1) this.socket.destroy();
+      else this.finish(request, 1, ProtocolStatus.REQUEST_COMPLETE);
+      return;
+    }
+    this.send(encodeStream(RecordType.STDOUT, request.id, cgiErrorResponse(answer.status, message)));
+    this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE, true);
   }
 
   private onClose(): void {
@@ -188,8 +291,13 @@ export class FastCGIConnection implements TrackedConnection {
         request.params.push(content);
         return;
       case RecordType.STDIN:
-        if (content.length === 0) request.input.end();
-        else request.input.push(content);
+        if (content.length === 0) {
+          request.requestComplete = true;
+          request.input.end();
+        } else {
+          request.input.push(content);
+          if (request.input.receivedBytes > this.settings.limits.maxBodyBytes) this.answerEarly(request, 413, limitMessages.body(this.settings.limits));
+        }
         return;
       case RecordType.ABORT_REQUEST:
         request.abortedByClient = true;
@@ -204,8 +312,8 @@ export class FastCGIConnection implements TrackedConnection {
 
   private getValuesResult(content: Buffer): Buffer {
     const known = new Map<string, string>(Object.entries({
-      FCGI_MAX_CONNS: String(this.settings.maxConnections),
-      FCGI_MAX_REQS: String(this.settings.multiplex ? this.settings.maxConnections * this.settings.maxRequestsPerConnection : this.settings.maxConnections),
+      FCGI_MAX_CONNS: String(this.settings.limits.maxConnections),
+      FCGI_MAX_REQS: String(this.settings.multiplex ? this.settings.limits.maxConnections * this.settings.maxRequestsPerConnection : this.settings.limits.maxConnections),
       FCGI_MPXS_CONNS: this.settings.multiplex ? '1' : '0',
     }));
     const answer: Array<[string, string]> = [];
@@ -226,9 +334,11 @@ export class FastCGIConnection implements TrackedConnection {
       if (!keepConn && this.requests.size === 0) this.socket.end();
       return;
     }
+    const now = performance.now();
     const request: FcgiRequest = {
       id: requestId, keepConn, params: [], paramsBytes: 0, started: false, finished: false, usedStderr: false,
       input: new InputQueue(() => this.updateFlow()), signal: new ResponseSignal(), abortedByClient: false,
+      responded: false, drainWaiting: false, lastActivity: now, waitingOnClient: false, requestStarted: now, requestComplete: false,
     };
     this.requests.set(requestId, request);
   }
@@ -243,6 +353,7 @@ export class FastCGIConnection implements TrackedConnection {
     records.push(encodeEndRequest(request.id, appStatus, protocolStatus));
     this.send(Buffer.concat(records));
     this.requests.delete(request.id);
+    this.lastActivity = performance.now();
     if (!request.input.done) request.input.fail(new ClientDisconnectedError());
     this.updateFlow();
     if (this.requests.size === 0 && (!request.keepConn || this.draining || this.readEnded)) this.socket.end();
@@ -272,17 +383,35 @@ export class FastCGIConnection implements TrackedConnection {
       throw new FastCGIProtocolError(`Malformed PARAMS for request ${request.id}: ${(error as Error).message}`);
     }
     request.params = [];
+    const limits = this.settings.limits;
+    if (headerBytesOf(variables) > limits.maxHeaderBytes) {
+      this.answerEarly(request, 431, limitMessages.headers(limits));
+      return;
+    }
+    const length = declaredLength(variables.findLast(([name]) => name === 'CONTENT_LENGTH')?.[1].toString('latin1'));
+    if (length !== undefined && length > limits.maxBodyBytes) {
+      this.answerEarly(request, 413, limitMessages.body(limits));
+      return;
+    }
+    request.lastActivity = performance.now();
     void this.run(request, variables);
   }
 
   private waitForDrain(request: FcgiRequest): Promise<void> {
     if (this.closed || request.signal.aborted || !this.socket.writableNeedDrain) return Promise.resolve();
+    request.drainWaiting = true;
+    request.lastActivity = performance.now();
     return new Promise<void>((resolve) => {
-      const onAbort = () => resolve();
+      const done = () => {
+        request.drainWaiting = false;
+        request.lastActivity = performance.now();
+        resolve();
+      };
+      const onAbort = () => done();
       request.signal.addEventListener('abort', onAbort);
       this.drainWaiters.push(() => {
         request.signal.removeEventListener('abort', onAbort);
-        resolve();
+        done();
       });
     });
   }
@@ -291,8 +420,7 @@ export class FastCGIConnection implements TrackedConnection {
     const errors = this.errorsFor(request);
     let environ;
     try {
-      const declared = variables.findLast(([name]) => name === 'CONTENT_LENGTH')?.[1].toString('latin1');
-      const length = declared && /^\d+$/.test(declared) ? Number(declared) : undefined;
+      const length = declaredLength(variables.findLast(([name]) => name === 'CONTENT_LENGTH')?.[1].toString('latin1'));
       environ = environFromCgi(variables, {
         input: createInput(request.input, length),
         errors,
@@ -312,16 +440,20 @@ export class FastCGIConnection implements TrackedConnection {
     let head: Buffer | undefined;
     const sink: ResponseSink = {
       sendHeaders: (status, headers, contentLength) => {
+        request.lastActivity = performance.now();
         head = cgiResponseHead(status, headers, contentLength);
       },
       write: async (chunk) => {
         if (request.signal.aborted) return;
         const data = head ? Buffer.concat([head, chunk]) : chunk;
         head = undefined;
+        request.responded = true;
+        request.lastActivity = performance.now();
         if (!this.send(encodeStream(RecordType.STDOUT, request.id, data))) await this.waitForDrain(request);
       },
       end: async () => {
         if (request.signal.aborted) return;
+        request.responded = true;
         if (head) this.send(encodeStream(RecordType.STDOUT, request.id, head));
         head = undefined;
         this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE, true);

@@ -2,6 +2,12 @@ import type { Application, FactoryOptions, ServerFactory } from '@stackware/gate
 import { serveFastCGI, type FastCGIServerOptions } from './serve.js';
 import { serveSCGI, type SCGIServerOptions } from '../scgi.js';
 
+/** The deploy-file types of the limits every gateway takes (limits.ts). */
+const LIMIT_OPTION_TYPES = {
+  maxBodyBytes: 'number', maxHeaderBytes: 'number', headersTimeoutMs: 'number', clientTimeoutMs: 'number', requestTimeoutMs: 'number',
+  timeoutMs: 'number', keepAliveTimeoutMs: 'number', maxConnections: 'number',
+} as const;
+
 /**
  * The deploy-file server factory for FastCGI (`use = "@stackware/server#fastcgi"`):
  * ```toml
@@ -16,7 +22,7 @@ export const fastcgiServerFactory: ServerFactory = Object.assign(
   {
     description: 'FastCGI 1.0 responder (nginx fastcgi_pass, Apache mod_proxy_fcgi): TCP or Unix socket, multiplexing, backpressure',
     optionTypes: {
-      host: 'string', port: 'number', socket: 'string', maxConnections: 'number', maxRequestsPerConnection: 'number', multiplex: 'boolean',
+      host: 'string', port: 'number', socket: 'string', ...LIMIT_OPTION_TYPES, maxRequestsPerConnection: 'number', multiplex: 'boolean',
       maxParamsBytes: 'number', inputHighWaterBytes: 'number', shutdownTimeoutMs: 'number', multithread: 'boolean', multiprocess: 'boolean',
     },
   } as const,
@@ -31,7 +37,7 @@ export const scgiServerFactory: ServerFactory = Object.assign(
   {
     description: 'SCGI server (nginx scgi_pass): TCP or Unix socket, backpressure',
     optionTypes: {
-      host: 'string', port: 'number', socket: 'string', maxConnections: 'number', maxHeaderBytes: 'number',
+      host: 'string', port: 'number', socket: 'string', ...LIMIT_OPTION_TYPES,
       inputHighWaterBytes: 'number', shutdownTimeoutMs: 'number', multithread: 'boolean', multiprocess: 'boolean',
     },
   } as const,

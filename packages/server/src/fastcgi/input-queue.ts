@@ -10,6 +10,12 @@ export class InputQueue implements AsyncIterable<Uint8Array> {
   private failure: Error | undefined;
   /** Bytes received and not yet taken by the application. */
   queuedBytes = 0;
+  /** Bytes received in all (for maxBodyBytes). */
+  receivedBytes = 0;
+  /** True while the consumer waits for bytes the client has not sent: the gateway waits on the client. */
+  consumerWaiting = false;
+  /** Last time bytes arrived, were taken, or the consumer began to wait (performance.now() ms). */
+  lastActivity = performance.now();
 
   /** @param onDrained called after the consumer took a chunk (the owner may resume its socket). */
   constructor(private readonly onDrained: () => void = () => {}) {}
@@ -18,6 +24,8 @@ export class InputQueue implements AsyncIterable<Uint8Array> {
     if (this.ended || this.failure || chunk.byteLength === 0) return;
     this.chunks.push(chunk);
     this.queuedBytes += chunk.byteLength;
+    this.receivedBytes += chunk.byteLength;
+    this.lastActivity = performance.now();
     this.wake();
   }
 
@@ -53,12 +61,20 @@ export class InputQueue implements AsyncIterable<Uint8Array> {
       const chunk = this.chunks.shift();
       if (chunk) {
         this.queuedBytes -= chunk.byteLength;
+        this.lastActivity = performance.now();
         this.onDrained();
         yield chunk;
         continue;
       }
       if (this.ended) return;
-      await new Promise<void>((resolve) => { this.waiting = { resolve }; });
+      this.consumerWaiting = true;
+      this.lastActivity = performance.now();
+      try {
+        await new Promise<void>((resolve) => { this.waiting = { resolve }; });
+      } finally {
+        this.consumerWaiting = false;
+        this.lastActivity = performance.now();
+      }
     }
   }
 }

@@ -14,15 +14,30 @@ export interface TrackedConnection {
   drain(): void;
   /** Break the connection off now. */
   destroy(): void;
+  /** True when no request is in progress (nothing sent yet, or between keep-alive requests): the first to go when connections run out. */
+  readonly idle: boolean;
+  /** Applies the timeouts at `now` (performance.now() ms): called by the listener's single sweep timer. */
+  sweep(now: number): void;
 }
 
 /** Options of {@link listenGateway}. */
 export interface ListenOptions {
-  /** Connections over this number are closed at once (default 1024). */
+  /** Connections the gateway serves at once (default 1024): over it, the oldest idle connection is closed to make room, else the new one is refused. */
   maxConnections: number;
   /** How long `close()` waits for busy connections before breaking them off, in ms (default 5000). */
   shutdownTimeoutMs: number;
+  /** How often the connections' timeouts are checked, in ms ({@link sweepIntervalMs}). */
+  sweepMs: number;
+  /**
+   * A connection over maxConnections when none is idle: refuse it gracefully (FastCGI answers
+   * FCGI_OVERLOADED, SCGI 503) and close it. At most {@link MAX_REFUSING} are refused at once;
+   * beyond that they are closed at once.
+   */
+  refuse(socket: Socket): void;
 }
+
+/** Connections being refused at once (over maxConnections); more are closed without an answer. */
+export const MAX_REFUSING = 64;
 
 /** A listening gateway: `url`, and a graceful `close()`. */
 export interface ListeningGateway {
@@ -53,10 +68,33 @@ export async function listenGateway(
   onConnection: (socket: Socket) => TrackedConnection,
 ): Promise<ListeningGateway> {
   const connections = new Set<TrackedConnection>();
+  let refusing = 0;
   const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     if (connections.size >= options.maxConnections) {
-      socket.destroy();
-      return;
+      // Make room by closing the oldest idle connection (an idle flood must not lock out a good client).
+      let evicted: TrackedConnection | undefined;
+      for (const connection of connections) {
+        if (connection.idle) {
+          evicted = connection;
+          break;
+        }
+      }
+      if (evicted) {
+        connections.delete(evicted);
+        evicted.destroy();
+      } else if (refusing < MAX_REFUSING) {
+        refusing++;
+        socket.once('close', () => refusing--);
+        socket.on('error', () => socket.destroy());
+        const timer = setTimeout(() => socket.destroy(), Math.max(1000, options.sweepMs * 4));
+        timer.unref();
+        socket.once('close', () => clearTimeout(timer));
+        options.refuse(socket);
+        return;
+      } else {
+        socket.destroy();
+        return;
+      }
     }
     const tracked = onConnection(socket);
     connections.add(tracked);
@@ -86,6 +124,12 @@ export async function listenGateway(
   } catch (error) {
     throw new Error(`Cannot listen on ${path ?? `${host}:${port}`}: ${(error as Error).message}`, { cause: error });
   }
+  const sweeper = setInterval(() => {
+    const now = performance.now();
+    for (const connection of connections) connection.sweep(now);
+  }, options.sweepMs);
+  sweeper.unref();
+  server.once('close', () => clearInterval(sweeper));
   const address = server.address();
   const url = path !== undefined ? `unix:${path}` : `${scheme}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
 

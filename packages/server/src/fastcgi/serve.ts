@@ -5,19 +5,21 @@
 import type { Application, ErrorStream, RunningServer } from '@stackware/gateway';
 import { stderrErrors } from '@stackware/gateway';
 import { environFlags } from '../environ-flags.js';
-import { FastCGIConnection } from './connection.js';
+import { FastCGIConnection, refuseOverloaded } from './connection.js';
+import { resolveLimits, sweepIntervalMs, type LimitOptions } from '../limits.js';
 import { listenGateway, type ListenTarget } from './listener.js';
 
 /**
  * Options of {@link serveFastCGI}. Defaults:
  * `host` "127.0.0.1", `port` 9000 (or `socket`: a Unix socket path instead),
- * `maxConnections` 1024, `maxRequestsPerConnection` 64, `multiplex` true,
+ * the limits and timeouts of every gateway ({@link LimitOptions}: maxBodyBytes → 413,
+ * maxHeaderBytes → 431, headersTimeoutMs, clientTimeoutMs, requestTimeoutMs → 408, timeoutMs →
+ * 504, keepAliveTimeoutMs, maxConnections 1024, reported as FCGI_MAX_CONNS; over it the oldest idle
+ * connection is closed, else BEGIN_REQUEST gets FCGI_OVERLOADED), `maxRequestsPerConnection` 64, `multiplex` true,
  * `maxParamsBytes` 262144 (256 KiB), `inputHighWaterBytes` 65536, `shutdownTimeoutMs` 5000,
  * `multithread` false, `multiprocess` true inside a prefork worker, `log` process.stderr.
  */
-export type FastCGIServerOptions = ListenTarget & {
-  /** Connections over this number are closed at once; reported as FCGI_MAX_CONNS. */
-  maxConnections?: number;
+export type FastCGIServerOptions = ListenTarget & LimitOptions & {
   /** Concurrent requests on one connection; more get END_REQUEST with FCGI_OVERLOADED. */
   maxRequestsPerConnection?: number;
   /** Accept several requests at once on one connection (FCGI_MPXS_CONNS). When false, a second one gets FCGI_CANT_MPX_CONN. */
@@ -58,8 +60,9 @@ export type FastCGIServerOptions = ListenTarget & {
  * const server = await serveFastCGI(app, { port: 9000 });   // nginx: fastcgi_pass 127.0.0.1:9000;
  */
 export async function serveFastCGI(app: Application, options: FastCGIServerOptions = {}): Promise<RunningServer> {
+  const limits = resolveLimits(options);
   const settings = {
-    maxConnections: options.maxConnections ?? 1024,
+    limits,
     maxRequestsPerConnection: options.maxRequestsPerConnection ?? 64,
     multiplex: options.multiplex ?? true,
     maxParamsBytes: options.maxParamsBytes ?? 256 * 1024,
@@ -71,7 +74,7 @@ export async function serveFastCGI(app: Application, options: FastCGIServerOptio
   const gateway = await listenGateway(
     'fastcgi',
     options,
-    { maxConnections: settings.maxConnections, shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000 },
+    { maxConnections: limits.maxConnections, shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000, sweepMs: sweepIntervalMs(limits), refuse: refuseOverloaded },
     (socket) => new FastCGIConnection(socket, app, settings),
   );
   return { url: gateway.url, close: gateway.close };
