@@ -8,10 +8,7 @@ import type { ParsedCommand } from './args.js';
 import { cliLogger } from './serve.js';
 import { UsageError } from './usage-error.js';
 
-/** True when the serve target is a deploy file (`.toml`). */
-export function isDeployFile(spec: string | undefined): boolean {
-  return typeof spec === 'string' && /\.toml$/i.test(spec);
-}
+export { isDeployFile } from './target.js';
 
 /**
  * `stackware serve site.toml`: serves every `[server.NAME]` of the file and reloads it live
