@@ -2,7 +2,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import type { Transporter } from 'nodemailer';
 import type { ErrorReport } from './report.js';
 import { renderText } from './render.js';
 
@@ -18,6 +17,27 @@ export interface SmtpOptions {
   ignoreTLS?: boolean;
   /** Give up a connection after this many milliseconds (default 10000). */
   timeoutMs?: number;
+}
+
+/** One mail as the catcher hands it to its transport (a subset of nodemailer's message options). */
+export interface MailMessage {
+  from: string;
+  to: string | string[];
+  subject: string;
+  text: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * What the catcher needs of a mail transport. A nodemailer Transporter fits it
+ * (`nodemailer.createTransport(...)`); the type is our own so that the public types of this
+ * package need no `@types/nodemailer`.
+ */
+export interface MailTransport {
+  /** Sends one mail; resolves with the transport's report (with `message: Buffer` for nodemailer's stream transport). */
+  sendMail(mail: MailMessage): Promise<unknown>;
+  /** Closes pooled connections. */
+  close?(): void;
 }
 
 /**
@@ -40,8 +60,8 @@ export interface EmailOptions {
   dir?: string;
   /** Send by SMTP instead of writing files. */
   smtp?: SmtpOptions | string;
-  /** A ready nodemailer transporter (overrides `dir` and `smtp`). */
-  transport?: Transporter;
+  /** A ready transport, e.g. a nodemailer transporter (overrides `dir` and `smtp`). */
+  transport?: MailTransport;
   /** Clock in milliseconds (tests). Default Date.now. */
   now?: () => number;
   /** Called when a mail could not be sent (default: nothing; the catcher logs it). */
@@ -79,7 +99,7 @@ export class ErrorMailer {
   readonly maxPerWindow: number;
   readonly dir: string | undefined;
   readonly stats: MailerStats = { sent: 0, suppressed: 0, failed: 0 };
-  private readonly transport: Transporter;
+  private readonly transport: MailTransport;
   private readonly now: () => number;
   private readonly onError: (error: unknown) => void;
   private readonly states = new Map<string, SignatureState>();
