@@ -119,6 +119,7 @@ beforeAll(async () => {
   mustRun('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...files, 'express@^5', '@types/express@^5', '@types/node@^20'], site, INSTALL_TIMEOUT_MS);
   await writeFile(join(site, 'app.mjs'), APP);
   await writeFile(join(site, 'app.ts'), 'export default (() => []) as unknown;\n');
+  await writeFile(join(site, 'ts-site.toml'), 'main = "main"\n\n[app.main]\nuse = "./app.ts#default"\n');
   await writeFile(join(site, 'consumer.ts'), CONSUMER);
   await writeFile(join(site, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
 }, PACK_TIMEOUT_MS * 2 + INSTALL_TIMEOUT_MS);
@@ -177,6 +178,11 @@ describe('the packed packages, installed with npm outside the workspace', () => 
   it('a TypeScript target without tsx installed: exit 2, "install tsx or build your app to JavaScript"', () => {
     const result = run('npx', ['--no-install', 'stackware', 'serve', 'app.ts', '--port', '0'], site, 60_000);
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 2, stderr: expect.stringMatching(/app\.ts is TypeScript, and tsx .* is not installed: install tsx \(npm install tsx\) or build your app to JavaScript\n$/) });
+  });
+
+  it('a deploy file naming a TypeScript module without tsx installed: the same advice, with file and line', () => {
+    const result = run('npx', ['--no-install', 'stackware', 'check', 'ts-site.toml'], site, 60_000);
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 2, stderr: expect.stringMatching(/ts-site\.toml:\d+:\d+: \[app\.main\] key "use": .*app\.ts is TypeScript, and tsx .* is not installed — install tsx \(npm install tsx\) or build your app to JavaScript\n$/) });
   });
 
   it('a TypeScript consumer of gateway, server, session and adapters/express type-checks with skipLibCheck: false', () => {
