@@ -34,14 +34,21 @@ export function stalePackages() {
   return stale;
 }
 
-/** Runs each stale package's build script; throws when one fails (with its output). */
+/**
+ * Runs each stale package's build script. tsc still emits JavaScript when the sources have type
+ * errors: then the errors are printed and the run goes on (`pnpm typecheck` is where they fail).
+ * Throws (with the output) when a build left dist/ missing or stale.
+ */
 export default function buildIfStale() {
   const env = { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}` };
-  for (const { name, dir, build } of stalePackages()) {
+  const stale = stalePackages();
+  for (const { name, dir, build } of stale) {
     process.stderr.write(`building packages/${name} (dist/ missing or older than src/): ${build}\n`);
     const result = spawnSync(build, { cwd: dir, env, shell: true, encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`build of packages/${name} failed (${build}):\n${result.stdout}${result.stderr}`);
+    if (result.status !== 0) process.stderr.write(`build of packages/${name} reported errors (${build}):\n${result.stdout}${result.stderr}\n`);
   }
+  const still = stalePackages().filter((p) => stale.some((s) => s.name === p.name));
+  if (still.length) throw new Error(`dist/ is still missing or stale after building: ${still.map((p) => `packages/${p.name}`).join(', ')} (see the errors above)`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) buildIfStale();
