@@ -12,7 +12,8 @@ export function typeScriptRegistered(): boolean;
  * it only when the user's own code is TypeScript; compiled JavaScript needs no loader.
  * @param what names the TypeScript module that needs it, for the error message.
  * @throws Error with code `ERR_STACKWARE_NO_TSX` when tsx is not installed: "install tsx (npm
- * install tsx) or build your app to JavaScript".
+ * install tsx) or build your app to JavaScript"; the runtime's own error (code
+ * `ERR_STACKWARE_HOOKS_REFUSED` unless it has one) when the runtime refuses module hooks (Jest).
  */
 export function registerTypeScript(what?: string): Promise<void>;
 
