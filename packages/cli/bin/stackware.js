@@ -1,7 +1,21 @@
 #!/usr/bin/env node
-// The `stackware` command. Registers the TypeScript loader, then runs the CLI.
-import { registerLoaders } from '@stackware/loader';
+// The `stackware` command. It runs the compiled JavaScript in dist/ and loads no development
+// tool: tsx is registered later, in each process or thread that imports the user's TypeScript.
+// STACKWARE_SOURCE=1 runs the TypeScript sources instead (this repository's development flow:
+// tsx and the "source" export condition in every process and thread).
+import { existsSync } from 'node:fs';
 
-registerLoaders();
-const { main } = await import('../src/main.ts');
-await main(process.argv.slice(2));
+if (process.env.STACKWARE_SOURCE === '1') {
+  const { registerLoaders } = await import('@stackware/loader');
+  await registerLoaders();
+  const { main } = await import('../src/main.ts');
+  await main(process.argv.slice(2));
+} else {
+  const entry = new URL('../dist/main.js', import.meta.url);
+  if (!existsSync(entry)) {
+    process.stderr.write('stackware: this @stackware/cli is not built (no dist/main.js): run `pnpm build` in the repository, or set STACKWARE_SOURCE=1 to run the TypeScript sources\n');
+    process.exit(1);
+  }
+  const { main } = await import(entry.href);
+  await main(process.argv.slice(2));
+}

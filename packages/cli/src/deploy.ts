@@ -8,15 +8,12 @@ import type { ParsedCommand } from './args.js';
 import { cliLogger } from './serve.js';
 import { UsageError } from './usage-error.js';
 
-/** True when the serve target is a deploy file (`.toml`). */
-export function isDeployFile(spec: string | undefined): boolean {
-  return typeof spec === 'string' && /\.toml$/i.test(spec);
-}
+export { isDeployFile } from './target.js';
 
 /**
  * `stackware serve site.toml`: serves every `[server.NAME]` of the file and reloads it live
  * (see serveDeployment). `--host`/`--port` given on the command line override a single server
- * section. A mistake in the file prints its one-line ConfigError and exits with code 2.
+ * section; `--workers N` sets `workers` of every server section (prefork). A mistake in the file prints its one-line ConfigError and exits with code 2.
  */
 export async function serveDeployFileCommand(command: ParsedCommand): Promise<void> {
   const [file, ...extra] = command.positionals;
@@ -25,6 +22,7 @@ export async function serveDeployFileCommand(command: ParsedCommand): Promise<vo
   const overrides = {
     host: command.given.has('host') ? (command.options.host as string) : undefined,
     port: command.given.has('port') ? (command.options.port as number) : undefined,
+    workers: command.given.has('workers') ? (command.options.workers as number) : undefined,
   };
   let serving;
   try {

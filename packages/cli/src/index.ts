@@ -2,7 +2,7 @@
  * @stackware/cli — the `stackware` command, as a library: the option table, the parser, the
  * target → application → server flow, for commands and protocols that plug in.
  */
-export { main, helpText } from './main.js';
+export { main, helpText, version } from './main.js';
 export { OPTIONS, camelCase, type CliOption, type CommandName, type OptionValue } from './options.js';
 export { parseCommandLine, optionsHelp, type ParsedCommand } from './args.js';
 export { COMMANDS, type Command } from './commands.js';

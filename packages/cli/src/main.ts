@@ -2,21 +2,27 @@
  * The `stackware` command: `stackware <command> [arguments] [options]`. bin/stackware.js registers
  * the TypeScript loader and calls {@link main}; prefork workers run it again with the same argv.
  */
+import { readFileSync } from 'node:fs';
 import { parseCommandLine, optionsHelp } from './args.js';
 import { COMMANDS } from './commands.js';
 import type { CommandName } from './options.js';
 import { UsageError } from './usage-error.js';
 
+/** The version of @stackware/cli (its package.json, one directory above src/ and dist/). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** `stackware --help`: the commands and their options. */
 export function helpText(only?: CommandName): string {
   const names = (only ? [only] : Object.keys(COMMANDS)) as CommandName[];
-  const parts = [only ? '' : 'usage: stackware <command> [arguments] [options]\n\ncommands:\n' + names.map((n) => `  ${n.padEnd(8)}${COMMANDS[n]!.summary}`).join('\n') + '\n'];
+  const parts = [only ? '' : 'usage: stackware <command> [arguments] [options]\n       stackware --version | -V\n\ncommands:\n' + names.map((n) => `  ${n.padEnd(8)}${COMMANDS[n]!.summary}`).join('\n') + '\n'];
   for (const name of names) parts.push(`${COMMANDS[name]!.usage}\n\noptions:\n${optionsHelp(name)}\n`);
   return parts.filter(Boolean).join('\n');
 }
 
 /**
- * Runs the command line. Usage errors (unknown command or flag, bad value, missing module, an
+ * Runs the command line (`--help`/`-h`, `--version`/`-V` print and return). Usage errors (unknown command or flag, bad value, missing module, an
  * export that is not an application) print one line to stderr and exit with code 2; system errors
  * at start-up (port in use, permission denied) print one line and exit 1; other start-up errors
  * (the module throws while loading) print their stack and exit 1.
@@ -27,6 +33,10 @@ export async function main(argv: string[]): Promise<void> {
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
       process.stdout.write(helpText());
       if (name === undefined) process.exitCode = 2;
+      return;
+    }
+    if (name === '--version' || name === '-V') {
+      process.stdout.write(`${version()}\n`);
       return;
     }
     const command = COMMANDS[name as CommandName];

@@ -3,10 +3,9 @@ import type { Application } from '@stackware/gateway';
 import { createLogger, onShutdownSignals, runPrimary, runWorker, type Logger, type LoggerOptions } from '@stackware/server';
 import type { ParsedCommand } from './args.js';
 import type { OptionValue } from './options.js';
-import { loadApplication, resolveTarget, type Target } from './target.js';
+import { isDeployFile, loadApplication, resolveTarget, type Target } from './target.js';
 import { pickServer } from './servers.js';
 import { UsageError } from './usage-error.js';
-import { isDeployFile, serveDeployFileCommand } from './deploy.js';
 
 /**
  * Builds the application a target names (imports the module and picks its export). Wrappers that
@@ -38,7 +37,7 @@ export function cliLogger(options: Record<string, OptionValue>): Logger {
  * for SIGTERM/SIGINT and stop gracefully.
  */
 export async function serveCommand(command: ParsedCommand): Promise<void> {
-  if (isDeployFile(command.positionals[0])) return serveDeployFileCommand(command);
+  if (isDeployFile(command.positionals[0])) return (await import('./deploy.js')).serveDeployFileCommand(command);
   const options = command.options;
   if (command.positionals.length > 1) throw new UsageError(`serve takes one application, got ${command.positionals.length}: ${command.positionals.join(' ')}`);
   const target = resolveTarget(command.positionals[0]);

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { asApplication, type Application } from '@stackware/gateway';
+import { importModule } from '@stackware/loader';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -11,7 +12,7 @@ import { UsageError } from './usage-error.js';
  */
 export type Target = ModuleTarget;
 
-/** `path/to/module.ts[#export]`: an ES module (.ts through tsx, .js, .mjs) and one of its exports. */
+/** `path/to/module.ts[#export]`: an ES module (.js, .mjs; .ts/.mts/.cts through tsx, registered on import) and one of its exports. */
 export interface ModuleTarget {
   kind: 'module';
   /** As given on the command line. */
@@ -22,6 +23,11 @@ export interface ModuleTarget {
   exportName: string;
   /** Directories watched by --reload. */
   watchPaths: string[];
+}
+
+/** True when the serve target is a deploy file (`.toml`). */
+export function isDeployFile(spec: string | undefined): boolean {
+  return typeof spec === 'string' && /\.toml$/i.test(spec);
 }
 
 /**
@@ -50,8 +56,9 @@ export function resolveTarget(spec: string | undefined): Target {
 export async function loadApplication(target: ModuleTarget): Promise<Application> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(target.file).href)) as Record<string, unknown>;
+    mod = await importModule(pathToFileURL(target.file));
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_STACKWARE_NO_TSX') throw new UsageError((error as Error).message);
     throw new Error(`${target.spec} failed to load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   if (!(target.exportName in mod)) {

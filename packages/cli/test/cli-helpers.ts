@@ -10,15 +10,19 @@ export const root = join(here, '..', '..', '..');
 export const bin = join(root, 'packages', 'cli', 'bin', 'stackware.js');
 export const fixture = (name: string) => join(here, 'fixtures', name);
 
-/** Starts `stackware <args>` as a child process (cwd: repository root). */
+/**
+ * Starts `stackware <args>` as a child process (cwd: repository root). The command runs compiled
+ * dist/, as in production; Jest's globalSetup (scripts/build-if-stale.mjs) rebuilt any package
+ * whose dist/ was older than its src/, so it is never stale.
+ */
 export function stackware(args: string[]): Peer {
   return startProcess(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NODE_OPTIONS: '' } });
 }
 
 /** Runs `stackware <args>` to completion (bounded), returning its exit code and output. */
-export function runStackware(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runStackware(args: string[], timeoutMs = 30_000, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NODE_OPTIONS: '' }, timeout: timeoutMs });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NODE_OPTIONS: '', ...env }, timeout: timeoutMs });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

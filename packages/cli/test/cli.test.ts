@@ -1,4 +1,5 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
 import { freePort, waitForPort, type Peer } from '@stackware/testing';
 import { OPTIONS, parseCommandLine, UsageError } from '../src/index.js';
 import { exited, fixture, get, runStackware, stackware, until } from './cli-helpers.js';
@@ -54,6 +55,29 @@ describe('stackware --help', () => {
       const shown = option.defaultText ?? (option.type === 'boolean' || option.default === undefined ? undefined : String(option.default));
       if (shown !== undefined) expect(r.stdout).toContain(`(default: ${shown})`);
     }
+  });
+});
+
+describe('stackware --version', () => {
+  it('prints the version of @stackware/cli (its package.json), with --version and -V', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await runStackware([flag]);
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
+  });
+});
+
+describe('the command runs compiled dist/ (production), or the sources with STACKWARE_SOURCE=1', () => {
+  it('runs a .mjs target from dist/ with no TypeScript loader and no "source" condition', async () => {
+    const r = await runStackware(['serve', fixture('which-main.mjs'), '--port', '0']);
+    expect(r.stderr).toMatch(/^cli: file:.*\/packages\/cli\/dist\/index\.js\ntypescript: ERR_UNKNOWN_FILE_EXTENSION\n/);
+    expect(r.code).toBe(2);
+  });
+
+  it('with STACKWARE_SOURCE=1 runs src/ with tsx and the "source" condition', async () => {
+    const r = await runStackware(['serve', fixture('which-main.mjs'), '--port', '0'], 30_000, { STACKWARE_SOURCE: '1' });
+    expect(r.stderr).toMatch(/^cli: file:.*\/packages\/cli\/src\/index\.ts\ntypescript: loaded\n/);
   });
 });
 

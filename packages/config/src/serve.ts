@@ -12,8 +12,11 @@ import { loadDeployment } from './load.js';
 export interface ServeDeploymentOptions {
   /** A pino logger (the CLI's). */
   logger: Logger;
-  /** Command-line overrides of the server sections (`--host`, `--port`); allowed only with one server section. */
-  overrides?: { host?: string; port?: number };
+  /**
+   * Command-line overrides of the server sections: `--host`, `--port` (allowed only with one server
+   * section) and `--workers` (every server section: prefork applies to the whole deployment).
+   */
+  overrides?: { host?: string; port?: number; workers?: number };
   /** Watch the deploy file and reload on change (default true). */
   watch?: boolean;
   /** Debounce of file-change events, in ms (default 200). */
@@ -160,6 +163,9 @@ async function buildAll(deployment: Deployment): Promise<Map<string, BuiltApplic
 }
 
 function applyOverrides(deployment: Deployment, overrides: ServeDeploymentOptions['overrides']): Deployment {
+  if (overrides?.workers !== undefined) {
+    for (const def of deployment.servers.values()) deployment.servers.set(def.name, Object.freeze({ ...def, workers: overrides.workers }));
+  }
   if (!overrides || (overrides.host === undefined && overrides.port === undefined)) return deployment;
   if (deployment.servers.size !== 1) deployment.fail(undefined, undefined, undefined, `--host/--port apply to one server, but the file declares ${deployment.servers.size}`, 'drop the flags and set host and port in each [server.NAME] section');
   const [def] = deployment.servers.values();

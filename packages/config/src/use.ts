@@ -2,6 +2,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StackwareFactories } from '@stackware/gateway';
+import { importModule } from '@stackware/loader';
 
 /** The kind of factory a section needs: `[app.*]` → apps, `[filter.*]` → filters, `[server.*]` → servers. */
 export type FactoryKind = 'apps' | 'filters' | 'servers';
@@ -84,8 +85,9 @@ export async function importUse(spec: UseSpec, here: string): Promise<Record<str
     file = entry;
   }
   try {
-    return (await import(pathToFileURL(realpathSync(file)).href)) as Record<string, unknown>;
+    return await importModule(pathToFileURL(realpathSync(file)));
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_STACKWARE_NO_TSX') throw new UseError((error as Error).message.replace(/: install tsx.*$/, ''), 'install tsx (npm install tsx) or build your app to JavaScript', { cause: error });
     throw new UseError(`${spec.target} failed to load: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, 'fix the error in that module (run it on its own to see the full stack)', { cause: error });
   }
 }

@@ -7,7 +7,7 @@ export { errorCatcher, getErrorReport, logRecord, type ErrorCatcherOptions, type
 export { buildReport, describeError, newErrorId, requestIdOf, type ErrorReport, type ReportedError, type CatchPoint, type BuildReportOptions } from './report.js';
 export { resolveStack, parseStack, formatStack, type StackFrame, type ResolveStackOptions } from './stack.js';
 export { Redactor, DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_FIELDS, type RedactOptions } from './redact.js';
-export { ErrorMailer, type EmailOptions, type SmtpOptions, type MailerStats } from './mailer.js';
+export { ErrorMailer, type EmailOptions, type SmtpOptions, type MailerStats, type MailTransport, type MailMessage } from './mailer.js';
 export { ReportStore, type ReportSummary } from './report-store.js';
 export { reportViewer } from './report-viewer.js';
 export { isDebugClient, isLoopbackAddress, hostName, DEFAULT_TRUSTED_HOSTS, type DebugAccessOptions } from './debug-access.js';

@@ -1,8 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
-import type { Transporter } from 'nodemailer';
 import type { ErrorReport } from './report.js';
 import { renderText } from './render.js';
 
@@ -18,6 +16,27 @@ export interface SmtpOptions {
   ignoreTLS?: boolean;
   /** Give up a connection after this many milliseconds (default 10000). */
   timeoutMs?: number;
+}
+
+/** One mail as the catcher hands it to its transport (a subset of nodemailer's message options). */
+export interface MailMessage {
+  from: string;
+  to: string | string[];
+  subject: string;
+  text: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * What the catcher needs of a mail transport. A nodemailer Transporter fits it
+ * (`nodemailer.createTransport(...)`); the type is our own so that the public types of this
+ * package need no `@types/nodemailer`.
+ */
+export interface MailTransport {
+  /** Sends one mail; resolves with the transport's report (with `message: Buffer` for nodemailer's stream transport). */
+  sendMail(mail: MailMessage): Promise<unknown>;
+  /** Closes pooled connections. */
+  close?(): void;
 }
 
 /**
@@ -40,8 +59,8 @@ export interface EmailOptions {
   dir?: string;
   /** Send by SMTP instead of writing files. */
   smtp?: SmtpOptions | string;
-  /** A ready nodemailer transporter (overrides `dir` and `smtp`). */
-  transport?: Transporter;
+  /** A ready transport, e.g. a nodemailer transporter (overrides `dir` and `smtp`). */
+  transport?: MailTransport;
   /** Clock in milliseconds (tests). Default Date.now. */
   now?: () => number;
   /** Called when a mail could not be sent (default: nothing; the catcher logs it). */
@@ -79,7 +98,9 @@ export class ErrorMailer {
   readonly maxPerWindow: number;
   readonly dir: string | undefined;
   readonly stats: MailerStats = { sent: 0, suppressed: 0, failed: 0 };
-  private readonly transport: Transporter;
+  /** Makes the transport: nodemailer is imported on the first mail, so a catcher that never mails never loads it. */
+  private readonly makeTransport: () => Promise<MailTransport>;
+  private transport: Promise<MailTransport> | undefined;
   private readonly now: () => number;
   private readonly onError: (error: unknown) => void;
   private readonly states = new Map<string, SignatureState>();
@@ -98,19 +119,26 @@ export class ErrorMailer {
     this.maxPerWindow = options.maxPerWindow ?? 20;
     this.now = options.now ?? Date.now;
     this.onError = options.onError ?? (() => {});
-    if (options.transport) {
-      this.transport = options.transport;
-    } else if (options.smtp) {
-      const smtp = options.smtp;
-      this.transport = typeof smtp === 'string'
-        ? nodemailer.createTransport(smtp)
-        : nodemailer.createTransport({
-          host: smtp.host, port: smtp.port, secure: smtp.secure ?? false, auth: smtp.auth, ignoreTLS: smtp.ignoreTLS ?? false,
-          connectionTimeout: smtp.timeoutMs ?? 10_000, greetingTimeout: smtp.timeoutMs ?? 10_000, socketTimeout: smtp.timeoutMs ?? 10_000,
-        });
+    const given = options.transport;
+    const smtp = options.smtp;
+    if (given) {
+      this.makeTransport = async () => given;
+    } else if (smtp) {
+      this.makeTransport = async () => {
+        const { default: nodemailer } = await import('nodemailer');
+        return typeof smtp === 'string'
+          ? nodemailer.createTransport(smtp)
+          : nodemailer.createTransport({
+            host: smtp.host, port: smtp.port, secure: smtp.secure ?? false, auth: smtp.auth, ignoreTLS: smtp.ignoreTLS ?? false,
+            connectionTimeout: smtp.timeoutMs ?? 10_000, greetingTimeout: smtp.timeoutMs ?? 10_000, socketTimeout: smtp.timeoutMs ?? 10_000,
+          });
+      };
     } else {
       this.dir = options.dir ?? (errorDir ? join(errorDir, 'mail') : join(tmpdir(), 'stackware-error-mail'));
-      this.transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
+      this.makeTransport = async () => {
+        const { default: nodemailer } = await import('nodemailer');
+        return nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
+      };
     }
   }
 
@@ -164,7 +192,7 @@ export class ErrorMailer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.idle();
-    this.transport.close?.();
+    (await this.transport?.catch(() => undefined))?.close?.();
   }
 
   private track(signature: string, now: number): SignatureState {
@@ -201,7 +229,8 @@ export class ErrorMailer {
       // Let the response go first: sending starts on a later turn of the event loop.
       await new Promise((resolve) => setImmediate(resolve));
       try {
-        const info = await this.transport.sendMail({
+        this.transport ??= this.makeTransport();
+        const info = await (await this.transport).sendMail({
           from: this.from, to: this.to, subject, text,
           headers: { 'X-Stackware-Error-Id': report.id, 'X-Stackware-Request-Id': report.requestId, 'X-Stackware-Suppressed': String(suppressed) },
         });

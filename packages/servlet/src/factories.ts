@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { importModule } from '@stackware/loader';
 import type { AppFactory, Application, FactoryContext, FactoryOptions, StackwareFactories } from '@stackware/gateway';
 import { SERVER_SIDE_PATH_KEY } from './request.js';
 import { servletApp, type ServletAppOptions } from './servlet-app.js';
@@ -11,7 +12,7 @@ import type { ServletClass } from './servlet.js';
  * @throws Error naming the module and the export when none is a Servlet subclass.
  */
 export async function loadServletClass(modulePath: string, exportName?: string): Promise<ServletClass> {
-  const module = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
+  const module = await importModule(pathToFileURL(modulePath));
   const base = modulePath.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '');
   const candidates = exportName ? [exportName] : ['default', base];
   for (const name of candidates) {

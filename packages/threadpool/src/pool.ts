@@ -9,8 +9,9 @@ import type { ThreadConfig } from './thread.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { Tagged, ThreadEvent, WorkerMessage } from './protocol.js';
 
-// The worker entry is plain JavaScript kept in src/ (a built dist/ has no copy: it is not TypeScript).
-const BOOTSTRAP = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './bootstrap.mjs' : '../src/bootstrap.mjs', import.meta.url));
+// The worker entry is plain JavaScript beside this module: src/bootstrap.mjs, copied by the build
+// to dist/bootstrap.mjs (compiled code never loads from src/).
+const BOOTSTRAP = fileURLToPath(new URL('./bootstrap.mjs', import.meta.url));
 
 /** Counters of a pool, for monitoring and tests. */
 export interface ThreadPoolStats {

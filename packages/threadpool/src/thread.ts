@@ -1,7 +1,8 @@
 /**
  * The worker-thread side of the pool: loads the application once per thread and runs each
  * request with the shared driver (`runApplication`) into a sink that posts to the request's
- * MessagePort. Loaded by bootstrap.mjs after `registerLoaders()`.
+ * MessagePort. Loaded by bootstrap.mjs; the user's module is imported with `importModule`, which
+ * registers tsx in this thread only when that module is TypeScript.
  */
 import { MessageChannel, parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -9,6 +10,7 @@ import {
   asApplication, createInput, fileWrapper, runApplication,
   type Application, type Environ, type FileWrapper, type ResponseSink,
 } from '@stackware/gateway';
+import { importModule } from '@stackware/loader';
 import { detachableCopy, type MainMessage, type RequestTask, type ResponseStart, type Tagged, type TaskResult, type ThreadEvent, type WorkerMessage } from './protocol.js';
 
 /** What the server thread tells every worker thread (Piscina's workerData). */
@@ -52,7 +54,7 @@ export function createHandler(config: ThreadConfig): (task: RequestTask) => Prom
   const load = async (): Promise<Application> => {
     attempts++;
     const url = attempts === 1 ? config.moduleUrl : `${config.moduleUrl}${config.moduleUrl.includes('?') ? '&' : '?'}stackware-attempt=${attempts}`;
-    const mod = (await import(url)) as Record<string, unknown>;
+    const mod = await importModule(url);
     if (!(config.exportName in mod)) {
       throw new Error(`${config.moduleUrl} has no export named "${config.exportName}" (it exports: ${Object.keys(mod).join(', ') || 'nothing'}); set the pool's "export" option`);
     }

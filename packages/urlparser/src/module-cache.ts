@@ -1,11 +1,12 @@
 import type { Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { importModule } from '@stackware/loader';
 
-/** How a module is imported: `(url) => import(url)` by default. Tests and embedders may pass their own. */
+/** How a module is imported: `importModule(url)` from @stackware/loader by default (tsx registered for TypeScript). Tests and embedders may pass their own. */
 export type ImportModule = (url: string) => Promise<Record<string, unknown>>;
 
-const defaultImport: ImportModule = (url) => import(url) as Promise<Record<string, unknown>>;
+const defaultImport: ImportModule = (url) => importModule(url);
 const require = createRequire(import.meta.url);
 
 interface Entry {

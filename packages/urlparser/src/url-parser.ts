@@ -67,7 +67,7 @@ export interface URLParserOptions extends StaticFileOptions {
   notFound?: Application;
   /** Run directories' `_hook.ts` modules (default true). */
   hooks?: boolean;
-  /** How modules are imported (default `import(url)`). */
+  /** How modules are imported (default: `importModule(url)` from @stackware/loader, which registers tsx for a TypeScript module). */
   importModule?: ImportModule;
 }
 
