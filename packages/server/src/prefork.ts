@@ -21,7 +21,10 @@ import { onShutdownSignals } from './shutdown.js';
  */
 
 /** Messages between primary and workers (over the cluster IPC channel). */
-type PreforkMessage = { stackware: 'ready' | 'heartbeat' | 'retire' | 'stop' };
+type PreforkMessage = { stackware: 'ready' | 'heartbeat' | 'retire' | 'stop' } | { stackware: 'boot-error'; message: string };
+
+/** Exit code of a primary whose workers cannot boot (gunicorn's WORKER_BOOT_ERROR / HALT code). */
+export const BOOT_FAILURE_EXIT_CODE = 3;
 
 const HEARTBEAT_ENV = 'STACKWARE_PREFORK_HEARTBEAT_MS';
 
@@ -51,6 +54,15 @@ export interface PrimaryOptions {
   /** Extra environment variables for workers. */
   env?: Record<string, string>;
   /**
+   * Boot-failure policy: when this many workers in a row exit before becoming ready (the port is in
+   * use, a syntax error, the module throws while loading, the boot timeout) within
+   * `bootFailureWindowMs`, and no ready worker is left serving, the primary stops every worker and
+   * `done` resolves with {@link BOOT_FAILURE_EXIT_CODE} (3). Default 5; 0 retries forever.
+   */
+  maxBootFailures?: number;
+  /** The window of `maxBootFailures`, in ms. Default 60000. */
+  bootFailureWindowMs?: number;
+  /**
    * How connections reach workers. "os" (default): every worker accepts on the shared socket
    * itself, so a busy or stuck worker takes no new connections (gunicorn's model) and the primary
    * is not on the data path. "round-robin": the primary accepts and hands connections out
@@ -61,8 +73,13 @@ export interface PrimaryOptions {
 
 /** A running prefork primary. */
 export interface PreforkPrimary {
-  /** Resolves with the exit code the primary should exit with: 0 after close(), 2 when the first workers fail with a usage error (code 2). */
+  /**
+   * Resolves with the exit code the primary should exit with: 0 after close(), 2 when the first
+   * workers fail with a usage error (code 2), 3 when workers cannot boot (see `maxBootFailures`).
+   */
   readonly done: Promise<number>;
+  /** Why the primary stopped on its own (exit code 2 or 3): the workers' last boot error, one line. */
+  readonly failure: string | undefined;
   /** Process ids of the live workers. */
   workerPids(): number[];
   /** Number of workers forked so far (tests; crash back-off). */
@@ -90,6 +107,8 @@ interface WorkerState {
   stopping: boolean;
   stopDeadline?: number;
   killedForTimeout: boolean;
+  /** What the worker reported before exiting at boot. */
+  bootError?: string;
 }
 
 /**
@@ -106,6 +125,10 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
   const minUptimeMs = options.minUptimeMs ?? 5000;
   const initialBackoffMs = options.initialBackoffMs ?? 100;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  const maxBootFailures = options.maxBootFailures ?? 5;
+  const bootFailureWindowMs = options.bootFailureWindowMs ?? 60_000;
+  const bootFailures: number[] = [];
+  let failure: string | undefined;
   const heartbeatMs = Math.max(100, Math.min(1000, Math.floor((timeoutMs || 4000) / 4)));
   const states = new Map<Worker, WorkerState>();
   const slots: Slot[] = Array.from({ length: Math.max(1, options.workers) }, (_, index) => ({ index, failures: 0 }));
@@ -155,6 +178,7 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
     if (message.stackware === 'ready') {
       state.readyAt = state.lastBeat;
       everReady = true;
+      bootFailures.length = 0;
       const slot = state.slot;
       if (slot.next === state) {
         const old = slot.current;
@@ -165,6 +189,8 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
       logger.info({ worker_pid: state.worker.process.pid, slot: slot.index }, 'worker ready');
     } else if (message.stackware === 'retire') {
       replace(state, 'max-requests reached');
+    } else if (message.stackware === 'boot-error' && typeof message.message === 'string') {
+      state.bootError = message.message;
     }
   };
 
@@ -189,11 +215,13 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
       return;
     }
     if (code === 2 && !everReady) {
-      logger.fatal({ worker_pid: pid }, 'worker could not start (usage error, exit code 2): stopping');
+      failure = state.bootError;
+      logger.fatal({ worker_pid: pid, cause: state.bootError }, 'worker could not start (usage error, exit code 2): stopping');
       exitCode = 2;
       void close();
       return;
     }
+    if (state.readyAt === undefined && bootFailed(state, code, signal)) return;
     const lived = Date.now() - state.forkedAt;
     let delay = 0;
     if (state.killedForTimeout) {
@@ -208,6 +236,26 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
     // A worker that died while its replacement was starting: the replacement takes the slot.
     if (slot.timer || (!wasReplacement && slot.current)) return;
     slot.timer = setTimeout(() => spawn(slot), delay);
+  };
+
+  /**
+   * A worker exited before it was ready. Returns true when the boot-failure policy stops the
+   * primary: `maxBootFailures` within the window and no ready worker serving (with old workers
+   * still serving, e.g. a reload with a broken edit, they keep serving and the slot keeps retrying).
+   */
+  const bootFailed = (state: WorkerState, code: number | null, signal: string | null): boolean => {
+    const now = Date.now();
+    bootFailures.push(now);
+    while (bootFailures.length && now - bootFailures[0]! > bootFailureWindowMs) bootFailures.shift();
+    if (state.bootError) failure = state.bootError;
+    const serving = [...states.values()].some((s) => s.readyAt !== undefined && !s.stopping);
+    if (maxBootFailures <= 0 || bootFailures.length < maxBootFailures || serving) return false;
+    const cause = failure ?? `a worker exited with ${signal ?? `code ${code}`} before it was ready (no error reported)`;
+    failure = `workers failed to boot ${bootFailures.length} times in ${Math.round((now - bootFailures[0]!) / 1000)} s, stopping: ${cause}`;
+    logger.fatal({ worker_pid: state.worker.process.pid, boot_failures: bootFailures.length, window_ms: bootFailureWindowMs, cause }, `workers cannot boot: ${cause}`);
+    exitCode = BOOT_FAILURE_EXIT_CODE;
+    void close();
+    return true;
   };
 
   const check = setInterval(() => {
@@ -225,6 +273,7 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
       const limit = state.readyAt === undefined ? bootTimeoutMs : timeoutMs;
       if (limit > 0 && now - state.lastBeat > limit) {
         state.killedForTimeout = true;
+        if (state.readyAt === undefined) state.bootError ??= `a worker did not become ready within the boot timeout (${limit} ms)`;
         logger.error({ worker_pid: state.worker.process.pid, timeout_ms: limit, booting: state.readyAt === undefined }, 'worker timeout: no heartbeat (stuck in a synchronous loop?); killing it');
         state.worker.process.kill('SIGKILL');
       }
@@ -283,6 +332,9 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
     get forks() {
       return forks;
     },
+    get failure() {
+      return failure;
+    },
     reloadWorkers,
     close,
   };
@@ -298,6 +350,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
   onShutdownSignals(() => primary.close(), { logger: options.logger, exit: false });
   const code = await primary.done;
   options.logger.info({ code }, 'prefork primary exiting');
+  // One clear line for the operator (the workers' own reports went to their output).
+  if (code === BOOT_FAILURE_EXIT_CODE && primary.failure) process.stderr.write(`stackware: ${primary.failure}\n`);
   process.exit(code);
 }
 
@@ -358,4 +412,20 @@ export async function runWorker(options: WorkerOptions): Promise<RunningServer> 
   send({ stackware: 'ready' });
   options.logger.info({ url: running.url, max_requests: budget || undefined }, 'worker listening');
   return running;
+}
+
+/**
+ * Worker side of the boot-failure policy: tells the primary why this worker cannot start (one
+ * line: the port in use, the syntax error with file:line, the error thrown while loading) before it
+ * exits. Resolves once sent (at most 1 s); does nothing outside a cluster worker.
+ */
+export function reportBootFailure(message: string): Promise<void> {
+  if (!cluster.isWorker || !process.send || !process.connected) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 1000);
+    process.send!({ stackware: 'boot-error', message } satisfies PreforkMessage, undefined, {}, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
