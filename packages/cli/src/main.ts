@@ -47,7 +47,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     // A system error (port in use, permission denied) is the environment's, not a bug: its message says it all.
     const systemError = error instanceof Error && typeof (error.cause as NodeJS.ErrnoException | undefined)?.syscall === 'string';
-    const portInUse = systemError && (error.cause as NodeJS.ErrnoException).code === 'EADDRINUSE' ? ' (the port is in use: stop what listens there or choose another --port)' : '';
+    // node:cluster workers get a bare "bind EADDRINUSE host:port" from the primary: say what it means.
+    const portInUse = systemError && (error.cause as NodeJS.ErrnoException).code === 'EADDRINUSE' && !error.message.includes('already in use') ? ' (the port is in use: stop what listens there or choose another --port)' : '';
     // A prefork worker tells the primary why it cannot boot (its boot-failure policy prints one line).
     await reportBootFailure(error instanceof Error ? `${error.message.split('\n')[0]!}${portInUse}` : String(error));
     const text = !(error instanceof Error) ? String(error) : systemError ? `${error.message}${portInUse}` : error.cause instanceof Error ? `${error.message}\n${error.cause.stack}` : error.stack;

@@ -3,7 +3,9 @@ import { watch, type FSWatcher } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import type { Application, RunningServer } from '@stackware/gateway';
 import type { Logger } from 'pino';
+import { Server as HttpServer } from 'node:http';
 import { onShutdownSignals } from './shutdown.js';
+import { startWatchdog } from './watchdog.js';
 
 /**
  * Prefork (gunicorn's sync-worker model on node:cluster): a primary process forks N workers that
@@ -12,8 +14,10 @@ import { onShutdownSignals } from './shutdown.js';
  * - replaces a worker that exits unexpectedly, with exponential back-off when workers keep dying
  *   young (`initialBackoffMs` doubling up to `maxBackoffMs`), so a worker that fails at start-up
  *   never spins the CPU;
- * - kills (SIGKILL) and replaces a worker whose heartbeat stopped for `timeoutMs` — a worker stuck
- *   in a synchronous loop — while the others keep serving;
+ * - replaces a worker stuck in a synchronous loop while the others keep serving: an HTTP worker's
+ *   watchdog thread answers its requests 504 (503 + Retry-After for requests it never started)
+ *   after `timeoutMs` and kills it (see watchdog.ts); the primary kills (SIGKILL) any worker whose
+ *   heartbeat stopped for `timeoutMs` + 2 s;
  * - recycles a worker that reached its request budget (`--max-requests` + jitter) or, with
  *   `reload`, every worker when a watched file changes: the replacement is forked first, and the old
  *   worker is told to stop gracefully only once the new one listens, so no request is dropped;
@@ -27,6 +31,9 @@ type PreforkMessage = { stackware: 'ready' | 'heartbeat' | 'retire' | 'stop' } |
 export const BOOT_FAILURE_EXIT_CODE = 3;
 
 const HEARTBEAT_ENV = 'STACKWARE_PREFORK_HEARTBEAT_MS';
+const TIMEOUT_ENV = 'STACKWARE_PREFORK_TIMEOUT_MS';
+/** The primary's own heartbeat kill waits this much longer than `timeoutMs`, so the worker's watchdog answers first. */
+const WATCHDOG_GRACE_MS = 2000;
 
 /** Options of {@link startPrimary}. */
 export interface PrimaryOptions {
@@ -142,7 +149,7 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
   const spawn = (slot: Slot) => {
     if (stopping) return;
     slot.timer = undefined;
-    const worker = cluster.fork({ ...options.env, [HEARTBEAT_ENV]: String(heartbeatMs), STACKWARE_WORKER_SLOT: String(slot.index) });
+    const worker = cluster.fork({ ...options.env, [HEARTBEAT_ENV]: String(heartbeatMs), [TIMEOUT_ENV]: String(timeoutMs), STACKWARE_WORKER_SLOT: String(slot.index) });
     forks++;
     const now = Date.now();
     const state: WorkerState = { worker, slot, forkedAt: now, lastBeat: now, stopping: false, killedForTimeout: false };
@@ -270,7 +277,8 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
         continue;
       }
       if (state.killedForTimeout) continue;
-      const limit = state.readyAt === undefined ? bootTimeoutMs : timeoutMs;
+      // A ready HTTP worker's own watchdog answers 504 and exits after timeoutMs; this is the backstop.
+      const limit = state.readyAt === undefined ? bootTimeoutMs : timeoutMs > 0 ? timeoutMs + WATCHDOG_GRACE_MS : 0;
       if (limit > 0 && now - state.lastBeat > limit) {
         state.killedForTimeout = true;
         if (state.readyAt === undefined) state.bootError ??= `a worker did not become ready within the boot timeout (${limit} ms)`;
@@ -394,11 +402,15 @@ export async function runWorker(options: WorkerOptions): Promise<RunningServer> 
       }
     : inner;
   const running = await options.start(app);
+  const timeoutMs = Number(process.env[TIMEOUT_ENV]) || 0;
+  const server = (running as { server?: unknown }).server;
+  const watchdog = timeoutMs > 0 && server instanceof HttpServer ? startWatchdog(server, timeoutMs) : undefined;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     clearInterval(beat);
+    watchdog?.stop();
     await running.close();
     process.exit(0);
   };
