@@ -75,6 +75,31 @@ describe('prefork (stackware serve --workers N)', () => {
     expect(await get(`${url}/`)).toMatchObject({ status: 200 });
   }, 90_000);
 
+  it('--max-memory-mb: a worker whose RSS (Buffers, not only the heap) passes the limit is replaced gracefully, no request fails', async () => {
+    const { peer, url } = await prefork(`${fixture('apps.ts')}#grow`, ['--workers', '1', '--max-memory-mb', '300', '--no-access-log'], 1);
+    const firstPid = pidOf(await get(`${url}/`));
+    const results: Array<Awaited<ReturnType<typeof get>>> = [];
+    const state = { stop: false };
+    const client = async () => {
+      while (!state.stop) results.push(await get(`${url}/`));
+    };
+    const clients = Array.from({ length: 3 }, client);
+    try {
+      expect(await get(`${url}/grow?mb=350`)).toMatchObject({ status: 200 });
+      await until(() => countMsg(peer.output(), 'worker stopped') >= 1, 60_000, 'the worker over its memory limit replaced', peer.output);
+    } finally {
+      state.stop = true;
+      await Promise.all(clients);
+    }
+    const over = records(peer.output()).find((r) => r.msg === 'memory limit reached: asking for a replacement');
+    expect(over).toMatchObject({ max_memory_mb: 300 });
+    expect(over!.rss_mb as number).toBeGreaterThan(300);
+    expect(results.filter((r) => !('status' in r) || r.status !== 200)).toEqual([]);
+    const after = pidOf(await get(`${url}/`));
+    expect(after).not.toBe(firstPid);
+    if (process.env.STACKWARE_TEST_REPORT) process.stderr.write(`prefork memory limit: worker at ${String(over!.rss_mb)} MiB replaced; ${results.length} requests during the replacement, 0 failed\n`);
+  }, 120_000);
+
   it('--max-requests recycles workers under load without dropping a request', async () => {
     const { peer, url } = await prefork(fixture('apps.ts'), ['--workers', '2', '--max-requests', '10', '--max-requests-jitter', '3', '--no-access-log'], 2);
     const original = new Set(records(peer.output()).filter((r) => r.msg === 'worker ready').map((r) => r.worker_pid as number));

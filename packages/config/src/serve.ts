@@ -93,7 +93,8 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
   if (cluster.isWorker) {
     // Prefork worker: the primary watches the file and replaces this process on change.
     const combined: RunningServer = { url: servers[0]!.url, close: closeAll };
-    await runWorker({ app: lives.values().next().value!.app, start: async () => combined, logger });
+    const maxMemoryMb = Math.max(0, ...[...deployment.servers.values()].map((d) => d.maxMemoryMb));
+    await runWorker({ app: lives.values().next().value!.app, start: async () => combined, logger, maxMemoryMb });
     return { deployment, servers, reload: async () => false, close: closeAll, done: new Promise(() => {}) };
   }
 

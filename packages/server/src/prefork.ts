@@ -25,7 +25,7 @@ import { startWatchdog } from './watchdog.js';
  */
 
 /** Messages between primary and workers (over the cluster IPC channel). */
-type PreforkMessage = { stackware: 'ready' | 'heartbeat' | 'retire' | 'stop' } | { stackware: 'boot-error'; message: string };
+type PreforkMessage = { stackware: 'ready' | 'heartbeat' | 'stop' } | { stackware: 'retire'; reason?: string } | { stackware: 'boot-error'; message: string };
 
 /** Exit code of a primary whose workers cannot boot (gunicorn's WORKER_BOOT_ERROR / HALT code). */
 export const BOOT_FAILURE_EXIT_CODE = 3;
@@ -195,7 +195,7 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
       }
       logger.info({ worker_pid: state.worker.process.pid, slot: slot.index }, 'worker ready');
     } else if (message.stackware === 'retire') {
-      replace(state, 'max-requests reached');
+      replace(state, typeof message.reason === 'string' ? message.reason : 'max-requests reached');
     } else if (message.stackware === 'boot-error' && typeof message.message === 'string') {
       state.bootError = message.message;
     }
@@ -373,6 +373,14 @@ export interface WorkerOptions {
   maxRequests?: number;
   /** Add a random 0..jitter to `maxRequests`. Default maxRequests / 10, rounded down. */
   maxRequestsJitter?: number;
+  /**
+   * Resident memory limit of this worker process, in MiB (uWSGI's reload-on-rss, mod_wsgi's
+   * memory-limit): checked every heartbeat (≤ 1 s); over it, the worker asks for a replacement and,
+   * once that one listens, finishes its requests and exits like a max-requests recycle. RSS counts
+   * everything the process holds: JS heap, Buffers and other external memory, native allocations.
+   * 0 (default): no limit.
+   */
+  maxMemoryMb?: number;
   logger: Logger;
 }
 
@@ -420,9 +428,21 @@ export async function runWorker(options: WorkerOptions): Promise<RunningServer> 
   process.on('disconnect', () => void stop());
   onShutdownSignals(stop, { logger: options.logger, exit: false });
   const heartbeatMs = Number(process.env[HEARTBEAT_ENV]) || 1000;
-  const beat = setInterval(() => send({ stackware: 'heartbeat' }), heartbeatMs);
+  const maxMemoryBytes = (options.maxMemoryMb ?? 0) * 1024 * 1024;
+  let overMemory = false;
+  const beat = setInterval(() => {
+    send({ stackware: 'heartbeat' });
+    if (maxMemoryBytes > 0 && !overMemory) {
+      const rss = process.memoryUsage.rss();
+      if (rss > maxMemoryBytes) {
+        overMemory = true;
+        options.logger.warn({ rss_mb: Math.round(rss / 1048576), max_memory_mb: options.maxMemoryMb }, 'memory limit reached: asking for a replacement');
+        send({ stackware: 'retire', reason: `memory limit reached (${Math.round(rss / 1048576)} MiB > ${options.maxMemoryMb} MiB)` });
+      }
+    }
+  }, heartbeatMs);
   send({ stackware: 'ready' });
-  options.logger.info({ url: running.url, max_requests: budget || undefined }, 'worker listening');
+  options.logger.info({ url: running.url, max_requests: budget || undefined, max_memory_mb: options.maxMemoryMb || undefined }, 'worker listening');
   return running;
 }
 
