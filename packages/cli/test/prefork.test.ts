@@ -1,5 +1,6 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { connect, createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -193,6 +194,34 @@ describe('prefork (stackware serve --workers N)', () => {
     expect(bodies.lastIndexOf('v1')).toBeLessThan(bodies.indexOf('v2'));
     expect(countMsg(peer.output(), 'reloading workers')).toBeGreaterThanOrEqual(1);
   }, 90_000);
+});
+
+describe('--reload watcher', () => {
+  it('follows rename-saves (sed -i) of a module the application imports, again and again, and ignores log and data files', async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.cleanup);
+    await writeFile(join(dir.dir, 'package.json'), '{ "type": "module" }\n');
+    await mkdir(join(dir.dir, 'lib'));
+    await writeFile(join(dir.dir, 'lib/layout.ts'), "export const layout = 'v1';\n");
+    await writeFile(join(dir.dir, 'app.ts'), "import { layout } from './lib/layout.ts';\nexport default (_e: unknown, startResponse: (s: string, h: Array<[string, string]>) => void) => {\n  startResponse('200 OK', [['Content-Type', 'text/plain']]);\n  return [Buffer.from(layout)];\n};\n");
+    const { peer, url } = await prefork(join(dir.dir, 'app.ts'), ['--reload', '--no-access-log'], 1);
+    const body = async () => { const r = await get(`${url}/`); return 'body' in r ? r.body : ''; };
+    expect(await body()).toBe('v1');
+    for (const [from, to] of [['v1', 'v2'], ['v2', 'v3'], ['v3', 'v4']]) {
+      expect(spawnSync('sed', ['-i', `s/${from}/${to}/`, join(dir.dir, 'lib/layout.ts')]).status).toBe(0);
+      await until(() => countMsg(peer.output(), 'worker ready') >= Number(to.slice(1)), 60_000, `the reload to ${to}`, peer.output);
+      await until(() => countMsg(peer.output(), 'worker stopped') >= Number(to.slice(1)) - 1, 30_000, 'the old worker stopped', peer.output);
+      expect(await body()).toBe(to);
+    }
+    const reloads = countMsg(peer.output(), 'reloading workers');
+    await writeFile(join(dir.dir, 'app.log'), 'written by the app\n');
+    await mkdir(join(dir.dir, 'data'));
+    await writeFile(join(dir.dir, 'data/store.json'), '{}');
+    await mkdir(join(dir.dir, 'node_modules'));
+    await writeFile(join(dir.dir, 'node_modules/x.js'), '');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(countMsg(peer.output(), 'reloading workers')).toBe(reloads);
+  }, 180_000);
 });
 
 describe('--timeout in a single process', () => {

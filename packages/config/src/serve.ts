@@ -1,9 +1,7 @@
 import cluster from 'node:cluster';
-import { createHash } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { RunningServer } from '@stackware/gateway';
-import { startPrimary, runWorker, type Logger } from '@stackware/server';
+import { startPrimary, runWorker, watchFiles, type Logger } from '@stackware/server';
 import type { BuiltApplication, Deployment } from './build.js';
 import { LiveApplication } from './live.js';
 import { loadDeployment } from './load.js';
@@ -48,7 +46,8 @@ export interface ServingDeployment {
  *   ES modules stay cached, so code changes need a restart (or workers).
  * - `workers = N`: prefork (@stackware/server's primary/worker). The primary validates the edited
  *   file and, when valid, replaces the workers gracefully (new ones listen before old ones stop);
- *   each new worker reads the file afresh — code and server sections included.
+ *   each new worker reads the file afresh — code and server sections included. The primary watches
+ *   the file and its directory: a module edit or a `touch` of the file replaces the workers too.
  * - An invalid edit keeps the current configuration serving and logs the ConfigError message.
  * @throws ConfigError for a mistake in the file at start.
  */
@@ -185,7 +184,8 @@ async function servePrimary(path: string, deployment: Deployment, workers: numbe
     logger.info({ file: path }, `configuration valid: replacing ${workers} workers gracefully`);
     return true;
   };
-  const stopWatching = options.watch === false ? () => {} : watchFile(path, options.debounceMs ?? 200, () => void reload(), logger);
+  // Workers import the modules afresh: watch the deploy file and its directory (the modules it loads).
+  const stopWatching = options.watch === false ? () => {} : watchFile(path, options.debounceMs ?? 200, () => void reload(), logger, true);
   logger.info({ workers, file: path }, `prefork primary serving ${basename(path)} with ${workers} workers`);
   return {
     get deployment() { return current; },
@@ -197,39 +197,12 @@ async function servePrimary(path: string, deployment: Deployment, workers: numbe
 }
 
 /**
- * Calls `onChange` when the file's content changes (watches its directory, so editors that
- * replace the file by renaming are seen). Returns a function that stops watching.
+ * Calls `onChange` when the deploy file changes — a content edit, a rename-save, or a `touch`
+ * (mod_wsgi's touch-to-reload) — and, with `alsoDirectory`, when any file under its directory
+ * changes (the modules it loads; node_modules, dot-directories, logs and data are ignored). Uses the
+ * server's one reload watcher (`watchFiles`). Returns a function that stops watching.
  */
-function watchFile(path: string, debounceMs: number, onChange: () => void, logger: Logger): () => void {
-  const name = basename(path);
-  let last = digest(path);
-  let timer: NodeJS.Timeout | undefined;
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dirname(path), (_event, changed) => {
-      if (changed !== null && changed !== name) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        const now = digest(path);
-        if (now === undefined || now === last) return;
-        last = now;
-        onChange();
-      }, debounceMs);
-    });
-    watcher.on('error', (error) => logger.warn({ err: error }, 'deploy file watcher failed; live reload is off'));
-  } catch (error) {
-    logger.warn({ err: error }, 'cannot watch the deploy file; live reload is off');
-  }
-  return () => {
-    clearTimeout(timer);
-    watcher?.close();
-  };
-}
-
-function digest(path: string): string | undefined {
-  try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
-  } catch {
-    return undefined;
-  }
+function watchFile(path: string, debounceMs: number, onChange: () => void, logger: Logger, alsoDirectory = false): () => void {
+  const watcher = watchFiles(alsoDirectory ? [path, dirname(path)] : [path], () => onChange(), { debounceMs, logger });
+  return () => void watcher.close();
 }

@@ -252,6 +252,36 @@ describe('stackware serve site.toml', () => {
     if (process.env.STACKWARE_TEST_REPORT) process.stderr.write(`prefork reload: ${result.ok} requests, ${retried.count} retried on a new connection after an idle keep-alive close\n`);
   }, 120_000);
 
+  it('with workers, a rename-saved module edit (sed -i) and a touch of the deploy file replace the workers; a log file does not', async () => {
+    const port = await freePort();
+    const dir = join(tmp.dir, 'touch-site');
+    await mkdir(join(dir, 'mod'), { recursive: true });
+    await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+    await writeFile(join(dir, 'mod/version.ts'), "export const version = 'm1';\n");
+    await writeFile(join(dir, 'mod/versioned.ts'), "import { version } from './version.ts';\nexport const app = () => (_e: unknown, startResponse: (s: string, h: Array<[string, string]>) => void) => {\n  startResponse('200 OK', [['Content-Type', 'text/plain']]);\n  return [Buffer.from(version)];\n};\n");
+    const file = join(dir, 'site.toml');
+    await writeFile(file, `main = "v"\n\n[app.v]\nuse = "./mod/versioned.ts#app"\n\n[server.web]\nhost = "127.0.0.1"\nport = ${port}\nworkers = 1\naccessLog = false\n`);
+    const peer = await startServe(file, port);
+    const replacing = () => (peer.output().match(/replacing 1 workers gracefully/g) ?? []).length;
+    const text = async () => { try { return (await get(port, '/')).body; } catch { return ''; } };
+    await waitFor(async () => (await text()) === 'm1', 'm1', 30_000);
+    // a rename-save of an imported module, twice (the old watcher went blind after the first)
+    for (const [from, to] of [['m1', 'm2'], ['m2', 'm3']]) {
+      expect(spawnSync('sed', ['-i', `s/${from}/${to}/`, join(dir, 'mod/version.ts')]).status).toBe(0);
+      await waitFor(async () => (await text()) === to, `the workers serving ${to}`, 60_000);
+    }
+    // a log file and a data directory written in the site's directory are not changes
+    const before = replacing();
+    await writeFile(join(dir, 'server.log'), 'a log line\n');
+    await mkdir(join(dir, 'data'), { recursive: true });
+    await writeFile(join(dir, 'data/sessions.json'), '{}');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(replacing()).toBe(before);
+    // touch-to-reload
+    expect(spawnSync('touch', [file]).status).toBe(0);
+    await waitFor(() => replacing() === before + 1, 'the reload after touch', 30_000);
+  }, 180_000);
+
   it('lets --port on the command line override the single server section', async () => {
     const port = await freePort();
     const file = join(tmp.dir, 'override.toml');

@@ -1,11 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
-import { watch, type FSWatcher } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import type { Application, RunningServer } from '@stackware/gateway';
 import type { Logger } from 'pino';
 import { Server as HttpServer } from 'node:http';
 import { onShutdownSignals } from './shutdown.js';
 import { startWatchdog } from './watchdog.js';
+import { watchFiles, type FileWatcher } from './watch.js';
 
 /**
  * Prefork (gunicorn's sync-worker model on node:cluster): a primary process forks N workers that
@@ -47,7 +47,7 @@ export interface PrimaryOptions {
   shutdownTimeoutMs?: number;
   /** Replace all workers gracefully when a file under `watchPaths` changes. Default false. */
   reload?: boolean;
-  /** Directories (recursive) or files watched by `reload`. */
+  /** Directories (recursive) or files watched by `reload` (see `watchFiles`: editors' rename-saves are seen; node_modules, dot-directories, logs and data are ignored). */
   watchPaths?: string[];
   logger: Logger;
   /** A worker that dies after living at least this long is replaced at once. Default 5000. */
@@ -288,25 +288,9 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
     }
   }, heartbeatMs);
 
-  const watchers: FSWatcher[] = [];
-  if (options.reload) {
-    let debounce: NodeJS.Timeout | undefined;
-    let changed = '';
-    for (const path of options.watchPaths ?? []) {
-      try {
-        const watcher = watch(path, { recursive: true }, (_event, file) => {
-          const name = file ? String(file) : '';
-          if (name.split(/[\\/]/).some((part) => part.startsWith('.') || part === 'node_modules')) return;
-          changed = name;
-          clearTimeout(debounce);
-          debounce = setTimeout(() => reloadWorkers(`changed: ${changed}`), options.reloadDebounceMs ?? 300);
-        });
-        watcher.on('error', (error) => logger.warn({ err: error, path }, 'file watcher error'));
-        watchers.push(watcher);
-      } catch (error) {
-        logger.warn({ err: error, path }, 'cannot watch path for --reload');
-      }
-    }
+  let watcher: FileWatcher | undefined;
+  if (options.reload && (options.watchPaths ?? []).length) {
+    watcher = watchFiles(options.watchPaths!, (path) => reloadWorkers(`changed: ${path}`), { debounceMs: options.reloadDebounceMs ?? 300, logger });
   }
 
   const reloadWorkers = (reason: string) => {
@@ -325,7 +309,7 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
   const close = (): Promise<void> => {
     if (closing) return closing;
     stopping = true;
-    for (const watcher of watchers) watcher.close();
+    void watcher?.close();
     for (const slot of slots) if (slot.timer) clearTimeout(slot.timer);
     for (const state of states.values()) stopWorker(state);
     if (states.size === 0) finish();
