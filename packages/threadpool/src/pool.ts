@@ -60,6 +60,8 @@ class Generation {
       factory: options.factory,
       factoryOptions: options.factoryOptions,
       maxRequestsPerThread: options.maxRequestsPerThread,
+      // One limit for the thread: V8 enforces it on the heap, the thread checks heap + external.
+      maxMemoryBytes: (options.resourceLimits.maxOldGenerationSizeMb ?? 0) * 1024 * 1024,
     };
     this.piscina = new Piscina({
       filename: BOOTSTRAP,
