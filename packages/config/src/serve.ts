@@ -1,8 +1,9 @@
 import cluster from 'node:cluster';
 import { basename, dirname, resolve } from 'node:path';
-import type { RunningServer } from '@stackware/gateway';
+import type { Application, RunningServer } from '@stackware/gateway';
 import { startPrimary, runWorker, watchFiles, type Logger } from '@stackware/server';
 import type { BuiltApplication, Deployment } from './build.js';
+import { ConfigError } from './config-error.js';
 import { LiveApplication } from './live.js';
 import { loadDeployment } from './load.js';
 
@@ -62,7 +63,8 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
 
   // One process (or one prefork worker): live applications per served application name.
   const lives = new Map<string, LiveApplication>();
-  const builds = await buildAll(deployment);
+  // At start, an application whose factory fails (an init failure) is served as 503 and retried.
+  const builds = await buildAll(deployment, logger);
   for (const [name, built] of builds) lives.set(name, new LiveApplication(built));
   const started: Array<{ name: string; server: RunningServer }> = [];
   try {
@@ -144,19 +146,72 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
   };
 }
 
-/** Builds each application a server serves (threads → the application runs in a thread pool). */
-async function buildAll(deployment: Deployment): Promise<Map<string, BuiltApplication>> {
+/**
+ * Builds each application a server serves (threads → the application runs in a thread pool).
+ * With `initLogger` (at start): a factory that throws — an init failure, such as a database that is
+ * not up yet — does not stop the server: the application answers 503 and a later request builds it
+ * again ({@link retryingBuild}, seed 003). Mistakes in the file (ConfigError of any other kind) throw.
+ */
+async function buildAll(deployment: Deployment, initLogger?: Logger): Promise<Map<string, BuiltApplication>> {
   const builds = new Map<string, BuiltApplication>();
   try {
     for (const def of deployment.servers.values()) {
       const name = def.app ?? deployment.main;
-      if (!builds.has(name)) builds.set(name, def.threads > 0 ? await deployment.buildThreaded(name, def) : await deployment.build(name));
+      if (builds.has(name)) continue;
+      const buildOne = () => (def.threads > 0 ? deployment.buildThreaded(name, def) : deployment.build(name));
+      try {
+        builds.set(name, await buildOne());
+      } catch (error) {
+        if (!initLogger || !isInitFailure(error)) throw error;
+        builds.set(name, retryingBuild(error, buildOne, initLogger));
+      }
     }
   } catch (error) {
     await Promise.allSettled([...builds.values()].map((b) => b.dispose()));
     throw error;
   }
   return builds;
+}
+
+/** A factory that threw while building (not a mistake in the file): retried by later requests. */
+function isInitFailure(error: unknown): boolean {
+  return error instanceof ConfigError && error.problem.startsWith('the factory failed:');
+}
+
+/** How long after a failed initialisation the next request retries it, in ms. */
+const INIT_RETRY_MS = 1000;
+
+/**
+ * An application whose initialisation failed: answers **503 Service Unavailable** with
+ * `Retry-After: 1` (the reason goes to the log once per attempt) while it fails; a request that
+ * arrives `INIT_RETRY_MS` (1 s) or more after the last attempt builds it again (one attempt at a
+ * time; requests meanwhile wait for it). Once built, every request goes to the built application.
+ */
+function retryingBuild(first: unknown, rebuild: () => Promise<BuiltApplication>, logger: Logger): BuiltApplication {
+  logger.error({ err: first }, `the application failed to initialise; answering 503 and retrying on a later request: ${first instanceof Error ? first.message : String(first)}`);
+  let built: BuiltApplication | undefined;
+  let attempt: Promise<void> | undefined;
+  let lastAttempt = Date.now();
+  const retry = () => (attempt ??= rebuild().then(
+    (b) => {
+      built = b;
+      logger.info('the application initialised on retry');
+    },
+    (error: unknown) => logger.error({ err: error }, `the application failed to initialise again: ${error instanceof Error ? error.message : String(error)}`),
+  ).finally(() => {
+    attempt = undefined;
+    lastAttempt = Date.now();
+  }));
+  const app: Application = async (environ, startResponse) => {
+    if (!built) {
+      if (attempt) await attempt;
+      else if (Date.now() - lastAttempt >= INIT_RETRY_MS) await retry();
+    }
+    if (built) return built.app(environ, startResponse);
+    startResponse('503 Service Unavailable', [['Content-Type', 'text/plain; charset=utf-8'], ['Retry-After', '1']]);
+    return [Buffer.from('Service Unavailable: the application failed to initialise; the reason is in the server log\n')];
+  };
+  return { app, dispose: async () => { await attempt; await built?.dispose(); } };
 }
 
 function applyOverrides(deployment: Deployment, overrides: ServeDeploymentOptions['overrides']): Deployment {

@@ -282,6 +282,31 @@ describe('stackware serve site.toml', () => {
     await waitFor(() => replacing() === before + 1, 'the reload after touch', 30_000);
   }, 180_000);
 
+  for (const workers of [0, 1]) {
+    it(`an init failure (a factory throws at start) answers 503 + Retry-After, and a later request retries it (workers = ${workers})`, async () => {
+      const port = await freePort();
+      const dir = join(tmp.dir, `init-site-${workers}`);
+      await mkdir(join(dir, 'mod'), { recursive: true });
+      await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+      await writeFile(join(dir, 'mod/flaky.ts'), "import { existsSync } from 'node:fs';\nimport { fileURLToPath } from 'node:url';\nexport const app = () => {\n  if (!existsSync(fileURLToPath(new URL('../ready.txt', import.meta.url)))) throw new Error('database unreachable (no ready.txt yet)');\n  return (_e: unknown, startResponse: (s: string, h: Array<[string, string]>) => void) => {\n    startResponse('200 OK', [['Content-Type', 'text/plain']]);\n    return [Buffer.from('ready')];\n  };\n};\n");
+      const file = join(dir, 'site.toml');
+      await writeFile(file, `main = "v"\n\n[app.v]\nuse = "./mod/flaky.ts#app"\n\n[server.web]\nhost = "127.0.0.1"\nport = ${port}\nworkers = ${workers}\naccessLog = false\n`);
+      const peer = await startServe(file, port);
+      const failing = await new Promise<{ status: number; retryAfter: string | undefined }>((resolvePromise, reject) => {
+        httpRequest({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] }));
+        }).on('error', reject).end();
+      });
+      expect(failing).toEqual({ status: 503, retryAfter: '1' });
+      expect(peer.output()).toContain('the application failed to initialise; answering 503 and retrying on a later request');
+      expect(peer.output()).toContain('database unreachable (no ready.txt yet)');
+      await writeFile(join(dir, 'ready.txt'), 'up\n');
+      await waitFor(async () => (await get(port, '/')).body === 'ready', 'the retry to succeed', 30_000);
+      expect(peer.output()).toContain('the application initialised on retry');
+    }, 120_000);
+  }
+
   it('lets --port on the command line override the single server section', async () => {
     const port = await freePort();
     const file = join(tmp.dir, 'override.toml');
