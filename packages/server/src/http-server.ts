@@ -290,8 +290,10 @@ const IDLE_GRACE_MS = 1000;
  * of the close can still see the usual keep-alive race (RFC 9112 §9.3.1: clients retry those).
  */
 function drainIdleConnections(connections: Set<Socket>, graceMs: number): { stop(): void } {
+  // Idle since the stop began, or since the end of the response it was busy with after that.
   const idleSince = new Map<Socket, number>();
   const started = performance.now();
+  for (const socket of connections) idleSince.set(socket, started);
   const sweep = () => {
     const now = performance.now();
     for (const socket of connections) {
@@ -300,7 +302,7 @@ function drainIdleConnections(connections: Set<Socket>, graceMs: number): { stop
         idleSince.delete(socket);
         continue;
       }
-      const since = idleSince.get(socket) ?? started;
+      const since = idleSince.get(socket) ?? now;
       if (!idleSince.has(socket)) idleSince.set(socket, since);
       if (now - since >= graceMs) {
         idleSince.delete(socket);

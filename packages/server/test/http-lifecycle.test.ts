@@ -159,6 +159,38 @@ describe('HTTP server: timeouts and shutdown', () => {
     await closing;
   });
 
+  it('close() gives a connection whose long response started before it the same grace after that response', async () => {
+    let headersSent = false;
+    const streaming: Application = (environ, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      if (environ.PATH_INFO !== '/long') return [Buffer.from('hi')];
+      return (async function* () {
+        yield Buffer.from('start ');
+        headersSent = true;
+        await new Promise((r) => setTimeout(r, 1500)); // longer than the idle grace
+        yield Buffer.from('end');
+      })();
+    };
+    const running = await serve(streaming, { port: 0, keepAliveTimeoutMs: 60_000, logger: captureLogger().logger });
+    const socket = connect(running.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('GET /long HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => headersSent, 5000, 'the long response started');
+    const closing = running.close();
+    // chunked: the response ends with the last chunk; the next request follows soon after
+    await until(() => Buffer.concat(chunks).toString().endsWith('0\r\n\r\n'), 10_000, 'the long response');
+    await new Promise((r) => setTimeout(r, 400)); // idle for less than the grace, but after more than a second of stopping
+    socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
+    await ended;
+    const text = Buffer.concat(chunks).toString();
+    const second = text.slice(text.indexOf('HTTP/1.1', 10));
+    expect(second).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*Connection: close\r\n[\s\S]*hi$/i);
+    await closing;
+  });
+
   it('close() stops accepting at once, before in-flight requests end', async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
