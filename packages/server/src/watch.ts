@@ -10,6 +10,8 @@ export interface WatchFilesOptions {
   ignored?: (path: string) => boolean;
   /** Where watcher errors go (a warning each; watching goes on). */
   logger?: Logger;
+  /** Keep the process alive while watching. Default true. */
+  persistent?: boolean;
 }
 
 /** A running watcher. */
@@ -43,7 +45,8 @@ export function isIgnoredPath(path: string): boolean {
 }
 
 /**
- * The one file watcher of Stackware's reloaders (prefork `--reload`, the deploy file's live reload):
+ * The one file watcher of Stackware's reloaders (prefork `--reload`, the deploy file's live reload,
+ * the thread pool's `watch` option):
  * calls `onChange(path)` once per burst of changes (debounced by `debounceMs`) when a file under
  * `paths` (directories are watched recursively, files by themselves) is added, changed — a `touch`
  * counts, like mod_wsgi's touch-to-reload — or removed.
@@ -59,7 +62,7 @@ export function watchFiles(paths: string[], onChange: (path: string) => void, op
   const roots = new Set(paths);
   // chokidar also asks about the roots themselves and their parents: never ignore those.
   const ignored = (path: string) => !roots.has(path) && (isIgnoredPath(relativeToRoots(path, roots)) || (extra?.(path) ?? false));
-  const watcher: FSWatcher = chokidarWatch(paths, { ignoreInitial: true, ignored, persistent: true, atomic: true });
+  const watcher: FSWatcher = chokidarWatch(paths, { ignoreInitial: true, ignored, persistent: options.persistent ?? true, atomic: true });
   let timer: NodeJS.Timeout | undefined;
   let last = '';
   const fire = (path: string) => {
