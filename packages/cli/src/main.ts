@@ -7,6 +7,7 @@ import { parseCommandLine, optionsHelp } from './args.js';
 import { COMMANDS } from './commands.js';
 import type { CommandName } from './options.js';
 import { UsageError } from './usage-error.js';
+import { reportBootFailure } from '@stackware/server';
 
 /** The version of @stackware/cli (its package.json, one directory above src/ and dist/). */
 export function version(): string {
@@ -25,7 +26,8 @@ export function helpText(only?: CommandName): string {
  * Runs the command line (`--help`/`-h`, `--version`/`-V` print and return). Usage errors (unknown command or flag, bad value, missing module, an
  * export that is not an application) print one line to stderr and exit with code 2; system errors
  * at start-up (port in use, permission denied) print one line and exit 1; other start-up errors
- * (the module throws while loading) print their stack and exit 1.
+ * (the module throws while loading) print their stack and exit 1. In a prefork worker the same
+ * one-line cause is also sent to the primary, whose boot-failure policy exits with code 3.
  */
 export async function main(argv: string[]): Promise<void> {
   try {
@@ -49,12 +51,17 @@ export async function main(argv: string[]): Promise<void> {
     await command.run(parsed);
   } catch (error) {
     if (error instanceof UsageError) {
+      await reportBootFailure(error.message);
       process.stderr.write(`stackware: ${error.message}\n`);
       process.exit(2);
     }
     // A system error (port in use, permission denied) is the environment's, not a bug: its message says it all.
     const systemError = error instanceof Error && typeof (error.cause as NodeJS.ErrnoException | undefined)?.syscall === 'string';
-    const text = !(error instanceof Error) ? String(error) : systemError ? error.message : error.cause instanceof Error ? `${error.message}\n${error.cause.stack}` : error.stack;
+    // node:cluster workers get a bare "bind EADDRINUSE host:port" from the primary: say what it means.
+    const portInUse = systemError && (error.cause as NodeJS.ErrnoException).code === 'EADDRINUSE' && !error.message.includes('already in use') ? ' (the port is in use: stop what listens there or choose another --port)' : '';
+    // A prefork worker tells the primary why it cannot boot (its boot-failure policy prints one line).
+    await reportBootFailure(error instanceof Error ? `${error.message.split('\n')[0]!}${portInUse}` : String(error));
+    const text = !(error instanceof Error) ? String(error) : systemError ? `${error.message}${portInUse}` : error.cause instanceof Error ? `${error.message}\n${error.cause.stack}` : error.stack;
     process.stderr.write(`stackware: ${text}\n`);
     process.exit(1);
   }

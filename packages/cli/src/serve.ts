@@ -46,6 +46,12 @@ export async function serveCommand(command: ParsedCommand): Promise<void> {
   const timeoutMs = Math.round((options.timeout as number) * 1000);
   const shutdownTimeoutMs = Math.round((options.shutdownTimeout as number) * 1000);
   if (options.maxRequests && !workers && !options.reload) throw new UsageError('--max-requests recycles worker processes: add --workers N');
+  if (options.maxMemoryMb && !workers && !options.reload) throw new UsageError('--max-memory-mb replaces a worker process over the limit: add --workers N');
+  // One process, one thread: a request stuck in a synchronous loop blocks the server itself, so
+  // nothing could answer 504 or go on serving. Refuse the promise rather than break it.
+  if (command.given.has('timeout') && options.timeout !== 0 && !workers && !options.threads && !options.reload) {
+    throw new UsageError('--timeout needs --workers N or --threads N: in a single process a request stuck in a synchronous loop blocks the whole server, so nothing can answer 504 (a request that is only waiting still gets 504 after the default 30 s)');
+  }
   const logger = cliLogger(options);
   const prefork = workers > 0 || options.reload === true;
 
@@ -60,6 +66,7 @@ export async function serveCommand(command: ParsedCommand): Promise<void> {
       start: (wrapped) => start(wrapped, { options, logger }),
       maxRequests: options.maxRequests as number,
       maxRequestsJitter: options.maxRequestsJitter as number | undefined,
+      maxMemoryMb: options.maxMemoryMb as number,
       logger,
     });
     return;

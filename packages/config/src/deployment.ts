@@ -97,7 +97,9 @@ export interface ServerDef {
   readonly workers: number;
   /** Worker threads that run the application (0: none, the event loop runs it). Handled by @stackware/config, not passed to the factory. */
   readonly threads: number;
-  /** The options passed to the server factory: every key as written except use, app, workers and threads; `protocol` always (dropped when the factory's optionTypes does not list it). */
+  /** Prefork only: a worker whose resident memory passes this many MiB is replaced gracefully (0: no limit). Handled by @stackware/config, not passed to the factory. */
+  readonly maxMemoryMb: number;
+  /** The options passed to the server factory: every key as written except use, app, workers, threads and maxMemoryMb; `protocol` always (dropped when the factory's optionTypes does not list it). */
   readonly options: Readonly<Record<string, unknown>>;
 }
 export interface PoolDef { readonly name: string; readonly threads: number; readonly timeoutMs: number }
@@ -106,7 +108,7 @@ export interface PoolDef { readonly name: string; readonly threads: number; read
 export const SECTION_TYPES = { app: 'apps', filter: 'filters', pipeline: 'pipelines', composite: 'composites', server: 'servers', pool: 'pools', location: 'locations' } as const;
 export type SectionType = keyof typeof SECTION_TYPES;
 
-const SERVER_KEYS: Record<string, 'string' | 'number'> = { host: 'string', port: 'number', workers: 'number', threads: 'number' };
+const SERVER_KEYS: Record<string, 'string' | 'number'> = { host: 'string', port: 'number', workers: 'number', threads: 'number', maxMemoryMb: 'number' };
 const PROTOCOLS = ['http', 'fastcgi', 'scgi'] as const;
 const BARE_KEY = /^[A-Za-z0-9_-]+$/;
 
@@ -289,10 +291,10 @@ export class DeploymentDefinition {
     }
     if (typeof options.port === 'number' && options.port > 65535) this.fail('server', name, 'port', `port ${options.port} is out of range`, 'use a port from 0 to 65535');
     if (app === undefined) void this.main; // a server needs a main application; fails with the fix now rather than at start
-    const { workers = 0, threads = 0, ...factoryOptions } = options;
+    const { workers = 0, threads = 0, maxMemoryMb = 0, ...factoryOptions } = options;
     const others = [...this.servers.values()].find((s) => s.workers !== workers);
     if (others) this.fail('server', name, 'workers', `workers = ${String(workers)} differs from [${sectionLabel('server', others.name)}] (workers = ${others.workers})`, 'prefork applies to the whole deployment: give every server section the same workers value');
-    this.servers.set(name, Object.freeze({ name, use, app, protocol: protocol as ServerDef['protocol'], workers: workers as number, threads: threads as number, options: Object.freeze({ ...factoryOptions, protocol }) }));
+    this.servers.set(name, Object.freeze({ name, use, app, protocol: protocol as ServerDef['protocol'], workers: workers as number, threads: threads as number, maxMemoryMb: maxMemoryMb as number, options: Object.freeze({ ...factoryOptions, protocol }) }));
   }
 
   private checkReferences(): void {

@@ -1,10 +1,9 @@
 import cluster from 'node:cluster';
-import { createHash } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import type { RunningServer } from '@stackware/gateway';
-import { startPrimary, runWorker, type Logger } from '@stackware/server';
+import type { Application, RunningServer } from '@stackware/gateway';
+import { startPrimary, runWorker, watchFiles, type Logger } from '@stackware/server';
 import type { BuiltApplication, Deployment } from './build.js';
+import { ConfigError } from './config-error.js';
 import { LiveApplication } from './live.js';
 import { loadDeployment } from './load.js';
 
@@ -51,7 +50,8 @@ export interface ServingDeployment {
  *   ES modules stay cached, so code changes need a restart (or workers).
  * - `workers = N`: prefork (@stackware/server's primary/worker). The primary validates the edited
  *   file and, when valid, replaces the workers gracefully (new ones listen before old ones stop);
- *   each new worker reads the file afresh — code and server sections included.
+ *   each new worker reads the file afresh — code and server sections included. The primary watches
+ *   the file and its directory: a module edit or a `touch` of the file replaces the workers too.
  * - An invalid edit keeps the current configuration serving and logs the ConfigError message.
  * @throws ConfigError for a mistake in the file at start.
  */
@@ -66,7 +66,8 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
 
   // One process (or one prefork worker): live applications per served application name.
   const lives = new Map<string, LiveApplication>();
-  const builds = await buildAll(deployment);
+  // At start, an application whose factory fails (an init failure) is served as 503 and retried.
+  const builds = await buildAll(deployment, logger);
   for (const [name, built] of builds) lives.set(name, new LiveApplication(built));
   const started: Array<{ name: string; server: RunningServer }> = [];
   try {
@@ -96,7 +97,8 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
   if (cluster.isWorker) {
     // Prefork worker: the primary watches the file and replaces this process on change.
     const combined: RunningServer = { url: servers[0]!.url, close: closeAll };
-    await runWorker({ app: lives.values().next().value!.app, start: async () => combined, logger });
+    const maxMemoryMb = Math.max(0, ...[...deployment.servers.values()].map((d) => d.maxMemoryMb));
+    await runWorker({ app: lives.values().next().value!.app, start: async () => combined, logger, maxMemoryMb });
     return { deployment, servers, reload: async () => false, close: closeAll, done: new Promise(() => {}) };
   }
 
@@ -147,19 +149,72 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
   };
 }
 
-/** Builds each application a server serves (threads → the application runs in a thread pool). */
-async function buildAll(deployment: Deployment): Promise<Map<string, BuiltApplication>> {
+/**
+ * Builds each application a server serves (threads → the application runs in a thread pool).
+ * With `initLogger` (at start): a factory that throws — an init failure, such as a database that is
+ * not up yet — does not stop the server: the application answers 503 and a later request builds it
+ * again ({@link retryingBuild}, seed 003). Mistakes in the file (ConfigError of any other kind) throw.
+ */
+async function buildAll(deployment: Deployment, initLogger?: Logger): Promise<Map<string, BuiltApplication>> {
   const builds = new Map<string, BuiltApplication>();
   try {
     for (const def of deployment.servers.values()) {
       const name = def.app ?? deployment.main;
-      if (!builds.has(name)) builds.set(name, def.threads > 0 ? await deployment.buildThreaded(name, def) : await deployment.build(name));
+      if (builds.has(name)) continue;
+      const buildOne = () => (def.threads > 0 ? deployment.buildThreaded(name, def) : deployment.build(name));
+      try {
+        builds.set(name, await buildOne());
+      } catch (error) {
+        if (!initLogger || !isInitFailure(error)) throw error;
+        builds.set(name, retryingBuild(error, buildOne, initLogger));
+      }
     }
   } catch (error) {
     await Promise.allSettled([...builds.values()].map((b) => b.dispose()));
     throw error;
   }
   return builds;
+}
+
+/** A factory that threw while building (not a mistake in the file): retried by later requests. */
+function isInitFailure(error: unknown): boolean {
+  return error instanceof ConfigError && error.problem.startsWith('the factory failed:');
+}
+
+/** How long after a failed initialisation the next request retries it, in ms. */
+const INIT_RETRY_MS = 1000;
+
+/**
+ * An application whose initialisation failed: answers **503 Service Unavailable** with
+ * `Retry-After: 1` (the reason goes to the log once per attempt) while it fails; a request that
+ * arrives `INIT_RETRY_MS` (1 s) or more after the last attempt builds it again (one attempt at a
+ * time; requests meanwhile wait for it). Once built, every request goes to the built application.
+ */
+function retryingBuild(first: unknown, rebuild: () => Promise<BuiltApplication>, logger: Logger): BuiltApplication {
+  logger.error({ err: first }, `the application failed to initialise; answering 503 and retrying on a later request: ${first instanceof Error ? first.message : String(first)}`);
+  let built: BuiltApplication | undefined;
+  let attempt: Promise<void> | undefined;
+  let lastAttempt = Date.now();
+  const retry = () => (attempt ??= rebuild().then(
+    (b) => {
+      built = b;
+      logger.info('the application initialised on retry');
+    },
+    (error: unknown) => logger.error({ err: error }, `the application failed to initialise again: ${error instanceof Error ? error.message : String(error)}`),
+  ).finally(() => {
+    attempt = undefined;
+    lastAttempt = Date.now();
+  }));
+  const app: Application = async (environ, startResponse) => {
+    if (!built) {
+      if (attempt) await attempt;
+      else if (Date.now() - lastAttempt >= INIT_RETRY_MS) await retry();
+    }
+    if (built) return built.app(environ, startResponse);
+    startResponse('503 Service Unavailable', [['Content-Type', 'text/plain; charset=utf-8'], ['Retry-After', '1']]);
+    return [Buffer.from('Service Unavailable: the application failed to initialise; the reason is in the server log\n')];
+  };
+  return { app, dispose: async () => { await attempt; await built?.dispose(); } };
 }
 
 function applyOverrides(deployment: Deployment, overrides: ServeDeploymentOptions['overrides']): Deployment {
@@ -190,7 +245,8 @@ async function servePrimary(path: string, deployment: Deployment, workers: numbe
     logger.info({ file: path }, `configuration valid: replacing ${workers} workers gracefully`);
     return true;
   };
-  const stopWatching = options.watch === false ? () => {} : watchFile(path, options.debounceMs ?? 200, () => void reload(), logger);
+  // Workers import the modules afresh: watch the deploy file and its directory (the modules it loads).
+  const stopWatching = options.watch === false ? () => {} : watchFile(path, options.debounceMs ?? 200, () => void reload(), logger, true);
   logger.info({ workers, file: path }, `prefork primary serving ${basename(path)} with ${workers} workers`);
   return {
     get deployment() { return current; },
@@ -202,39 +258,12 @@ async function servePrimary(path: string, deployment: Deployment, workers: numbe
 }
 
 /**
- * Calls `onChange` when the file's content changes (watches its directory, so editors that
- * replace the file by renaming are seen). Returns a function that stops watching.
+ * Calls `onChange` when the deploy file changes — a content edit, a rename-save, or a `touch`
+ * (mod_wsgi's touch-to-reload) — and, with `alsoDirectory`, when any file under its directory
+ * changes (the modules it loads; node_modules, dot-directories, logs and data are ignored). Uses the
+ * server's one reload watcher (`watchFiles`). Returns a function that stops watching.
  */
-function watchFile(path: string, debounceMs: number, onChange: () => void, logger: Logger): () => void {
-  const name = basename(path);
-  let last = digest(path);
-  let timer: NodeJS.Timeout | undefined;
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dirname(path), (_event, changed) => {
-      if (changed !== null && changed !== name) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        const now = digest(path);
-        if (now === undefined || now === last) return;
-        last = now;
-        onChange();
-      }, debounceMs);
-    });
-    watcher.on('error', (error) => logger.warn({ err: error }, 'deploy file watcher failed; live reload is off'));
-  } catch (error) {
-    logger.warn({ err: error }, 'cannot watch the deploy file; live reload is off');
-  }
-  return () => {
-    clearTimeout(timer);
-    watcher?.close();
-  };
-}
-
-function digest(path: string): string | undefined {
-  try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
-  } catch {
-    return undefined;
-  }
+function watchFile(path: string, debounceMs: number, onChange: () => void, logger: Logger, alsoDirectory = false): () => void {
+  const watcher = watchFiles(alsoDirectory ? [path, dirname(path)] : [path], () => onChange(), { debounceMs, logger });
+  return () => void watcher.close();
 }

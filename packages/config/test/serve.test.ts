@@ -119,17 +119,31 @@ function logMessages(peer: Peer): string[] {
   return peer.output().split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
 }
 
-/** Runs `clients` request loops against `path` while `during()` runs; returns what they saw. */
-async function underLoad(port: number, during: (progress: () => number) => Promise<void>, clients = 4): Promise<{ ok: number; failures: string[]; seen: Set<string> }> {
+/**
+ * Runs `clients` request loops against `path` while `during()` runs; returns what they saw.
+ * `during` gets the count of successful requests and `since()`: calling it starts a new epoch and
+ * returns the greetings of the requests *started* in it (a request sent before the call and answered
+ * after it is not counted).
+ */
+async function underLoad(port: number, during: (progress: () => number, since: () => Set<string>) => Promise<void>, clients = 4): Promise<{ ok: number; failures: string[]; seen: Set<string> }> {
   const seen = new Set<string>();
   const failures: string[] = [];
-  const control = { stop: false, ok: 0 };
+  const control = { stop: false, ok: 0, epoch: 0 };
+  const epochs: Array<Set<string>> = [new Set()];
+  const since = () => {
+    control.epoch++;
+    epochs.push(new Set());
+    return epochs[control.epoch]!;
+  };
   const loop = async () => {
     while (!control.stop) {
       try {
+        const epoch = control.epoch;
         const reply = await get(port, '/load');
         if (reply.status !== 200) throw new Error(`status ${reply.status}: ${reply.body.slice(0, 200)}`);
-        seen.add((JSON.parse(reply.body) as { greeting: string }).greeting);
+        const greeting = (JSON.parse(reply.body) as { greeting: string }).greeting;
+        seen.add(greeting);
+        epochs[epoch]!.add(greeting);
         control.ok++;
       } catch (error) {
         failures.push(String(error));
@@ -138,7 +152,7 @@ async function underLoad(port: number, during: (progress: () => number) => Promi
   };
   const loops = Array.from({ length: clients }, loop);
   try {
-    await during(() => control.ok);
+    await during(() => control.ok, since);
   } finally {
     control.stop = true;
     await Promise.all(loops);
@@ -211,23 +225,87 @@ describe('stackware serve site.toml', () => {
     const peer = await startServe(file, port);
     await waitFor(() => (peer.output().match(/worker ready/g) ?? []).length >= 2, 'two workers');
     const current = async () => (JSON.parse((await get(port, '/')).body) as { greeting: string }).greeting;
-    const result = await underLoad(port, async (ok) => {
+    let afterReload = new Set<string>();
+    const result = await underLoad(port, async (ok, since) => {
       await waitFor(() => ok() > 50, 'the first requests');
       await writeAtomically(file, site(port, 'w2', 'workers = 2\naccessLog = false\n').replace('[app.admin]\nuse', '[app.admin]\nusee'));
       await waitFor(() => peer.output().includes('deploy file is invalid; still serving the previous configuration'), 'the invalid-edit log');
       expect(await current()).toBe('w1');
+      const stopped = () => (peer.output().match(/"msg":"worker stopped"/g) ?? []).length;
+      const stoppedBefore = stopped();
       await writeAtomically(file, site(port, 'w3', 'workers = 2\naccessLog = false\n'));
-      await waitFor(async () => (await current()) === 'w3', 'new workers with w3', 60_000);
-      // every worker was replaced: only w3 answers from now on
+      await waitFor(async () => (await current()) === 'w3', 'a new worker with w3', 60_000);
+      // Workers are replaced one slot at a time: until the second old worker has stopped, the
+      // connections it holds still get w1 (the flaky failure: 50 requests after the first w3 answer
+      // could all land on it, so the loops never saw w3). Once both old workers are gone, every
+      // request started from then on is answered by a w3 worker.
+      await waitFor(() => stopped() >= stoppedBefore + 2, 'both old workers stopped', 60_000);
+      afterReload = since();
       const before = ok();
       await waitFor(() => ok() > before + 50, 'requests on w3');
     });
+    expect([...afterReload]).toEqual(['w3']);
     expect(result.failures).toEqual([]);
     expect(result.seen.has('w2')).toBe(false);
     expect(result.seen.has('w1') && result.seen.has('w3')).toBe(true);
     expect(peer.output()).toContain('configuration valid: replacing 2 workers gracefully');
     if (process.env.STACKWARE_TEST_REPORT) process.stderr.write(`prefork reload: ${result.ok} requests, ${retried.count} retried on a new connection after an idle keep-alive close\n`);
   }, 120_000);
+
+  it('with workers, a rename-saved module edit (sed -i) and a touch of the deploy file replace the workers; a log file does not', async () => {
+    const port = await freePort();
+    const dir = join(tmp.dir, 'touch-site');
+    await mkdir(join(dir, 'mod'), { recursive: true });
+    await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+    await writeFile(join(dir, 'mod/version.ts'), "export const version = 'm1';\n");
+    await writeFile(join(dir, 'mod/versioned.ts'), "import { version } from './version.ts';\nexport const app = () => (_e: unknown, startResponse: (s: string, h: Array<[string, string]>) => void) => {\n  startResponse('200 OK', [['Content-Type', 'text/plain']]);\n  return [Buffer.from(version)];\n};\n");
+    const file = join(dir, 'site.toml');
+    await writeFile(file, `main = "v"\n\n[app.v]\nuse = "./mod/versioned.ts#app"\n\n[server.web]\nhost = "127.0.0.1"\nport = ${port}\nworkers = 1\naccessLog = false\n`);
+    const peer = await startServe(file, port);
+    const replacing = () => (peer.output().match(/replacing 1 workers gracefully/g) ?? []).length;
+    const text = async () => { try { return (await get(port, '/')).body; } catch { return ''; } };
+    await waitFor(async () => (await text()) === 'm1', 'm1', 30_000);
+    // a rename-save of an imported module, twice (the old watcher went blind after the first)
+    for (const [from, to] of [['m1', 'm2'], ['m2', 'm3']]) {
+      expect(spawnSync('sed', ['-i', `s/${from}/${to}/`, join(dir, 'mod/version.ts')]).status).toBe(0);
+      await waitFor(async () => (await text()) === to, `the workers serving ${to}`, 60_000);
+    }
+    // a log file and a data directory written in the site's directory are not changes
+    const before = replacing();
+    await writeFile(join(dir, 'server.log'), 'a log line\n');
+    await mkdir(join(dir, 'data'), { recursive: true });
+    await writeFile(join(dir, 'data/sessions.json'), '{}');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(replacing()).toBe(before);
+    // touch-to-reload
+    expect(spawnSync('touch', [file]).status).toBe(0);
+    await waitFor(() => replacing() === before + 1, 'the reload after touch', 30_000);
+  }, 180_000);
+
+  for (const workers of [0, 1]) {
+    it(`an init failure (a factory throws at start) answers 503 + Retry-After, and a later request retries it (workers = ${workers})`, async () => {
+      const port = await freePort();
+      const dir = join(tmp.dir, `init-site-${workers}`);
+      await mkdir(join(dir, 'mod'), { recursive: true });
+      await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+      await writeFile(join(dir, 'mod/flaky.ts'), "import { existsSync } from 'node:fs';\nimport { fileURLToPath } from 'node:url';\nexport const app = () => {\n  if (!existsSync(fileURLToPath(new URL('../ready.txt', import.meta.url)))) throw new Error('database unreachable (no ready.txt yet)');\n  return (_e: unknown, startResponse: (s: string, h: Array<[string, string]>) => void) => {\n    startResponse('200 OK', [['Content-Type', 'text/plain']]);\n    return [Buffer.from('ready')];\n  };\n};\n");
+      const file = join(dir, 'site.toml');
+      await writeFile(file, `main = "v"\n\n[app.v]\nuse = "./mod/flaky.ts#app"\n\n[server.web]\nhost = "127.0.0.1"\nport = ${port}\nworkers = ${workers}\naccessLog = false\n`);
+      const peer = await startServe(file, port);
+      const failing = await new Promise<{ status: number; retryAfter: string | undefined }>((resolvePromise, reject) => {
+        httpRequest({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] }));
+        }).on('error', reject).end();
+      });
+      expect(failing).toEqual({ status: 503, retryAfter: '1' });
+      expect(peer.output()).toContain('the application failed to initialise; answering 503 and retrying on a later request');
+      expect(peer.output()).toContain('database unreachable (no ready.txt yet)');
+      await writeFile(join(dir, 'ready.txt'), 'up\n');
+      await waitFor(async () => (await get(port, '/')).body === 'ready', 'the retry to succeed', 30_000);
+      expect(peer.output()).toContain('the application initialised on retry');
+    }, 120_000);
+  }
 
   it('lets --port on the command line override the single server section', async () => {
     const port = await freePort();

@@ -285,15 +285,65 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     sweeper.unref();
   }
 
+  // Open connections, for the graceful stop (a Set per server, touched per connection, not per request).
+  const connections = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+
   const stop = async () => {
     closing = true;
     for (const sink of active) sink.closeConnection = true;
-    const outcome = await closeGracefully(server, o.shutdownTimeoutMs, () => server.closeAllConnections());
+    // node:http's close() also destroys every connection with no request in progress at this instant,
+    // which resets a keep-alive connection whose next request is on the wire (a client that does
+    // not retry sees an error). Stop accepting now, and close idle connections ourselves, between requests.
+    const drain = drainIdleConnections(connections, Math.min(o.keepAliveTimeoutMs || IDLE_GRACE_MS, IDLE_GRACE_MS));
+    const outcome = await closeGracefully(server, o.shutdownTimeoutMs, () => server.closeAllConnections(), { keepIdle: true });
+    drain.stop();
     if (sweeper) clearInterval(sweeper);
     if (outcome.forced) logger.warn({ shutdown_timeout_ms: o.shutdownTimeoutMs }, 'shutdown timeout: remaining connections destroyed');
   };
 
   return { server, stop, stats };
+}
+
+/** During a graceful stop, an idle keep-alive connection is closed once it has been idle this long (ms), or after keepAliveTimeoutMs when shorter. */
+const IDLE_GRACE_MS = 1000;
+
+/**
+ * The keep-alive side of a graceful stop. Every response from now on carries `Connection: close`
+ * (the caller sets it), so a connection that gets a request closes itself after the answer. What
+ * is left are connections that stay idle: each is closed once it has been seen idle — no response
+ * in progress — for `graceMs` in a row. A client that sends its next request at once (wrk, a
+ * browser, a proxy's upstream pool) is answered rather than reset; a connection accepted a moment
+ * ago is answered too. Only a client that stays idle for `graceMs` and then sends at the very moment
+ * of the close can still see the usual keep-alive race (RFC 9112 §9.3.1: clients retry those).
+ */
+function drainIdleConnections(connections: Set<Socket>, graceMs: number): { stop(): void } {
+  // Idle since the stop began, or since the end of the response it was busy with after that.
+  const idleSince = new Map<Socket, number>();
+  const started = performance.now();
+  for (const socket of connections) idleSince.set(socket, started);
+  const sweep = () => {
+    const now = performance.now();
+    for (const socket of connections) {
+      const busy = (socket as unknown as { _httpMessage?: unknown })._httpMessage != null;
+      if (busy || socket.destroyed) {
+        idleSince.delete(socket);
+        continue;
+      }
+      const since = idleSince.get(socket) ?? now;
+      if (!idleSince.has(socket)) idleSince.set(socket, since);
+      if (now - since >= graceMs) {
+        idleSince.delete(socket);
+        socket.destroy();
+      }
+    }
+    if (connections.size === 0) timer.unref();
+  };
+  const timer = setInterval(sweep, Math.max(20, Math.min(250, graceMs / 4)));
+  return { stop: () => clearInterval(timer) };
 }
 
 /**

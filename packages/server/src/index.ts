@@ -17,9 +17,11 @@ export { ResponseSignal } from './response-signal.js';
 export { EmptyInput } from './empty-input.js';
 export { requestId, getRequestId, REQUEST_ID_KEY } from './request-id.js';
 export { environFlags, type EnvironFlags } from './environ-flags.js';
-export { startPrimary, runPrimary, runWorker, type PrimaryOptions, type PreforkPrimary, type WorkerOptions } from './prefork.js';
+export { startWatchdog, type Watchdog } from './watchdog.js';
+export { watchFiles, isIgnoredPath, type FileWatcher, type WatchFilesOptions } from './watch.js';
+export { startPrimary, runPrimary, runWorker, reportBootFailure, BOOT_FAILURE_EXIT_CODE, type PrimaryOptions, type PreforkPrimary, type WorkerOptions } from './prefork.js';
 export { factories, httpServerFactory } from './factories.js';
-export { closeGracefully, onShutdownSignals, DEFAULT_SHUTDOWN_TIMEOUT_MS, type CloseOutcome, type ShutdownSignalOptions } from './shutdown.js';
+export { closeGracefully, onShutdownSignals, DEFAULT_SHUTDOWN_TIMEOUT_MS, type CloseOutcome, type CloseGracefullyOptions, type ShutdownSignalOptions } from './shutdown.js';
 // FastCGI, SCGI and CGI gateways (issue 4)
 export { serveFastCGI, type FastCGIServerOptions } from './fastcgi/serve.js';
 export { serveSCGI, parseSCGIHeaders, type SCGIServerOptions } from './scgi.js';

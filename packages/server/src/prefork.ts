@@ -1,9 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
-import { watch, type FSWatcher } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import type { Application, RunningServer } from '@stackware/gateway';
 import type { Logger } from 'pino';
+import { Server as HttpServer } from 'node:http';
 import { onShutdownSignals } from './shutdown.js';
+import { startWatchdog } from './watchdog.js';
+import { watchFiles, type FileWatcher } from './watch.js';
 
 /**
  * Prefork (gunicorn's sync-worker model on node:cluster): a primary process forks N workers that
@@ -12,8 +14,10 @@ import { onShutdownSignals } from './shutdown.js';
  * - replaces a worker that exits unexpectedly, with exponential back-off when workers keep dying
  *   young (`initialBackoffMs` doubling up to `maxBackoffMs`), so a worker that fails at start-up
  *   never spins the CPU;
- * - kills (SIGKILL) and replaces a worker whose heartbeat stopped for `timeoutMs` — a worker stuck
- *   in a synchronous loop — while the others keep serving;
+ * - replaces a worker stuck in a synchronous loop while the others keep serving: an HTTP worker's
+ *   watchdog thread answers its requests 504 (503 + Retry-After for requests it never started)
+ *   after `timeoutMs` and kills it (see watchdog.ts); the primary kills (SIGKILL) any worker whose
+ *   heartbeat stopped for `timeoutMs` + 2 s;
  * - recycles a worker that reached its request budget (`--max-requests` + jitter) or, with
  *   `reload`, every worker when a watched file changes: the replacement is forked first, and the old
  *   worker is told to stop gracefully only once the new one listens, so no request is dropped;
@@ -21,9 +25,15 @@ import { onShutdownSignals } from './shutdown.js';
  */
 
 /** Messages between primary and workers (over the cluster IPC channel). */
-type PreforkMessage = { stackware: 'ready' | 'heartbeat' | 'retire' | 'stop' };
+type PreforkMessage = { stackware: 'ready' | 'heartbeat' | 'stop' } | { stackware: 'retire'; reason?: string } | { stackware: 'boot-error'; message: string };
+
+/** Exit code of a primary whose workers cannot boot (gunicorn's WORKER_BOOT_ERROR / HALT code). */
+export const BOOT_FAILURE_EXIT_CODE = 3;
 
 const HEARTBEAT_ENV = 'STACKWARE_PREFORK_HEARTBEAT_MS';
+const TIMEOUT_ENV = 'STACKWARE_PREFORK_TIMEOUT_MS';
+/** The primary's own heartbeat kill waits this much longer than `timeoutMs`, so the worker's watchdog answers first. */
+const WATCHDOG_GRACE_MS = 2000;
 
 /** Options of {@link startPrimary}. */
 export interface PrimaryOptions {
@@ -37,7 +47,7 @@ export interface PrimaryOptions {
   shutdownTimeoutMs?: number;
   /** Replace all workers gracefully when a file under `watchPaths` changes. Default false. */
   reload?: boolean;
-  /** Directories (recursive) or files watched by `reload`. */
+  /** Directories (recursive) or files watched by `reload` (see `watchFiles`: editors' rename-saves are seen; node_modules, dot-directories, logs and data are ignored). */
   watchPaths?: string[];
   logger: Logger;
   /** A worker that dies after living at least this long is replaced at once. Default 5000. */
@@ -51,6 +61,15 @@ export interface PrimaryOptions {
   /** Extra environment variables for workers. */
   env?: Record<string, string>;
   /**
+   * Boot-failure policy: when this many workers in a row exit before becoming ready (the port is in
+   * use, a syntax error, the module throws while loading, the boot timeout) within
+   * `bootFailureWindowMs`, and no ready worker is left serving, the primary stops every worker and
+   * `done` resolves with {@link BOOT_FAILURE_EXIT_CODE} (3). Default 5; 0 retries forever.
+   */
+  maxBootFailures?: number;
+  /** The window of `maxBootFailures`, in ms. Default 60000. */
+  bootFailureWindowMs?: number;
+  /**
    * How connections reach workers. "os" (default): every worker accepts on the shared socket
    * itself, so a busy or stuck worker takes no new connections (gunicorn's model) and the primary
    * is not on the data path. "round-robin": the primary accepts and hands connections out
@@ -61,8 +80,13 @@ export interface PrimaryOptions {
 
 /** A running prefork primary. */
 export interface PreforkPrimary {
-  /** Resolves with the exit code the primary should exit with: 0 after close(), 2 when the first workers fail with a usage error (code 2). */
+  /**
+   * Resolves with the exit code the primary should exit with: 0 after close(), 2 when the first
+   * workers fail with a usage error (code 2), 3 when workers cannot boot (see `maxBootFailures`).
+   */
   readonly done: Promise<number>;
+  /** Why the primary stopped on its own (exit code 2 or 3): the workers' last boot error, one line. */
+  readonly failure: string | undefined;
   /** Process ids of the live workers. */
   workerPids(): number[];
   /** Number of workers forked so far (tests; crash back-off). */
@@ -90,6 +114,8 @@ interface WorkerState {
   stopping: boolean;
   stopDeadline?: number;
   killedForTimeout: boolean;
+  /** What the worker reported before exiting at boot. */
+  bootError?: string;
 }
 
 /**
@@ -106,6 +132,10 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
   const minUptimeMs = options.minUptimeMs ?? 5000;
   const initialBackoffMs = options.initialBackoffMs ?? 100;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  const maxBootFailures = options.maxBootFailures ?? 5;
+  const bootFailureWindowMs = options.bootFailureWindowMs ?? 60_000;
+  const bootFailures: number[] = [];
+  let failure: string | undefined;
   const heartbeatMs = Math.max(100, Math.min(1000, Math.floor((timeoutMs || 4000) / 4)));
   const states = new Map<Worker, WorkerState>();
   const slots: Slot[] = Array.from({ length: Math.max(1, options.workers) }, (_, index) => ({ index, failures: 0 }));
@@ -119,7 +149,7 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
   const spawn = (slot: Slot) => {
     if (stopping) return;
     slot.timer = undefined;
-    const worker = cluster.fork({ ...options.env, [HEARTBEAT_ENV]: String(heartbeatMs), STACKWARE_WORKER_SLOT: String(slot.index) });
+    const worker = cluster.fork({ ...options.env, [HEARTBEAT_ENV]: String(heartbeatMs), [TIMEOUT_ENV]: String(timeoutMs), STACKWARE_WORKER_SLOT: String(slot.index) });
     forks++;
     const now = Date.now();
     const state: WorkerState = { worker, slot, forkedAt: now, lastBeat: now, stopping: false, killedForTimeout: false };
@@ -155,6 +185,7 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
     if (message.stackware === 'ready') {
       state.readyAt = state.lastBeat;
       everReady = true;
+      bootFailures.length = 0;
       const slot = state.slot;
       if (slot.next === state) {
         const old = slot.current;
@@ -164,7 +195,9 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
       }
       logger.info({ worker_pid: state.worker.process.pid, slot: slot.index }, 'worker ready');
     } else if (message.stackware === 'retire') {
-      replace(state, 'max-requests reached');
+      replace(state, typeof message.reason === 'string' ? message.reason : 'max-requests reached');
+    } else if (message.stackware === 'boot-error' && typeof message.message === 'string') {
+      state.bootError = message.message;
     }
   };
 
@@ -189,11 +222,13 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
       return;
     }
     if (code === 2 && !everReady) {
-      logger.fatal({ worker_pid: pid }, 'worker could not start (usage error, exit code 2): stopping');
+      failure = state.bootError;
+      logger.fatal({ worker_pid: pid, cause: state.bootError }, 'worker could not start (usage error, exit code 2): stopping');
       exitCode = 2;
       void close();
       return;
     }
+    if (state.readyAt === undefined && bootFailed(state, code, signal)) return;
     const lived = Date.now() - state.forkedAt;
     let delay = 0;
     if (state.killedForTimeout) {
@@ -210,6 +245,26 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
     slot.timer = setTimeout(() => spawn(slot), delay);
   };
 
+  /**
+   * A worker exited before it was ready. Returns true when the boot-failure policy stops the
+   * primary: `maxBootFailures` within the window and no ready worker serving (with old workers
+   * still serving, e.g. a reload with a broken edit, they keep serving and the slot keeps retrying).
+   */
+  const bootFailed = (state: WorkerState, code: number | null, signal: string | null): boolean => {
+    const now = Date.now();
+    bootFailures.push(now);
+    while (bootFailures.length && now - bootFailures[0]! > bootFailureWindowMs) bootFailures.shift();
+    if (state.bootError) failure = state.bootError;
+    const serving = [...states.values()].some((s) => s.readyAt !== undefined && !s.stopping);
+    if (maxBootFailures <= 0 || bootFailures.length < maxBootFailures || serving) return false;
+    const cause = failure ?? `a worker exited with ${signal ?? `code ${code}`} before it was ready (no error reported)`;
+    failure = `workers failed to boot ${bootFailures.length} times in ${Math.round((now - bootFailures[0]!) / 1000)} s, stopping: ${cause}`;
+    logger.fatal({ worker_pid: state.worker.process.pid, boot_failures: bootFailures.length, window_ms: bootFailureWindowMs, cause }, `workers cannot boot: ${cause}`);
+    exitCode = BOOT_FAILURE_EXIT_CODE;
+    void close();
+    return true;
+  };
+
   const check = setInterval(() => {
     const now = Date.now();
     for (const state of states.values()) {
@@ -222,34 +277,20 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
         continue;
       }
       if (state.killedForTimeout) continue;
-      const limit = state.readyAt === undefined ? bootTimeoutMs : timeoutMs;
+      // A ready HTTP worker's own watchdog answers 504 and exits after timeoutMs; this is the backstop.
+      const limit = state.readyAt === undefined ? bootTimeoutMs : timeoutMs > 0 ? timeoutMs + WATCHDOG_GRACE_MS : 0;
       if (limit > 0 && now - state.lastBeat > limit) {
         state.killedForTimeout = true;
+        if (state.readyAt === undefined) state.bootError ??= `a worker did not become ready within the boot timeout (${limit} ms)`;
         logger.error({ worker_pid: state.worker.process.pid, timeout_ms: limit, booting: state.readyAt === undefined }, 'worker timeout: no heartbeat (stuck in a synchronous loop?); killing it');
         state.worker.process.kill('SIGKILL');
       }
     }
   }, heartbeatMs);
 
-  const watchers: FSWatcher[] = [];
-  if (options.reload) {
-    let debounce: NodeJS.Timeout | undefined;
-    let changed = '';
-    for (const path of options.watchPaths ?? []) {
-      try {
-        const watcher = watch(path, { recursive: true }, (_event, file) => {
-          const name = file ? String(file) : '';
-          if (name.split(/[\\/]/).some((part) => part.startsWith('.') || part === 'node_modules')) return;
-          changed = name;
-          clearTimeout(debounce);
-          debounce = setTimeout(() => reloadWorkers(`changed: ${changed}`), options.reloadDebounceMs ?? 300);
-        });
-        watcher.on('error', (error) => logger.warn({ err: error, path }, 'file watcher error'));
-        watchers.push(watcher);
-      } catch (error) {
-        logger.warn({ err: error, path }, 'cannot watch path for --reload');
-      }
-    }
+  let watcher: FileWatcher | undefined;
+  if (options.reload && (options.watchPaths ?? []).length) {
+    watcher = watchFiles(options.watchPaths!, (path) => reloadWorkers(`changed: ${path}`), { debounceMs: options.reloadDebounceMs ?? 300, logger });
   }
 
   const reloadWorkers = (reason: string) => {
@@ -268,7 +309,7 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
   const close = (): Promise<void> => {
     if (closing) return closing;
     stopping = true;
-    for (const watcher of watchers) watcher.close();
+    void watcher?.close();
     for (const slot of slots) if (slot.timer) clearTimeout(slot.timer);
     for (const state of states.values()) stopWorker(state);
     if (states.size === 0) finish();
@@ -282,6 +323,9 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
     workerPids: () => [...states.keys()].map((w) => w.process.pid!).filter(Boolean),
     get forks() {
       return forks;
+    },
+    get failure() {
+      return failure;
     },
     reloadWorkers,
     close,
@@ -298,6 +342,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
   onShutdownSignals(() => primary.close(), { logger: options.logger, exit: false });
   const code = await primary.done;
   options.logger.info({ code }, 'prefork primary exiting');
+  // One clear line for the operator (the workers' own reports went to their output).
+  if (code === BOOT_FAILURE_EXIT_CODE && primary.failure) process.stderr.write(`stackware: ${primary.failure}\n`);
   process.exit(code);
 }
 
@@ -311,6 +357,14 @@ export interface WorkerOptions {
   maxRequests?: number;
   /** Add a random 0..jitter to `maxRequests`. Default maxRequests / 10, rounded down. */
   maxRequestsJitter?: number;
+  /**
+   * Resident memory limit of this worker process, in MiB (uWSGI's reload-on-rss, mod_wsgi's
+   * memory-limit): checked every heartbeat (≤ 1 s); over it, the worker asks for a replacement and,
+   * once that one listens, finishes its requests and exits like a max-requests recycle. RSS counts
+   * everything the process holds: JS heap, Buffers and other external memory, native allocations.
+   * 0 (default): no limit.
+   */
+  maxMemoryMb?: number;
   logger: Logger;
 }
 
@@ -340,11 +394,15 @@ export async function runWorker(options: WorkerOptions): Promise<RunningServer> 
       }
     : inner;
   const running = await options.start(app);
+  const timeoutMs = Number(process.env[TIMEOUT_ENV]) || 0;
+  const server = (running as { server?: unknown }).server;
+  const watchdog = timeoutMs > 0 && server instanceof HttpServer ? startWatchdog(server, timeoutMs) : undefined;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     clearInterval(beat);
+    watchdog?.stop();
     await running.close();
     process.exit(0);
   };
@@ -354,8 +412,36 @@ export async function runWorker(options: WorkerOptions): Promise<RunningServer> 
   process.on('disconnect', () => void stop());
   onShutdownSignals(stop, { logger: options.logger, exit: false });
   const heartbeatMs = Number(process.env[HEARTBEAT_ENV]) || 1000;
-  const beat = setInterval(() => send({ stackware: 'heartbeat' }), heartbeatMs);
+  const maxMemoryBytes = (options.maxMemoryMb ?? 0) * 1024 * 1024;
+  let overMemory = false;
+  const beat = setInterval(() => {
+    send({ stackware: 'heartbeat' });
+    if (maxMemoryBytes > 0 && !overMemory) {
+      const rss = process.memoryUsage.rss();
+      if (rss > maxMemoryBytes) {
+        overMemory = true;
+        options.logger.warn({ rss_mb: Math.round(rss / 1048576), max_memory_mb: options.maxMemoryMb }, 'memory limit reached: asking for a replacement');
+        send({ stackware: 'retire', reason: `memory limit reached (${Math.round(rss / 1048576)} MiB > ${options.maxMemoryMb} MiB)` });
+      }
+    }
+  }, heartbeatMs);
   send({ stackware: 'ready' });
-  options.logger.info({ url: running.url, max_requests: budget || undefined }, 'worker listening');
+  options.logger.info({ url: running.url, max_requests: budget || undefined, max_memory_mb: options.maxMemoryMb || undefined }, 'worker listening');
   return running;
+}
+
+/**
+ * Worker side of the boot-failure policy: tells the primary why this worker cannot start (one
+ * line: the port in use, the syntax error with file:line, the error thrown while loading) before it
+ * exits. Resolves once sent (at most 1 s); does nothing outside a cluster worker.
+ */
+export function reportBootFailure(message: string): Promise<void> {
+  if (!cluster.isWorker || !process.send || !process.connected) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 1000);
+    process.send!({ stackware: 'boot-error', message } satisfies PreforkMessage, undefined, {}, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

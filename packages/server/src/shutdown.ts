@@ -10,14 +10,23 @@ export interface CloseOutcome {
   forced: boolean;
 }
 
+/** Options of {@link closeGracefully}. */
+export interface CloseGracefullyOptions {
+  /**
+   * node:http only: do not let `server.close()` destroy the connections that are idle at this
+   * instant (Node ≥ 19 does); the caller closes them between requests. Default false.
+   */
+  keepIdle?: boolean;
+}
+
 /**
  * Graceful stop of a listening net.Server (node:http or a raw protocol server): stops accepting at
  * once, lets open connections finish, and after `shutdownTimeoutMs` calls `destroyAll()` to destroy
  * what is left. Resolves when the server has closed. For node:http, `server.close()` also closes
- * idle keep-alive connections (Node ≥ 19); the caller makes busy ones send `Connection: close`.
- * Calling it again returns the same promise.
+ * idle keep-alive connections (Node ≥ 19) unless `keepIdle`; the caller makes busy ones send
+ * `Connection: close`. Calling it again returns the same promise.
  */
-export function closeGracefully(server: Server, shutdownTimeoutMs: number, destroyAll: () => void): Promise<CloseOutcome> {
+export function closeGracefully(server: Server, shutdownTimeoutMs: number, destroyAll: () => void, options: CloseGracefullyOptions = {}): Promise<CloseOutcome> {
   const cached = closing.get(server);
   if (cached) return cached;
   const done = new Promise<CloseOutcome>((resolve) => {
@@ -35,7 +44,19 @@ export function closeGracefully(server: Server, shutdownTimeoutMs: number, destr
       // Never listened or already closed: still destroy what is open and wait for it.
       destroyAll();
     }
-    server.close(() => finish());
+    if (options.keepIdle && 'closeIdleConnections' in server) {
+      // node:http's close() calls this.closeIdleConnections() first (and stops its header-timeout
+      // checks): shadow it on the instance for that one call.
+      const target = server as Server & { closeIdleConnections(): void };
+      target.closeIdleConnections = () => {};
+      try {
+        server.close(() => finish());
+      } finally {
+        delete (target as Partial<typeof target>).closeIdleConnections;
+      }
+    } else {
+      server.close(() => finish());
+    }
   });
   closing.set(server, done);
   return done;

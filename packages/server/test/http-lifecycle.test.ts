@@ -96,7 +96,7 @@ describe('HTTP server: timeouts and shutdown', () => {
     expect(log.records.some((r) => typeof r.msg === 'string' && r.msg.startsWith('shutdown timeout'))).toBe(true);
   });
 
-  it('close() closes idle keep-alive connections at once', async () => {
+  it('close() closes idle keep-alive connections after a short grace', async () => {
     const hello: Application = (_e, startResponse) => {
       startResponse('200 OK', [['Content-Type', 'text/plain']]);
       return [Buffer.from('hi')];
@@ -118,4 +118,119 @@ describe('HTTP server: timeouts and shutdown', () => {
     await socketClosed;
     agent.destroy();
   });
+
+  // A retiring worker (max-requests, reload, SIGTERM) must not reset connections it already accepted:
+  // node:http's own close() destroys every connection without a request in progress, including one
+  // accepted a moment ago whose request bytes are not read yet, and a keep-alive connection whose
+  // next request is on the wire. Both must be answered (with Connection: close) instead.
+  it('close() answers a connection accepted just before it, with Connection: close, instead of resetting it', async () => {
+    const running = await serve(hiApp, { port: 0, logger: captureLogger().logger });
+    const accepted = new Promise<void>((resolve) => running.server.once('connection', () => resolve()));
+    const socket = connect(running.port, '127.0.0.1');
+    const reply = readUntilClosed(socket);
+    await accepted;
+    const closing = running.close();
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const text = await reply;
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text).toMatch(/\r\nConnection: close\r\n/i);
+    expect(text.endsWith('hi')).toBe(true);
+    await closing;
+  });
+
+  it('close() answers the next request on an idle keep-alive connection sent right after it, with Connection: close', async () => {
+    const running = await serve(hiApp, { port: 0, keepAliveTimeoutMs: 60_000, logger: captureLogger().logger });
+    const socket = connect(running.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => Buffer.concat(chunks).toString().endsWith('hi'), 5000, 'the first response');
+    const first = Buffer.concat(chunks.splice(0)).toString();
+    expect(first).toMatch(/Connection: keep-alive/i);
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const closing = running.close();
+    socket.write('GET /second HTTP/1.1\r\nHost: x\r\n\r\n');
+    await ended;
+    const second = Buffer.concat(chunks).toString();
+    expect(second).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(second).toMatch(/\r\nConnection: close\r\n/i);
+    expect(second.endsWith('hi')).toBe(true);
+    await closing;
+  });
+
+  it('close() gives a connection whose long response started before it the same grace after that response', async () => {
+    let headersSent = false;
+    const streaming: Application = (environ, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      if (environ.PATH_INFO !== '/long') return [Buffer.from('hi')];
+      return (async function* () {
+        yield Buffer.from('start ');
+        headersSent = true;
+        await new Promise((r) => setTimeout(r, 1500)); // longer than the idle grace
+        yield Buffer.from('end');
+      })();
+    };
+    const running = await serve(streaming, { port: 0, keepAliveTimeoutMs: 60_000, logger: captureLogger().logger });
+    const socket = connect(running.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('GET /long HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => headersSent, 5000, 'the long response started');
+    const closing = running.close();
+    // chunked: the response ends with the last chunk; the next request follows soon after
+    await until(() => Buffer.concat(chunks).toString().endsWith('0\r\n\r\n'), 10_000, 'the long response');
+    await new Promise((r) => setTimeout(r, 400)); // idle for less than the grace, but after more than a second of stopping
+    socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
+    await ended;
+    const text = Buffer.concat(chunks).toString();
+    const second = text.slice(text.indexOf('HTTP/1.1', 10));
+    expect(second).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*Connection: close\r\n[\s\S]*hi$/i);
+    await closing;
+  });
+
+  it('close() stops accepting at once, before in-flight requests end', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started = false;
+    const slow: Application = async (_e, startResponse) => {
+      started = true;
+      await held;
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      return [Buffer.from('slow')];
+    };
+    const running = await serve(slow, { port: 0, logger: captureLogger().logger });
+    const socket = connect(running.port, '127.0.0.1');
+    const reply = readUntilClosed(socket);
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => started, 5000, 'the request started');
+    const closing = running.close();
+    expect(running.server.listening).toBe(false);
+    const refused = await new Promise<string>((resolve) => {
+      const other = connect(running.port, '127.0.0.1');
+      other.on('connect', () => { other.destroy(); resolve('connected'); });
+      other.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    release();
+    expect(await reply).toMatch(/\r\nConnection: close\r\n[\s\S]*slow$/i);
+    await closing;
+  });
 });
+
+const hiApp: Application = (_e, startResponse) => {
+  startResponse('200 OK', [['Content-Type', 'text/plain']]);
+  return [Buffer.from('hi')];
+};
+
+/** Everything the server sends on `socket` until it closes the connection. */
+function readUntilClosed(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', (error: Error) => chunks.push(Buffer.from(`\n[${error.message}]`)));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
+  });
+}

@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import { statusLine, type Application } from '@stackware/gateway';
 import { resolveOptions, type ResolvedOptions, type ThreadPoolOptions } from './options.js';
 import { failureResponse, relay, type RelayContext } from './relay.js';
-import { watchPaths } from './watch.js';
+import { watchFiles } from '@stackware/server';
 import type { ThreadConfig } from './thread.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { Tagged, ThreadEvent, WorkerMessage } from './protocol.js';
@@ -61,6 +61,8 @@ class Generation {
       factory: options.factory,
       factoryOptions: options.factoryOptions,
       maxRequestsPerThread: options.maxRequestsPerThread,
+      // One limit for the thread: V8 enforces it on the heap, the thread checks heap + external.
+      maxMemoryBytes: (options.resourceLimits.maxOldGenerationSizeMb ?? 0) * 1024 * 1024,
     };
     this.piscina = new Piscina({
       filename: BOOTSTRAP,
@@ -271,12 +273,14 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
     void drained.finally(() => draining.delete(drained));
   };
 
-  const unwatch = resolved.watch.length
-    ? watchPaths(resolved.watch, (path) => {
+  // The server's one reload watcher: follows editors' rename-saves, ignores logs, data, node_modules.
+  const watcher = resolved.watch.length
+    ? watchFiles(resolved.watch, (path) => {
       resolved.log(`threadpool ${resolved.name}: ${path} changed; reloading (new threads take new requests)\n`);
       void reload();
-    })
+    }, { debounceMs: 100, persistent: false })
     : undefined;
+  const unwatch = () => void watcher?.close();
 
   Object.defineProperties(app, {
     ready: { value: () => current.ready() },
@@ -284,7 +288,7 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
     close: {
       value: () => {
         closing ??= (async () => {
-          unwatch?.();
+          unwatch();
           await Promise.all([current.close(resolved.shutdownTimeoutMs), ...draining]);
         })();
         return closing;

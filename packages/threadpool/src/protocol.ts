@@ -43,6 +43,8 @@ export type WorkerMessage =
   | { t: 'log'; text: string }
   /** The application could not be initialised: the request gets 503, and the thread is terminated and replaced (fresh module cache). */
   | { t: 'initFailed'; reason: string }
+  /** The thread passed its memory limit (heap + external): the request gets 503, and the thread is terminated and replaced. */
+  | { t: 'overMemory'; reason: string }
   /**
    * The handler finished: the body was closed. `end`: the response's end, when it was still
    * waiting to be sent (it is held back briefly so that both travel in one message).
@@ -89,3 +91,6 @@ export type ThreadEvent =
 export function detachableCopy(chunk: Uint8Array): Uint8Array {
   return new Uint8Array(chunk);
 }
+
+/** Start of the error message a thread over its memory limit (heap + external) fails its request with: the relay answers 503. */
+export const MEMORY_LIMIT_MESSAGE = 'stackware-threadpool: the thread passed its memory limit';

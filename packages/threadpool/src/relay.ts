@@ -338,6 +338,13 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
         retiring = true;
         controller.abort(new Error('retire'));
         break;
+      case 'overMemory':
+        errors.write(`threadpool: ${environ.REQUEST_METHOD} ${environ.REQUEST_URI ?? environ.PATH_INFO}: ${message.reason}; the thread was replaced\n`);
+        context.onReplaced('memory');
+        fail({ status: statusLine(503), message: 'Service Unavailable: the request exhausted its thread\'s memory; the thread was replaced' });
+        retiring = true;
+        controller.abort(new Error('retire'));
+        break;
       case 'done':
         if (message.end) {
           if (message.end.start) startInfo = message.end.start;

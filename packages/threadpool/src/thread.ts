@@ -11,7 +11,7 @@ import {
   type Application, type Environ, type FileWrapper, type ResponseSink,
 } from '@stackware/gateway';
 import { importModule } from '@stackware/loader';
-import { detachableCopy, type MainMessage, type RequestTask, type ResponseStart, type Tagged, type TaskResult, type ThreadEvent, type WorkerMessage } from './protocol.js';
+import { detachableCopy, MEMORY_LIMIT_MESSAGE, type MainMessage, type RequestTask, type ResponseStart, type Tagged, type TaskResult, type ThreadEvent, type WorkerMessage } from './protocol.js';
 
 /** What the server thread tells every worker thread (Piscina's workerData). */
 export interface ThreadConfig {
@@ -24,7 +24,15 @@ export interface ThreadConfig {
   factoryOptions: unknown;
   /** Retire the thread after this many requests (0: never). */
   maxRequestsPerThread: number;
+  /**
+   * The thread's memory limit in bytes, JS heap **plus external memory** (Buffers, ArrayBuffers,
+   * native memory V8 is told of) — V8's own limit (resourceLimits) sees the heap only. Checked every
+   * 250 ms and after each request; over it, the request in progress fails with
+   * {@link MEMORY_LIMIT_MESSAGE} (the server thread answers 503) and the thread ends. 0: no check.
+   */
+  maxMemoryBytes?: number;
 }
+
 
 type InitState = 'pending' | 'ready' | 'failed';
 
@@ -104,6 +112,25 @@ export function createHandler(config: ThreadConfig): (task: RequestTask) => Prom
 
   void initialise();
 
+  // Heap + external memory of this thread (an isolate's own figures; RSS is the whole process's).
+  const maxMemoryBytes = config.maxMemoryBytes ?? 0;
+  let current: RequestChannel | undefined;
+  let overMemory = false;
+  const checkMemory = (): boolean => {
+    if (maxMemoryBytes <= 0 || overMemory) return overMemory;
+    const usage = process.memoryUsage();
+    const used = usage.heapUsed + usage.external;
+    if (used <= maxMemoryBytes) return false;
+    overMemory = true;
+    clearInterval(monitor);
+    // The server thread answers the request in progress 503 and terminates this thread; its task
+    // never settles, so Piscina gives this thread no other request (the initFailed path).
+    current?.post({ t: 'overMemory', reason: `${MEMORY_LIMIT_MESSAGE} (${Math.round(used / 1048576)} MiB of heap and external memory > ${Math.round(maxMemoryBytes / 1048576)} MiB)` });
+    return true;
+  };
+  const monitor = setInterval(checkMemory, 250);
+  monitor.unref();
+
   return async function handle(task: RequestTask): Promise<TaskResult> {
     const channel = new RequestChannel(task.id, requestPort, task.windowBytes, channels);
     channel.post({ t: 'started', initialising: state !== 'ready' });
@@ -119,9 +146,17 @@ export function createHandler(config: ThreadConfig): (task: RequestTask) => Prom
       }
       channel.post({ t: 'ready' });
     }
+    if (overMemory) {
+      // Went over between requests: this thread is being replaced; the request gets 503.
+      channel.post({ t: 'overMemory', reason: `${MEMORY_LIMIT_MESSAGE} (found between requests)` });
+      return new Promise<never>(() => {});
+    }
+    current = channel;
     await channel.run(app!, task);
+    current = undefined;
     served++;
-    const retire = config.maxRequestsPerThread > 0 && served >= config.maxRequestsPerThread;
+    // Over the memory limit after a request that completed: recycle the thread like maxRequestsPerThread.
+    const retire = (config.maxRequestsPerThread > 0 && served >= config.maxRequestsPerThread) || checkMemory();
     channel.post({ t: 'done', retire, end: channel.takePendingEnd() });
     // A retiring thread's task never settles, so Piscina gives it no other request: the server
     // thread terminates it (Piscina starts a replacement) right after this message.

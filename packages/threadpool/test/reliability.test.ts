@@ -52,6 +52,17 @@ describe('threadPool reliability (real HTTP server, concurrent load)', () => {
     expect(tally(await load(`${server.url}/thread`, 20, 4))).toEqual({ 200: 20 });
   });
 
+  it('answers 503 to a request whose Buffers (external memory, not the heap) pass the thread\'s memory limit, replaces the thread, and serves the others', async () => {
+    const { pool, server } = await start({ maxOldGenerationSizeMb: 64, timeoutMs: 60_000 });
+    await pool.ready();
+    const [blown, others] = await Promise.all([get(`${server.url}/buffers`), load(`${server.url}/sleep?ms=5`, 60, 4)]);
+    expect(blown.status).toBe(503);
+    expect(tally(others)).toEqual({ 200: 60 });
+    expect(server.errors()).toContain('memory limit');
+    expect(pool.stats.replaced.memory).toBe(1);
+    expect(tally(await load(`${server.url}/thread`, 20, 4))).toEqual({ 200: 20 });
+  });
+
   it('answers 503 when the thread dies under a request, replaces it, and serves the others', async () => {
     const { pool, server } = await start({});
     await pool.ready();
