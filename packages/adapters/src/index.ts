@@ -6,4 +6,4 @@ export { toNodeHandler, fromNodeHandler, environFromNode, environOr400, response
 export { toFetchHandler, fromFetchHandler, environFromRequest, runToResponse, responseToBody, type FetchHandler, type ToFetchOptions } from './fetch.js';
 export { toConnectMiddleware, type ConnectMiddleware, type ConnectErrorMiddleware } from './connect.js';
 export { honoMiddleware, honoMount, honoOnError, type HonoRoutes, type StackwareVariables } from './hono.js';
-export { toFastifyHandler, stackwareFastify, type StackwareFastifyOptions } from './fastify.js';
+export { toFastifyHandler, stackwareFastify, stackwareHooks, type StackwareFastifyOptions, type StackwareHooksOptions } from './fastify.js';
