@@ -24,13 +24,15 @@ type PendingRequest = RequestWithEnviron & { [PENDING]?: Array<(error: unknown) 
 
 /** A sink that drops everything once `dropped()` says so (the error went to an outer adapter). */
 function droppingSink(sink: ResponseSink, dropped: () => boolean): ResponseSink {
-  return {
+  const dropping: ResponseSink = {
     get signal() { return sink.signal; },
     sendHeaders: (status, headers, length) => (dropped() ? undefined : sink.sendHeaders(status, headers, length)),
     write: (chunk) => (dropped() ? undefined : sink.write(chunk)),
     end: () => (dropped() ? undefined : sink.end()),
     abort: (error) => { if (!dropped()) sink.abort(error); },
   };
+  if (sink.sendFile) dropping.sendFile = (file, length) => (dropped() ? Promise.resolve() : sink.sendFile!(file, length));
+  return dropping;
 }
 
 /**

@@ -166,22 +166,24 @@ export function compression(app: Application, options: CompressionOptions = {}):
     const ifNoneMatch = typeof environ.HTTP_IF_NONE_MATCH === 'string' ? environ.HTTP_IF_NONE_MATCH : '';
     const head = environ.REQUEST_METHOD === 'HEAD';
 
-    /** The headers to send uncompressed and, when compression is possible, compressed. */
-    const decide = (status: string, headers: Headers): { identity: Headers; compressed?: Headers; lengthKnown: boolean } => {
+    /**
+     * The headers to send uncompressed and, when compression is possible, compressed; `decideNow`
+     * when the choice need not wait for `threshold` bytes (a known length, an event stream).
+     */
+    const decide = (status: string, headers: Headers): { identity: Headers; compressed?: Headers; decideNow?: boolean } => {
       const code = parseInt(status, 10);
-      const lengthKnown = getHeader(headers, 'content-length') !== undefined;
-      if (code === 304) return { identity: notModified(headers, ifNoneMatch, isCompressible), lengthKnown };
+      if (code === 304) return { identity: notModified(headers, ifNoneMatch, isCompressible) };
       const contentType = getHeader(headers, 'content-type');
-      if (code < 200 || code === 204 || !contentType || !isCompressible(contentType)) return { identity: headers, lengthKnown };
+      if (code < 200 || code === 204 || !contentType || !isCompressible(contentType)) return { identity: headers };
       // The 200 for this URL varies by Accept-Encoding, so its 206s do too (RFC 9110 §12.5.5).
       const identity = withVary(headers);
       // A byte range is a range of the identity representation (RFC 9110 §14.4): never re-encoded.
-      if (code === 206 || getHeader(headers, 'content-range') !== undefined || !wanted) return { identity, lengthKnown };
+      if (code === 206 || getHeader(headers, 'content-range') !== undefined || !wanted) return { identity };
       const existing = getHeader(identity, 'content-encoding');
-      if (existing && existing.toLowerCase() !== 'identity') return { identity, lengthKnown };
-      if (/(^|,)\s*no-transform\s*(,|$)/i.test(getHeader(identity, 'cache-control') ?? '')) return { identity, lengthKnown };
+      if (existing && existing.toLowerCase() !== 'identity') return { identity };
+      if (/(^|,)\s*no-transform\s*(,|$)/i.test(getHeader(identity, 'cache-control') ?? '')) return { identity };
       const length = getHeader(identity, 'content-length');
-      if (length !== undefined && Number(length) < threshold) return { identity, lengthKnown };
+      if (length !== undefined && Number(length) < threshold) return { identity };
       const compressed = identity.slice();
       removeHeader(compressed, 'content-length');
       removeHeader(compressed, 'content-encoding');
@@ -193,7 +195,7 @@ export function compression(app: Application, options: CompressionOptions = {}):
       }
       compressed.push(['Content-Encoding', wanted]);
       // An event stream is sent as it is produced: waiting for `threshold` bytes would hold events back.
-      return { identity, compressed, lengthKnown: lengthKnown || /^text\/event-stream/i.test(contentType) };
+      return { identity, compressed, decideNow: length !== undefined || /^text\/event-stream/i.test(contentType) };
     };
 
     // 'identity': chunks pass; 'compress': chunks go through the encoder; 'pending': a compressible
@@ -226,7 +228,7 @@ export function compression(app: Application, options: CompressionOptions = {}):
         state = 'identity';
         return startResponse(status, decision.identity, error);
       }
-      if (decision.lengthKnown) {
+      if (decision.decideNow) {
         state = 'compress';
         const write = startResponse(status, decision.compressed, error);
         return async (chunk) => {
