@@ -149,6 +149,14 @@ describe('Hono', () => {
     expect(await (await hono.request('/sw/a/b?q=1')).json()).toMatchObject({ scriptName: '/sw', pathInfo: '/a/b', query: 'q=1' });
     expect(await (await hono.request('/sw')).json()).toMatchObject({ scriptName: '/sw', pathInfo: '' });
     expect(await (await hono.request('/static/hello.txt')).text()).toBe('hello');
+    // Under a basePath and inside app.route(), the mount is the whole matched prefix.
+    const api = new Hono().basePath('/api');
+    honoMount(api, '/sw/', echoEnviron);
+    expect(await (await api.request('/api/sw/x')).json()).toMatchObject({ scriptName: '/api/sw', pathInfo: '/x' });
+    const sub = new Hono();
+    honoMount(sub, '/sw', echoEnviron);
+    const outer = new Hono().route('/sub', sub);
+    expect(await (await outer.request('/sub/sw/y')).json()).toMatchObject({ scriptName: '/sub/sw', pathInfo: '/y' });
     // Before: SCRIPT_NAME "" (the path arrived stripped of its mount).
     const plain = new Hono();
     plain.mount('/sw', toFetchHandler(echoEnviron));
