@@ -19,7 +19,7 @@ export interface ToNodeOptions {
   /**
    * Mount point given to the application as SCRIPT_NAME when the framework has none (default ""):
    * the request path must start with it. Under Express/Connect the mount is read from the request
-   * (`req.baseUrl`), so `app.use('/static', toNodeHandler(app))` needs no option.
+   * (the path before `req.url`), so `app.use('/static', toNodeHandler(app))` needs no option.
    */
   scriptName?: string;
   /** Environ keys added to every request (process-model flags, your own keys). */
