@@ -153,6 +153,7 @@ function siteCases(get: () => { deployment: Deployment; browser: Browser }): voi
     for (let expected = 1; expected <= 6; expected++) {
       const response = await open('/counter');
       expect(response.status()).toBe(200);
+      expect((await response.allHeaders())['cache-control']).toBe('private'); // a session page: no shared cache
       await expect(page.locator('#count').innerText()).resolves.toBe(String(expected));
       processes.add(await answeringProcess(page));
     }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { runApplication, type Application, type Environ, type Middleware, type ResponseBody } from '@stackware/gateway';
+import { runApplication, type Application, type Environ, type Middleware, type ResponseBody, type ResponseSink } from '@stackware/gateway';
 import { HttpSink } from '@stackware/server';
 import { ChunkQueue, environOr400, patchResponse, responseHeaders, type RequestWithEnviron, type ToNodeOptions } from './node.js';
 
@@ -16,7 +16,24 @@ interface ConnectContext {
   callNext(environ: Environ, startResponse: Parameters<Application>[1]): Promise<ResponseBody>;
 }
 
-type PendingRequest = RequestWithEnviron & { [PENDING]?: (error: unknown) => void };
+/**
+ * The Stackware adapters waiting for the rest of the Express chain on one request, outermost
+ * first: a route error goes to the innermost, and what it does not handle goes on outward.
+ */
+type PendingRequest = RequestWithEnviron & { [PENDING]?: Array<(error: unknown) => void> };
+
+/** A sink that drops everything once `dropped()` says so (the error went to an outer adapter). */
+function droppingSink(sink: ResponseSink, dropped: () => boolean): ResponseSink {
+  const dropping: ResponseSink = {
+    get signal() { return sink.signal; },
+    sendHeaders: (status, headers, length) => (dropped() ? undefined : sink.sendHeaders(status, headers, length)),
+    write: (chunk) => (dropped() ? undefined : sink.write(chunk)),
+    end: () => (dropped() ? undefined : sink.end()),
+    abort: (error) => { if (!dropped()) sink.abort(error); },
+  };
+  if (sink.sendFile) dropping.sendFile = (file, length) => (dropped() ? Promise.resolve() : sink.sendFile!(file, length));
+  return dropping;
+}
 
 /**
  * A view of `res` whose output methods are the ones it had before the adapter patched it, and
@@ -53,7 +70,9 @@ function outerView(res: ServerResponse, original: Pick<ServerResponse, 'writeHea
  *
  * Express reports route errors to error middleware, not by throwing; register
  * `adapter.errorHandler` after your routes so the Stackware middleware (an exception catcher)
- * receives them as errors:
+ * receives them as errors. With several adapters on one chain (`app.use(catcher)`,
+ * `app.use(sessions)`), one `errorHandler` is enough: the error goes to the innermost adapter's
+ * middleware, and whatever that one rethrows goes on to the next one out:
  *
  * @example
  * const catcher = toConnectMiddleware((app) => errorCatcher(app));
@@ -80,7 +99,17 @@ export function toConnectMiddleware(middleware: Middleware, options: ToNodeOptio
       return;
     }
     if (!environ) return;
+    const pendingStack = (req[PENDING] ??= []);
+    // The Stackware adapter this one runs inside (added separately to the same Express chain).
+    const outer = pendingStack.at(-1);
     const original = { writeHead: res.writeHead, write: res.write, end: res.end };
+    let responseStarted = false;
+    let forwarded = false;
+    let mine: ((error: unknown) => void) | undefined;
+    const unregister = () => {
+      const at = mine ? pendingStack.lastIndexOf(mine) : -1;
+      if (at !== -1) pendingStack.splice(at, 1);
+    };
     const callNext: ConnectContext['callNext'] = (env, startResponse) => new Promise<ResponseBody>((resolve, reject) => {
       req.environ = env;
       const queue = new ChunkQueue();
@@ -101,25 +130,52 @@ export function toConnectMiddleware(middleware: Middleware, options: ToNodeOptio
         end: () => { begin(); queue.end(); restore(); },
         onDrain: (fn) => queue.onDrain(fn),
       });
-      req[PENDING] = (error) => {
+      unregister();
+      mine = (error) => {
+        unregister();
         restore();
         if (started) queue.end(error);
         else reject(error);
       };
+      pendingStack.push(mine);
       next();
     });
     environ[CONTEXT_KEY] = { callNext } satisfies ConnectContext;
-    void runApplication(app, environ, new HttpSink(outerView(res, original), '', performance.now()), { head: environ.REQUEST_METHOD === 'HEAD' })
-      .finally(() => { delete req[PENDING]; });
+    // An error this middleware lets through (it rethrows, or has no catcher) goes on to the outer
+    // adapter's middleware — an exception catcher there reports it — instead of a bare 500 here.
+    const guarded: Application = async (env, startResponse) => {
+      try {
+        return await app(env, (status, headers, error) => {
+          const write = startResponse(status, headers, error);
+          return async (chunk) => { responseStarted = true; await write(chunk); };
+        });
+      } catch (error) {
+        if (outer && !responseStarted && pendingStack.includes(outer)) {
+          forwarded = true;
+          unregister();
+          outer(error);
+        }
+        throw error;
+      }
+    };
+    const sink = new HttpSink(outerView(res, original), '', performance.now());
+    void runApplication(guarded, environ, droppingSink(sink, () => forwarded), {
+      head: environ.REQUEST_METHOD === 'HEAD',
+      onError: (error, phase) => {
+        if (forwarded) return;
+        const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+        environ['stackware.errors'].write(`Error in ${phase}: ${text}\n`);
+      },
+    }).finally(unregister);
   };
   const errorHandler: ConnectErrorMiddleware = (error, req, _res, next) => {
-    const pending = (req as PendingRequest)[PENDING];
-    if (!pending) {
+    // Whichever adapter's errorHandler Express calls first, the innermost adapter gets the error.
+    const innermost = (req as PendingRequest)[PENDING]?.at(-1);
+    if (!innermost) {
       next(error);
       return;
     }
-    delete (req as PendingRequest)[PENDING];
-    pending(error);
+    innermost(error);
   };
   return Object.assign(handler as ConnectMiddleware, { errorHandler });
 }

@@ -132,11 +132,12 @@ export function runToResponse(app: Application, environ: Environ, options: { sig
 
 /**
  * Turns a Stackware application into a fetch handler `(request) => Promise<Response>` — for
- * Hono (`app.mount('/x', handler)`), @hono/node-server, Bun/Deno-style servers. Streams both
- * ways. A bad path answers 400.
+ * @hono/node-server, Bun/Deno-style servers. Streams both ways. A bad path answers 400. The
+ * request's path must start with `scriptName`; to mount in Hono use {@link honoMount}, which
+ * gives the application its SCRIPT_NAME (Hono's own `mount()` strips the path first).
  *
  * @example
- * honoApp.mount('/static', toFetchHandler(staticFiles({ root: './public' })));
+ * Bun.serve({ fetch: toFetchHandler(site) });
  */
 export function toFetchHandler(app: Application, options: ToFetchOptions = {}): (request: Request) => Promise<Response> {
   return async (request) => {

@@ -5,5 +5,5 @@
 export { toNodeHandler, fromNodeHandler, environFromNode, environOr400, responseHeaders, patchResponse, ChunkQueue, type NodeHandler, type RequestWithEnviron, type ToNodeOptions, type FromNodeOptions, type ResponseHooks } from './node.js';
 export { toFetchHandler, fromFetchHandler, environFromRequest, runToResponse, responseToBody, type FetchHandler, type ToFetchOptions } from './fetch.js';
 export { toConnectMiddleware, type ConnectMiddleware, type ConnectErrorMiddleware } from './connect.js';
-export { honoMiddleware, type StackwareVariables } from './hono.js';
-export { toFastifyHandler, stackwareFastify, type StackwareFastifyOptions } from './fastify.js';
+export { honoMiddleware, honoMount, honoOnError, type HonoRoutes, type StackwareVariables } from './hono.js';
+export { toFastifyHandler, stackwareFastify, stackwareHooks, type StackwareFastifyOptions, type StackwareHooksOptions } from './fastify.js';

@@ -1,7 +1,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import {
-  BadRequestError, createEnviron, createInput, quotePath, runApplication,
+  BadRequestError, createEnviron, createInput, decodePath, quotePath, runApplication,
   type Application, type Environ, type Headers, type ResponseBody,
 } from '@stackware/gateway';
 import { HttpSink, plainResponse } from '@stackware/server';
@@ -17,7 +17,11 @@ export interface RequestWithEnviron extends IncomingMessage {
 
 /** Options of {@link toNodeHandler} and {@link environFromNode}. */
 export interface ToNodeOptions {
-  /** Mount point given to the application as SCRIPT_NAME (default ""): the request path must start with it. */
+  /**
+   * Mount point given to the application as SCRIPT_NAME when the framework has none (default ""):
+   * the request path must start with it. Under Express/Connect the mount is read from the request
+   * (the path before `req.url`), so `app.use('/static', toNodeHandler(app))` needs no option.
+   */
   scriptName?: string;
   /** Environ keys added to every request (process-model flags, your own keys). */
   environ?: Partial<Environ>;
@@ -31,26 +35,61 @@ function headerPairs(raw: string[]): Array<[string, string]> {
   return pairs;
 }
 
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
+}
+
+/**
+ * The raw target and the mount of a request. Under Express/Connect (`req.originalUrl` set) the
+ * mount is the part of the full path before `req.url`, the path left to this handler: Express's
+ * own mount (`app.use('/static', handler)`, nested routers) plus, inside `fromNodeHandler`, the
+ * Stackware SCRIPT_NAME. Otherwise `options.scriptName`.
+ */
+function targetAndMount(req: IncomingMessage, options: ToNodeOptions): { target: string; scriptName: string } {
+  const originalUrl = (req as { originalUrl?: unknown }).originalUrl;
+  const url = req.url ?? '/';
+  if (typeof originalUrl !== 'string' || originalUrl === url) return { target: url, scriptName: options.scriptName ?? '' };
+  const full = decodePath(pathOf(originalUrl));
+  if (full === undefined) throw new BadRequestError(`The request path is not valid percent-encoded UTF-8: ${JSON.stringify(pathOf(originalUrl).slice(0, 200))}`);
+  const rest = decodePath(pathOf(url)) ?? '';
+  let scriptName = '';
+  if (rest !== '' && full.endsWith(rest)) scriptName = full.slice(0, full.length - rest.length);
+  else if (rest === '/') scriptName = full; // the mount itself ("/static" asked, Express says "/"): PATH_INFO ""
+  if (scriptName.endsWith('/')) scriptName = scriptName.slice(0, -1);
+  return { target: originalUrl, scriptName: scriptName || (options.scriptName ?? '') };
+}
+
 /**
  * Builds the environ of a node:http request (RFC 3875 keys + `stackware.*`), reading the body
- * from `req` with backpressure. Reuses `req.environ` when an outer adapter already built one.
- * Under Express, `req.originalUrl` (the full path) is used when present, so mounts are visible
- * as SCRIPT_NAME only when `scriptName` says so.
+ * from `req` with backpressure. SCRIPT_NAME is Express's mount when there is one
+ * (`app.use('/static', handler)`: the path before `req.url`, nested routers included), else
+ * `options.scriptName` (default ""); PATH_INFO is the rest of the path. When an outer adapter
+ * already built an environ (`req.environ`, say from `toConnectMiddleware(session(...))`), the new
+ * one is a copy of it — its keys (the session, REMOTE_USER) stay — with SCRIPT_NAME, PATH_INFO and
+ * QUERY_STRING taken from this mount. The result is left on `req.environ`.
  * @throws BadRequestError (status 400) for a path that is not valid UTF-8 or outside `scriptName`.
  */
 export function environFromNode(req: RequestWithEnviron, options: ToNodeOptions = {}): Environ {
-  if (req.environ) return req.environ;
+  const { target, scriptName } = targetAndMount(req, options);
+  if (req.environ) {
+    const paths = createEnviron({ method: req.method ?? 'GET', target, headers: [], scriptName });
+    const environ: Environ = { ...req.environ, SCRIPT_NAME: paths.SCRIPT_NAME, PATH_INFO: paths.PATH_INFO, QUERY_STRING: paths.QUERY_STRING };
+    Object.assign(environ, options.environ);
+    req.environ = environ;
+    return environ;
+  }
   const length = req.headers['content-length'];
   const environ = createEnviron({
     method: req.method ?? 'GET',
-    target: (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/',
+    target,
     headers: headerPairs(req.rawHeaders),
     protocol: `HTTP/${req.httpVersion}`,
     scheme: (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
     serverPort: req.socket.localPort,
     remoteAddr: req.socket.remoteAddress,
     remotePort: req.socket.remotePort,
-    scriptName: options.scriptName,
+    scriptName,
     input: createInput(req, length !== undefined ? Number(length) : undefined),
     errors: options.errors,
   });

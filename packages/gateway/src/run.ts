@@ -63,6 +63,12 @@ export interface RunResult {
   completed: boolean;
   /** True when the client went away before the end. */
   aborted: boolean;
+  /**
+   * True when the application failed before sending anything and the gateway answered with its
+   * own complete `500 Internal Server Error` (then `completed` stays false and `bytesSent` counts
+   * that page): an access log records it as a whole response, not as one cut short.
+   */
+  errorResponseSent?: boolean;
   /** The first error caught (application, body or close), if any. */
   error?: unknown;
 }
@@ -302,6 +308,8 @@ export async function runApplication(app: Application, environ: Environ, sink: R
           await sink.sendHeaders(result.status, [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(INTERNAL_ERROR.length)]], INTERNAL_ERROR.length);
           if (!head) await sink.write(INTERNAL_ERROR);
           await sink.end();
+          if (!head) result.bytesSent += INTERNAL_ERROR.length;
+          result.errorResponseSent = true;
         } catch (sendError) {
           sink.abort(sendError);
         }

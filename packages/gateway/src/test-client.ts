@@ -222,9 +222,10 @@ export class TestClient {
         errors.write(`Error in ${phase}: ${error instanceof Error ? error.stack : String(error)}\n`);
       },
     });
-    // Violations found after the fact (a body some middleware never closed) are errors too.
-    checkBodiesClosed(environ);
+    // The first rule broken is the one reported; violations found after the fact (a body some
+    // middleware never closed) are errors too.
     if (appError instanceof ValidationError) throw appError;
+    checkBodiesClosed(environ);
     if (appError !== undefined && this.options.throwErrors !== false) throw appError;
 
     if (this.options.cookies) for (const value of getHeaders(responseHeaders, 'set-cookie')) this.cookies.setCookie(value, pathOnly);

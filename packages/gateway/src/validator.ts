@@ -212,7 +212,6 @@ let bodyCounter = 0;
 function wrapBody(body: ResponseBody, state: RequestState, environ: Environ, method: string): ResponseBody {
   const open = (environ[OPEN_BODIES] ??= new Set<string>()) as Set<string>;
   const id = `body #${++bodyCounter} (${method} ${environ.SCRIPT_NAME}${environ.PATH_INFO})`;
-  open.add(id);
   const checkLength = () => {
     if (state.declaredLength !== undefined && method !== 'HEAD' && state.status !== 304 && state.status !== 204 && state.bytes !== state.declaredLength) {
       fail('content-length-mismatch', `Content-Length ${state.declaredLength}, body ${state.bytes} bytes.`);
@@ -234,16 +233,21 @@ function wrapBody(body: ResponseBody, state: RequestState, environ: Environ, met
     if (isFileWrapper(body)) {
       const wrapper = Object.create(body) as FileWrapper & { close(): Promise<void> };
       Object.defineProperty(wrapper, 'close', { value: close });
+      open.add(id);
       return wrapper;
     }
     const chunks = body as unknown[];
     chunks.forEach((chunk, i) => { if (!isBytes(chunk)) fail('chunk-not-bytes', `Chunk ${i} is ${typeof chunk}.`); });
     state.bytes = chunks.reduce<number>((n, c) => n + (c as Uint8Array).byteLength, 0);
     checkLength();
+    // Registered only once it passed: a body refused here is closed by the validator itself.
+    open.add(id);
     const copy = [...(chunks as Uint8Array[])] as Uint8Array[] & { close(): Promise<void> };
     Object.defineProperty(copy, 'close', { value: close });
     return copy;
   }
+
+  open.add(id);
 
   let iterations = 0;
   const iterable = body as Partial<AsyncIterable<Uint8Array>> & Partial<Iterable<Uint8Array>>;
@@ -316,6 +320,14 @@ export function validator(app: Application): Application {
     if (typeof body !== 'object' || body === null || (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function' && typeof (body as Iterable<unknown>)[Symbol.iterator] !== 'function')) {
       fail('body-not-iterable', `Got ${body === null ? 'null' : typeof body}.`);
     }
-    return wrapBody(body, state, environ, method);
+    try {
+      return wrapBody(body, state, environ, method);
+    } catch (error) {
+      // The gateway never sees a body the validator refused: close it here, as the contract asks.
+      state.closed = true;
+      state.finished = true;
+      await body.close?.();
+      throw error;
+    }
   };
 }

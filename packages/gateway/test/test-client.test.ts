@@ -119,3 +119,16 @@ describe('TestClient', () => {
     expect(res.json()).toEqual({ a: 1 });
   });
 });
+
+describe('TestClient reports the first broken rule', () => {
+  it('an array body with a wrong Content-Length is content-length-mismatch, not body-not-closed (issue #22)', async () => {
+    let closed = false;
+    const wrong: Application = (_e, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '10']]);
+      return Object.assign([Buffer.from('short')], { close: () => { closed = true; } });
+    };
+    await expect(new TestClient(wrong).get('/')).rejects.toMatchObject({ rule: 'content-length-mismatch' });
+    expect(closed).toBe(true);
+    await expect(new TestClient(wrong, { throwErrors: false }).get('/')).rejects.toMatchObject({ rule: 'content-length-mismatch' });
+  });
+});

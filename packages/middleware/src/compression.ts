@@ -7,7 +7,11 @@ export type Encoding = 'br' | 'gzip' | 'deflate';
 
 /** Options of {@link compression}. Defaults: threshold 1024 bytes, encodings ['br', 'gzip'], gzipLevel 6, brotliQuality 4. */
 export interface CompressionOptions {
-  /** Bodies whose Content-Length is below this many bytes are sent as they are [1024]. Bodies of unknown length are compressed. */
+  /**
+   * Bodies smaller than this many bytes are sent as they are [1024]. Without a Content-Length the
+   * first chunks are held until they reach it (or the body ends) before deciding; an event stream
+   * (`text/event-stream`) is never held.
+   */
   threshold?: number;
   /** Codings offered, in order of preference when the client weighs them equally [['br', 'gzip']]. */
   encodings?: Encoding[];
@@ -53,24 +57,33 @@ export function negotiateEncoding(acceptEncoding: string | undefined, offered: r
 
 type Encoder = Gzip | Deflate | BrotliCompress;
 
-/**
- * A 304 for a representation this middleware compressed: the client revalidated with the weak
- * ETag it was given (`W/"x"`), the application answers with its strong one (`"x"`). RFC 9110
- * §15.4.5 wants the 304 to carry the ETag of the stored (compressed) response, so it is made
- * weak again, with the Vary the 200 had.
- */
-function notModified(headers: Headers, ifNoneMatch: string): Headers {
-  const etag = getHeader(headers, 'etag');
-  if (!etag || etag.startsWith('W/') || !ifNoneMatch.split(',').some((t) => t.trim() === `W/${etag}`)) return headers;
+/** `headers` with `Accept-Encoding` added to its Vary (unless Vary is `*` or names it already). */
+function withVary(headers: Headers): Headers {
   const out = headers.slice();
-  removeHeader(out, 'etag');
-  out.push(['ETag', `W/${etag}`]);
   const vary = getHeader(out, 'vary');
   if (!vary) out.push(['Vary', 'Accept-Encoding']);
   else if (vary.trim() !== '*' && !/(^|,)\s*accept-encoding\s*(,|$)/i.test(vary)) {
     removeHeader(out, 'vary');
     out.push(['Vary', `${vary}, Accept-Encoding`]);
   }
+  return out;
+}
+
+/**
+ * A 304 Not Modified: it carries the Vary the 200 had (RFC 9110 §15.4.5), whatever ETag the
+ * client revalidated — so `Vary: Accept-Encoding` unless its Content-Type (when it has one) is
+ * not compressible. When the client revalidated the weak ETag this middleware gave out (`W/"x"`)
+ * and the application answers with its strong one (`"x"`), the ETag is made weak again: the
+ * stored (compressed) response's.
+ */
+function notModified(headers: Headers, ifNoneMatch: string, isCompressible: (contentType: string) => boolean): Headers {
+  const contentType = getHeader(headers, 'content-type');
+  if (contentType && !isCompressible(contentType)) return headers;
+  const out = withVary(headers);
+  const etag = getHeader(out, 'etag');
+  if (!etag || etag.startsWith('W/') || !ifNoneMatch.split(',').some((t) => t.trim() === `W/${etag}`)) return out;
+  removeHeader(out, 'etag');
+  out.push(['ETag', `W/${etag}`]);
   return out;
 }
 
@@ -117,9 +130,10 @@ const brotliAsync = promisify(brotliCompress);
  * Compresses responses with brotli, gzip or deflate (node:zlib) as the client's Accept-Encoding
  * allows (RFC 9110 §8.4, §12.5.3). Compresses only compressible Content-Types, never 1xx/204/304,
  * a 206 or any response with Content-Range (its bytes are a range of the identity representation),
- * a response that already has a Content-Encoding, `Cache-Control: no-transform`, or a body whose
- * Content-Length is below `threshold`. Adds `Vary: Accept-Encoding` to every compressible
- * response; drops Content-Length (the gateway sets the new one when it knows it), makes a strong
+ * a response that already has a Content-Encoding, `Cache-Control: no-transform`, or a body
+ * smaller than `threshold` (known from Content-Length, from an array body, or by holding a streamed
+ * body's first chunks until they reach it). Adds `Vary: Accept-Encoding` to every compressible
+ * response, also a 206, and to every 304 (RFC 9110 §12.5.5, §15.4.5); drops Content-Length (the gateway sets the new one when it knows it), makes a strong
  * ETag weak and drops Accept-Ranges for compressed ones; a 304 answering that weak ETag gets it
  * back weak (with the Vary). A HEAD request gets the compressed
  * response's headers without a Content-Length (the inner body is closed, not compressed).
@@ -149,91 +163,170 @@ export function compression(app: Application, options: CompressionOptions = {}):
 
   return async (environ, startResponse) => {
     const wanted = negotiateEncoding(typeof environ.HTTP_ACCEPT_ENCODING === 'string' ? environ.HTTP_ACCEPT_ENCODING : undefined, offered);
-    let chosen: Encoding | undefined;
-    let encoder: StreamEncoder | undefined;
-
     const ifNoneMatch = typeof environ.HTTP_IF_NONE_MATCH === 'string' ? environ.HTTP_IF_NONE_MATCH : '';
-    const decide = (status: string, headers: Headers): Headers => {
-      chosen = undefined;
+    const head = environ.REQUEST_METHOD === 'HEAD';
+
+    /**
+     * The headers to send uncompressed and, when compression is possible, compressed; `decideNow`
+     * when the choice need not wait for `threshold` bytes (a known length, an event stream).
+     */
+    const decide = (status: string, headers: Headers): { identity: Headers; compressed?: Headers; decideNow?: boolean } => {
       const code = parseInt(status, 10);
-      if (code === 304) return notModified(headers, ifNoneMatch);
+      if (code === 304) return { identity: notModified(headers, ifNoneMatch, isCompressible) };
       const contentType = getHeader(headers, 'content-type');
-      if (code < 200 || code === 204 || code === 206 || code === 304 || !contentType || !isCompressible(contentType) || getHeader(headers, 'content-range') !== undefined) return headers;
-      const out = headers.slice();
-      const vary = getHeader(out, 'vary');
-      if (!vary) out.push(['Vary', 'Accept-Encoding']);
-      else if (vary.trim() !== '*' && !/(^|,)\s*accept-encoding\s*(,|$)/i.test(vary)) {
-        removeHeader(out, 'vary');
-        out.push(['Vary', `${vary}, Accept-Encoding`]);
-      }
-      if (!wanted) return out;
-      const existing = getHeader(out, 'content-encoding');
-      if (existing && existing.toLowerCase() !== 'identity') return out;
-      if (/(^|,)\s*no-transform\s*(,|$)/i.test(getHeader(out, 'cache-control') ?? '')) return out;
-      const length = getHeader(out, 'content-length');
-      if (length !== undefined && Number(length) < threshold) return out;
-      chosen = wanted;
-      removeHeader(out, 'content-length');
-      removeHeader(out, 'content-encoding');
-      removeHeader(out, 'accept-ranges');
-      const etag = getHeader(out, 'etag');
+      if (code < 200 || code === 204 || !contentType || !isCompressible(contentType)) return { identity: headers };
+      // The 200 for this URL varies by Accept-Encoding, so its 206s do too (RFC 9110 §12.5.5).
+      const identity = withVary(headers);
+      // A byte range is a range of the identity representation (RFC 9110 §14.4): never re-encoded.
+      if (code === 206 || getHeader(headers, 'content-range') !== undefined || !wanted) return { identity };
+      const existing = getHeader(identity, 'content-encoding');
+      if (existing && existing.toLowerCase() !== 'identity') return { identity };
+      if (/(^|,)\s*no-transform\s*(,|$)/i.test(getHeader(identity, 'cache-control') ?? '')) return { identity };
+      const length = getHeader(identity, 'content-length');
+      if (length !== undefined && Number(length) < threshold) return { identity };
+      const compressed = identity.slice();
+      removeHeader(compressed, 'content-length');
+      removeHeader(compressed, 'content-encoding');
+      removeHeader(compressed, 'accept-ranges');
+      const etag = getHeader(compressed, 'etag');
       if (etag && !etag.startsWith('W/')) {
-        removeHeader(out, 'etag');
-        out.push(['ETag', `W/${etag}`]);
+        removeHeader(compressed, 'etag');
+        compressed.push(['ETag', `W/${etag}`]);
       }
-      out.push(['Content-Encoding', chosen]);
-      return out;
+      compressed.push(['Content-Encoding', wanted]);
+      // An event stream is sent as it is produced: waiting for `threshold` bytes would hold events back.
+      return { identity, compressed, decideNow: length !== undefined || /^text\/event-stream/i.test(contentType) };
+    };
+
+    // 'identity': chunks pass; 'compress': chunks go through the encoder; 'pending': a compressible
+    // response of unknown length whose chunks are held until `threshold` bytes decide (or the end).
+    let state: 'identity' | 'compress' | 'pending' | undefined;
+    let encoder: StreamEncoder | undefined;
+    let pending: { status: string; identity: Headers; compressed: Headers; chunks: Uint8Array[]; bytes: number } | undefined;
+    let outerWrite: ((chunk: Uint8Array) => Promise<void>) | undefined;
+    const getEncoder = () => (encoder ??= streamEncoder(wanted!));
+
+    /** Sends the held response's headers, compressed or not; returns the held bytes, compressed when chosen. */
+    const commit = async (compress: boolean): Promise<Buffer> => {
+      const held = pending!;
+      pending = undefined;
+      state = compress ? 'compress' : 'identity';
+      outerWrite = startResponse(held.status, compress ? held.compressed : held.identity);
+      const bytes = Buffer.concat(held.chunks);
+      if (!compress || head || bytes.length === 0) return bytes;
+      return getEncoder().push(bytes);
     };
 
     let started = false;
-    const getEncoder = () => (encoder ??= streamEncoder(chosen!));
     const compressingStartResponse: StartResponse = (status, headers, error) => {
       started = true;
-      const write = startResponse(status, decide(status, headers), error);
       encoder?.destroy();
       encoder = undefined;
-      if (!chosen) return write;
+      pending = undefined;
+      const decision = decide(status, headers);
+      if (!decision.compressed) {
+        state = 'identity';
+        return startResponse(status, decision.identity, error);
+      }
+      if (decision.decideNow) {
+        state = 'compress';
+        const write = startResponse(status, decision.compressed, error);
+        return async (chunk) => {
+          const out = await getEncoder().push(chunk);
+          if (out.length) await write(out);
+        };
+      }
+      if (error !== undefined) startResponse(status, decision.identity, error); // rethrows once output has begun
+      state = 'pending';
+      pending = { status, identity: decision.identity, compressed: decision.compressed, chunks: [], bytes: 0 };
+      // The legacy write(): held like body chunks until the threshold decides.
       return async (chunk) => {
-        const out = await getEncoder().push(chunk);
-        if (out.length) await write(out);
+        if (state === 'pending') {
+          pending!.chunks.push(chunk);
+          pending!.bytes += chunk.byteLength;
+          if (pending!.bytes < threshold) return;
+          const out = await commit(true);
+          if (out.length && !head) await outerWrite!(out);
+          return;
+        }
+        if (state === 'compress') {
+          const out = await getEncoder().push(chunk);
+          if (out.length && !head) await outerWrite!(out);
+          return;
+        }
+        await outerWrite!(chunk);
       };
     };
 
     const body = await app(environ, compressingStartResponse);
-    if (started && !chosen) return body;
+    if (started && state === 'identity') return body;
+    const complete = Array.isArray(body) ? body as Uint8Array[] & { close?(): void | Promise<void> } : undefined;
     // HEAD: the headers are those of the compressed GET, with no Content-Length (the compressed
     // length is unknown without compressing the GET body); never the length of a compressed empty body.
-    const head = environ.REQUEST_METHOD === 'HEAD';
-    if (started && head && (Array.isArray(body) || !encoder)) {
+    if (started && head && (complete || !encoder) && state !== 'pending') {
       return { async *[Symbol.asyncIterator]() {}, close: () => body.close?.() } as ResponseBody;
     }
-    if (started && Array.isArray(body) && !encoder) {
-      // A complete body: compress it in one piece, off the event loop; its length stays known.
-      const complete = body as Uint8Array[] & { close?(): void | Promise<void> };
+    if (started && complete && state === 'pending') {
+      // A complete body: its length decides now.
+      const length = pending!.bytes + complete.reduce((n, c) => n + c.byteLength, 0);
+      if (length < threshold) {
+        const held = await commit(false);
+        return Object.defineProperty(held.length ? [held, ...complete] : complete.slice(), 'close', { value: () => complete.close?.() }) as ResponseBody;
+      }
+      const held = pending!.chunks;
+      pending!.chunks = [];
+      pending!.bytes = 0;
+      await commit(true);
+      if (head) return { async *[Symbol.asyncIterator]() {}, close: () => body.close?.() } as ResponseBody;
       try {
-        const compressed = await oneShot(chosen!, Buffer.concat(complete));
+        const compressed = await oneShot(wanted!, Buffer.concat([...held, ...complete]));
         return Object.defineProperty([compressed], 'close', { value: () => complete.close?.() }) as ResponseBody;
       } catch (error) {
         await complete.close?.();
         throw error;
       }
     }
-    // A streamed body (or one that calls startResponse lazily): decide at each chunk, compress
-    // chunk by chunk with a sync flush so every produced chunk leaves at once.
+    if (started && complete && !encoder) {
+      // A complete body: compress it in one piece, off the event loop; its length stays known.
+      try {
+        const compressed = await oneShot(wanted!, Buffer.concat(complete));
+        return Object.defineProperty([compressed], 'close', { value: () => complete.close?.() }) as ResponseBody;
+      } catch (error) {
+        await complete.close?.();
+        throw error;
+      }
+    }
+    // A streamed body (or one that calls startResponse lazily): chunks are held until the
+    // threshold decides, then compressed chunk by chunk with a sync flush so every produced
+    // chunk leaves at once.
     const compressed: ResponseBody = {
       async *[Symbol.asyncIterator]() {
         try {
           for await (const chunk of body as AsyncIterable<Uint8Array>) {
-            if (!chosen) {
+            if (state === 'pending') {
+              if (chunk.byteLength === 0) continue;
+              pending!.chunks.push(chunk);
+              pending!.bytes += chunk.byteLength;
+              if (pending!.bytes < threshold) continue;
+              const out = await commit(true);
+              if (head) return;
+              if (out.length) yield out;
+              continue;
+            }
+            if (state !== 'compress') {
               yield chunk;
               continue;
             }
             if (chunk.byteLength === 0) continue;
-            if (head) return; // lazy startResponse chose compression: stop, as above
+            if (head) return; // compression was chosen: the headers are out, no body for HEAD
             const out = await getEncoder().push(chunk);
             if (out.length) yield out;
           }
-          if (chosen && !head) {
+          if (state === 'pending') {
+            // The whole body was smaller than the threshold: send it as it is.
+            const held = await commit(false);
+            if (held.length && !head) yield held;
+          } else if (state === 'compress' && !head) {
             const tail = await getEncoder().finish();
             if (tail.length) yield tail;
           }

@@ -66,7 +66,8 @@ const HOST = /^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9.-]+)(?::\d{1,5})?$/;
  * X-Forwarded-For and the scheme comes from X-Forwarded-Proto. For each value it takes the Nth
  * entry from the right (the one the Nth trusted proxy added); malformed values (not an IP, a
  * scheme other than http/https, a bad host, a non-numeric port, a prefix not starting with "/")
- * are ignored. The original values are kept under {@link FORWARDED_ORIGINAL_KEY}. The inner
+ * are ignored. A default port (`:443` for https, `:80` for http) is left out of the HTTP_HOST it
+ * sets. The original values are kept under {@link FORWARDED_ORIGINAL_KEY}. The inner
  * application gets a copy of the environ.
  */
 export function forwardedHeaders(app: Application, options: ForwardedOptions = {}): Application {
@@ -108,6 +109,13 @@ export function forwardedHeaders(app: Application, options: ForwardedOptions = {
       // One leading slash: "//evil.example" as SCRIPT_NAME would make every "${SCRIPT_NAME}/" link or redirect leave the site.
       const clean = prefix.replace(/\/+$/, '').replace(/^\/+/, '/');
       if (clean) set('SCRIPT_NAME', clean + env.SCRIPT_NAME);
+    }
+
+    if ('HTTP_HOST' in original && typeof env.HTTP_HOST === 'string') {
+      // "example.com:443" under https is "example.com" (RFC 9110 §4.2.2, §7.2: the default port is
+      // left out), so URLs built from HTTP_HOST carry no ":443"; SERVER_PORT keeps the number.
+      const m = /^(\[[^\]]+\]|[^:[\]]+):(\d+)$/.exec(env.HTTP_HOST);
+      if (m && m[2] === (env['stackware.url_scheme'] === 'https' ? '443' : '80')) env.HTTP_HOST = m[1]!;
     }
 
     if (Object.keys(original).length) {

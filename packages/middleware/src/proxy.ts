@@ -22,6 +22,13 @@ export interface ProxyOptions {
   preserveHost?: boolean;
 }
 
+/**
+ * Request headers the gateway has already acted on: `Expect: 100-continue` was answered by the
+ * server in front of this proxy (it sends 100 Continue when the body is read, RFC 9110 §10.1.1),
+ * and the body is streamed upstream as it arrives; undici refuses the header ("expect header not
+ * supported"), which made every such request a 502.
+ */
+const ANSWERED_BY_GATEWAY = new Set(['expect']);
 
 function gatewayError(code: 502 | 504, message: string): Application {
   return (_environ, startResponse) => {
@@ -41,7 +48,7 @@ function upstreamHeaders(environ: Environ, options: ProxyOptions, targetHost: st
     if (key.startsWith('HTTP_')) name = key.slice(5).toLowerCase().replace(/_/g, '-');
     else if (key === 'CONTENT_TYPE') name = 'content-type';
     else if (key === 'CONTENT_LENGTH') name = 'content-length';
-    if (!name || HOP_BY_HOP.has(name) || connectionNamed.has(name)) continue;
+    if (!name || HOP_BY_HOP.has(name) || ANSWERED_BY_GATEWAY.has(name) || connectionNamed.has(name)) continue;
     headers[name] = value;
   }
   const clientHost = headers.host ?? environ.SERVER_NAME;
@@ -74,7 +81,8 @@ export interface ProxyApplication extends Application {
  * process"; Paste's proxy, nginx proxy_pass) with undici: the path is the target's path + PATH_INFO
  * (so mounted at /api in a URL map, /api/x goes to <target>/x) + the query; the request body
  * streams up and the response streams back, both with backpressure. Hop-by-hop headers are
- * removed both ways (RFC 9110 §7.6.1); X-Forwarded-For/Proto/Host/Prefix are added. A path with
+ * removed both ways (RFC 9110 §7.6.1), and so is `Expect` (the server in front answers
+ * `100-continue` itself); X-Forwarded-For/Proto/Host/Prefix are added. A path with
  * a "." or ".." segment (after percent-decoding: `/%2e%2e/`) is answered 400, since the upstream
  * would resolve it outside the mount and the base path (RFC 3986 §5.2.4). An upstream
  * that cannot be reached answers 502; one that does not answer within `headersTimeoutMs`, 504;

@@ -195,7 +195,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
       stats.handled++;
       if (o.accessLog) {
         const status = sink.earlyStatus || (result.status ? parseInt(result.status, 10) : 0);
-        logger.info(accessLogRecord(environ, id, status, result.bytesSent, performance.now() - started, !result.completed), 'request');
+        logger.info(accessLogRecord(environ, id, status, result.bytesSent, performance.now() - started, !result.completed && !result.errorResponseSent), 'request');
       }
     });
   };

@@ -82,6 +82,8 @@ function idFromCookies(header: unknown, name: string, secrets: readonly string[]
  *   (before the gateway ends the response), or at `close()` if the client went away first. A save
  *   error (a value that is not JSON data) before headers are sent makes the response a 500; after,
  *   the response is broken off. An application error discards the session's changes.
+ * - A response for which the session was loaded gets `Cache-Control: private` (RFC 9111 §5.2.2.7:
+ *   no shared cache stores it) unless the application set a Cache-Control of its own.
  * - Changes made after the headers went out are saved for an existing session; a NEW session first
  *   changed then cannot get its cookie, so it is not saved (a note goes to `stackware.errors`),
  *   and `regenerate()` then throws.
@@ -135,7 +137,11 @@ export function session(app: Application, options: SessionOptions): Application 
     const flush = (): WriteFunction | undefined => {
       if (realWrite || !pending) return realWrite;
       const cookie = setCookieHeader(environ, current.cookieAction());
-      realWrite = startResponse(pending.status, cookie ? [...pending.headers, cookie] : pending.headers);
+      const headers = cookie ? [...pending.headers, cookie] : pending.headers.slice();
+      // A page built from a session is one user's: no shared cache may store it (PHP's
+      // session.cache_limiter, Rails), unless the application chose its own Cache-Control.
+      if (current.loaded && !headers.some(([name]) => name.toLowerCase() === 'cache-control')) headers.push(['Cache-Control', 'private']);
+      realWrite = startResponse(pending.status, headers);
       return realWrite;
     };
     const write: WriteFunction = async (chunk) => {

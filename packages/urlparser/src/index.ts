@@ -5,7 +5,7 @@
 export { urlParser, moduleFactory, staticFactory, getResourcePath, type URLParserOptions, type Resource, type ResourceFactory } from './url-parser.js';
 export { staticFile, serveFile, contentTypeFor, type StaticFileOptions } from './static-file.js';
 export { staticFiles, type StaticFilesOptions } from './static-files.js';
-export { directoryListing, type DirectoryListingOptions } from './listing.js';
+export { directoryListing, type DirectoryListingOptions, type ListingEntryKind } from './listing.js';
 export { DEFAULT_HIDE, SOURCE_EXTENSIONS, compileHide, type HideOption } from './hide.js';
 export { HOOK_NAME, HOOK_EXTENSIONS, type DirectoryHook } from './hook.js';
 export { ModuleCache, type ImportModule } from './module-cache.js';

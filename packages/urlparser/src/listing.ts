@@ -1,10 +1,19 @@
 import { readdir } from 'node:fs/promises';
 import { escapeHtml, html, notFound, type Application } from '@stackware/gateway';
 
-/** Options of {@link directoryListing}. Default `hide`: nothing hidden. */
+/** How a listed name would be served: as a file, as a directory ("name/"), or not at all. */
+export type ListingEntryKind = 'file' | 'directory' | undefined;
+
+/** Options of {@link directoryListing}. Default `hide`: nothing hidden; default `entry`: what readdir says. */
 export interface DirectoryListingOptions {
   /** Names left out of the listing. */
   hide?: (name: string) => boolean;
+  /**
+   * How a request for the entry `name` of `dir` would be answered; `undefined` leaves it out. The
+   * URL parser passes its own serving check (symlink containment, refused extensions), so the
+   * listing names nothing that would then answer 404.
+   */
+  entry?: (name: string) => ListingEntryKind | Promise<ListingEntryKind>;
 }
 
 /**
@@ -26,9 +35,16 @@ export function directoryListing(dir: string, options: DirectoryListingOptions =
     } catch {
       return notFound()(environ, startResponse);
     }
-    const visible = entries.filter((e) => !hide(e.name) && (e.isFile() || e.isDirectory() || e.isSymbolicLink()));
-    const dirs = visible.filter((e) => e.isDirectory()).map((e) => e.name).sort();
-    const files = visible.filter((e) => !e.isDirectory()).map((e) => e.name).sort();
+    const dirs: string[] = [];
+    const files: string[] = [];
+    for (const e of entries) {
+      if (hide(e.name)) continue;
+      const kind = options.entry ? await options.entry(e.name) : e.isDirectory() ? 'directory' : e.isFile() || e.isSymbolicLink() ? 'file' : undefined;
+      if (kind === 'directory') dirs.push(e.name);
+      else if (kind === 'file') files.push(e.name);
+    }
+    dirs.sort();
+    files.sort();
     const title = escapeHtml(`Index of ${environ.SCRIPT_NAME}${environ.PATH_INFO}`);
     const items = [
       ...dirs.map((n) => `<li><a href="${escapeHtml(encodeURIComponent(n))}/">${escapeHtml(n)}/</a></li>`),

@@ -283,7 +283,7 @@ class Parser {
       }
       if ('found' in lookup && !lookup.found.stats.isDirectory()) return this.application(lookup.found, environ, true);
     }
-    if (this.options.listing) return directoryListing(dir, { hide: (name) => this.isHidden(name) });
+    if (this.options.listing) return directoryListing(dir, { hide: (name) => this.isHidden(name), entry: (name) => this.servedAs(dir, name) });
     return undefined;
   }
 
@@ -339,10 +339,28 @@ class Parser {
     return { path, name, stats };
   }
 
+  /** The factory for a file name's extension; null/undefined when the extension is refused. */
+  factoryFor(name: string): ResourceFactory | null | undefined {
+    const extension = extname(name).toLowerCase();
+    return Object.prototype.hasOwnProperty.call(this.factories, extension) ? this.factories[extension] : SOURCE_EXTENSIONS.includes(extension) ? null : this.factories['*'];
+  }
+
+  /**
+   * How a request for the entry `name` of `dir` is served — the checks {@link resolve} makes
+   * (hidden and unsafe names, symlink containment, refused extensions) — for the directory listing.
+   */
+  async servedAs(dir: string, name: string): Promise<'file' | 'directory' | undefined> {
+    if (unsafeSegmentReason(name) || this.isHidden(name)) return undefined;
+    const found = await this.check(dir, name);
+    if (!found) return undefined;
+    if (found.stats.isDirectory()) return 'directory';
+    return this.factoryFor(name) ? 'file' : undefined;
+  }
+
   async application(found: Found, environ: Environ, index = false): Promise<Application | undefined> {
     if (found.stats.isDirectory()) return this.directory(found.path);
     const extension = extname(found.name).toLowerCase();
-    const factory = Object.prototype.hasOwnProperty.call(this.factories, extension) ? this.factories[extension] : SOURCE_EXTENSIONS.includes(extension) ? null : this.factories['*'];
+    const factory = this.factoryFor(found.name);
     if (!factory) return undefined;
     environ[RESOURCE_PATH_KEY] = found.path;
     const resource: Resource = {
