@@ -40,12 +40,13 @@ export async function serveDeployFileCommand(command: ParsedCommand): Promise<vo
  * `stackware check site.toml`: loads and checks the file (every factory loaded, every option
  * type-checked) without serving it, and prints the resolved stack: applications with pipeline
  * order and mounts, locations, thread-pool groups, servers. Exit code 2 and the one-line
- * ConfigError on a mistake.
+ * ConfigError on a mistake; exit code 2 too for a file that is not `.toml` (a module: use `serve`).
  */
 export async function checkCommand(command: ParsedCommand): Promise<void> {
   const [file, ...extra] = command.positionals;
   if (!file) throw new UsageError('missing the deploy file: stackware check site.toml');
   if (extra.length) throw new UsageError(`check takes one deploy file, got ${command.positionals.length}`);
+  if (!isDeployFile(file)) throw new UsageError(`check expects a .toml deploy file, got ${file} (to try a module, run stackware serve ${file})`);
   try {
     const deployment = await loadDeployment(file);
     process.stdout.write(describeDeployment(deployment));

@@ -14,11 +14,15 @@ describe('stackware: usage errors (one line, exit code 2, no stack trace)', () =
     ['a missing export', ['serve', `${fixture('apps.ts')}#nope`], /has no export named "nope" \(its exports: .*crash.*\)\n$/],
     ['an export that is not an application', ['serve', `${fixture('apps.ts')}#notApp`], /the export "notApp" is number, not an Application/],
     ['an unknown flag', ['serve', fixture('apps.ts'), '--bogus'], /^stackware: unknown option '--bogus' \(stackware serve --help lists the options\)\n$/],
-    ['a bad number', ['serve', fixture('apps.ts'), '--port', 'eighty'], /^stackware: --port must be a whole number ≥ 0, got "eighty"\n$/],
+    ['a bad number', ['serve', fixture('apps.ts'), '--port', 'eighty'], /^stackware: --port must be an integer from 0 to 65535, got "eighty"\n$/],
     ['an unknown protocol', ['serve', fixture('apps.ts'), '--protocol', 'gopher'], /--protocol must be one of http/],
     ['an unknown command', ['frobnicate'], /^stackware: unknown command "frobnicate"/],
     ['no target', ['serve'], /missing the application to serve/],
     ['--max-requests without workers', ['serve', fixture('apps.ts'), '--max-requests', '5'], /--max-requests recycles worker processes: add --workers N/],
+    ['a port out of range', ['serve', fixture('apps.ts'), '--port', '99999'], /^stackware: --port must be an integer from 0 to 65535, got "99999"\n$/],
+    ['a negative worker count', ['serve', fixture('apps.ts'), '--workers', '-1'], /^stackware: --workers must be a non-negative integer, got "-1"\n$/],
+    ['a negative timeout (--timeout=-2)', ['serve', fixture('apps.ts'), '--timeout=-2'], /^stackware: --timeout must be a non-negative number, got "-2"\n$/],
+    ['a module given to check', ['check', fixture('apps.ts')], /^stackware: check expects a \.toml deploy file, got .*apps\.ts \(to try a module, run stackware serve .*apps\.ts\)\n$/],
   ];
   it.concurrent.each(cases)('%s', async (_name, args, message) => {
     const r = await runStackware(args);
@@ -103,5 +107,21 @@ describe('stackware serve', () => {
     }
     expect(await exited(server)).toBe(0);
     expect(server.output()).toMatch(/shutting down gracefully/);
+  });
+});
+
+describe('every numeric option is checked the same way', () => {
+  const numeric = OPTIONS.filter((o) => o.type === 'number');
+  it.each(numeric.map((o) => [o.name]))('--%s rejects a negative value, a word and (when whole) a fraction, naming the range', (name) => {
+    const option = numeric.find((o) => o.name === name)!;
+    const kind = option.max !== undefined ? `an integer from 0 to ${option.max}` : option.integer ? 'a non-negative integer' : 'a non-negative number';
+    for (const bad of ['-1', 'many', ...(option.integer ? ['1.5'] : []), ...(option.max !== undefined ? [String(option.max + 1)] : [])]) {
+      expect(() => parseCommandLine('serve', [`--${name}`, bad])).toThrow(new UsageError(`--${name} must be ${kind}, got ${JSON.stringify(bad)}`));
+      expect(() => parseCommandLine('serve', [`--${name}=${bad}`])).toThrow(new UsageError(`--${name} must be ${kind}, got ${JSON.stringify(bad)}`));
+    }
+    expect(parseCommandLine('serve', [`--${name}`, '0']).options).toHaveProperty(name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), 0);
+  });
+  it('a flag after a numeric option is still a missing value, not a number', () => {
+    expect(() => parseCommandLine('serve', ['--workers', '--reload'])).toThrow(/--workers/);
   });
 });
