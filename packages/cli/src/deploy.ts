@@ -13,10 +13,19 @@ export function isDeployFile(spec: string | undefined): boolean {
   return typeof spec === 'string' && /\.toml$/i.test(spec);
 }
 
+/** True when a cause of `error` is a failed system call (EADDRINUSE, EACCES). */
+function hasSystemCause(error: Error): boolean {
+  for (let e: unknown = error.cause, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (typeof (e as NodeJS.ErrnoException).syscall === 'string') return true;
+  }
+  return false;
+}
+
 /**
  * `stackware serve site.toml`: serves every `[server.NAME]` of the file and reloads it live
  * (see serveDeployment). `--host`/`--port` given on the command line override a single server
- * section. A mistake in the file prints its one-line ConfigError and exits with code 2.
+ * section. A mistake in the file prints its one-line ConfigError and exits with code 2; a server
+ * that cannot listen (port in use) exits 1, as for a module.
  */
 export async function serveDeployFileCommand(command: ParsedCommand): Promise<void> {
   const [file, ...extra] = command.positionals;
@@ -30,7 +39,8 @@ export async function serveDeployFileCommand(command: ParsedCommand): Promise<vo
   try {
     serving = await serveDeployment(file!, { logger, overrides });
   } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message);
+    // A server that cannot listen (port in use) is a system error (exit 1), as for a module.
+    if (error instanceof ConfigError && !hasSystemCause(error)) throw new UsageError(error.message);
     throw error;
   }
   onShutdownSignals(() => serving.close(), { logger });

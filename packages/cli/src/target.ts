@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { asApplication, type Application } from '@stackware/gateway';
 import { UsageError } from './usage-error.js';
+import { loadError } from './load-error.js';
 
 /**
  * What `stackware serve <target>` names. Resolving a target only checks it (no module is
@@ -44,15 +45,15 @@ export function resolveTarget(spec: string | undefined): Target {
 /**
  * Imports a module target and returns its export as an Application (through `asApplication`, so a
  * class with a static `[TO_APPLICATION]()` works too).
- * @throws UsageError when the export is missing or is not an application; the module's own error
- * (with its stack) when importing it throws.
+ * @throws UsageError when the export is missing or is not an application; LoadError (exit code 3)
+ * when importing it fails: a syntax error (file:line:col) or the module throws (its stack).
  */
 export async function loadApplication(target: ModuleTarget): Promise<Application> {
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(target.file).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new Error(`${target.spec} failed to load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw loadError(error, target.spec, target.file);
   }
   if (!(target.exportName in mod)) {
     const names = Object.keys(mod);

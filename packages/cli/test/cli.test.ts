@@ -1,7 +1,9 @@
-import { describe, it, expect, afterEach } from '@jest/globals';
-import { freePort, waitForPort, type Peer } from '@stackware/testing';
-import { OPTIONS, parseCommandLine, UsageError } from '../src/index.js';
-import { exited, fixture, get, runStackware, stackware, until } from './cli-helpers.js';
+import { describe, it, expect, afterAll, afterEach, beforeAll } from '@jest/globals';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort, tempDir, waitForPort, type Peer } from '@stackware/testing';
+import { EXIT_CODES, OPTIONS, parseCommandLine, UsageError } from '../src/index.js';
+import { exited, fixture, get, here, runStackware, stackware, until } from './cli-helpers.js';
 
 const peers: Peer[] = [];
 afterEach(async () => {
@@ -34,6 +36,25 @@ describe('stackware: usage errors (one line, exit code 2, no stack trace)', () =
 });
 
 describe('stackware: system errors', () => {
+  it('a port in use is one line and exit code 1 for a deploy file too', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    const dir = await tempDir('stackware-cli-busy-');
+    try {
+      const file = join(dir.dir, 'site.toml');
+      await writeFile(file, `[app.main]\napplication = "${fixture('hello.mjs')}"\n[server.web]\nhost = "127.0.0.1"\nport = ${port}\n`);
+      const r = await runStackware(['serve', file]);
+      expect(r.stderr).toMatch(new RegExp(`^stackware: .*site\\.toml.*EADDRINUSE.*\\n$`));
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.code).toBe(EXIT_CODES.system.code);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+      await dir.cleanup();
+    }
+  });
+
   it('a port in use is one line and exit code 1', async () => {
     const { createServer } = await import('node:net');
     const blocker = createServer();
@@ -45,6 +66,45 @@ describe('stackware: system errors', () => {
       expect(r.stderr).toBe(`stackware: Cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});
+
+describe('stackware: an application that fails to load (exit code 3)', () => {
+  let dir: { dir: string; cleanup(): Promise<void> };
+  beforeAll(async () => {
+    dir = await tempDir('stackware-cli-syntax-');
+    await writeFile(join(dir.dir, 'package.json'), '{ "type": "module" }\n');
+    await writeFile(join(dir.dir, 'syntax.ts'), 'import type { Application } from "@stackware/gateway";\nconst app: Application = (environ, startResponse) => {\n  const x = ;\n};\nexport default app;\n');
+    await writeFile(join(dir.dir, 'syntax.mjs'), 'export default function app() {\n  return [;\n}\n');
+  });
+  afterAll(async () => dir.cleanup());
+
+  it.each([['syntax.ts', 3, 13], ['syntax.mjs', 2, 11]])('a syntax error in %s: its message once, with file:line:col, no loader internals', async (name, line, column) => {
+    const r = await runStackware(['serve', join(dir.dir, name), '--port', '0']);
+    expect(r.code).toBe(EXIT_CODES.boot.code);
+    const location = `${join(dir.dir, name)}:${line}:${column}`;
+    expect(r.stderr.split(location).length - 1).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^stackware: ${location.replace(/[.]/g, '\\.')}: SyntaxError: Unexpected`));
+    expect(r.stderr.match(/Unexpected/g)).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/esbuild|TransformError|Transform failed|\n\s+at /);
+  });
+
+  it('a module that throws while loading: exit code 3 and its stack', async () => {
+    const r = await runStackware(['serve', fixture('broken.ts'), '--port', '0']);
+    expect(r.code).toBe(EXIT_CODES.boot.code);
+    expect(r.stderr).toMatch(/broken at import \(expected by the test\)[\s\S]*\n\s+at .*broken\.ts/);
+  });
+});
+
+describe('exit codes', () => {
+  it('one table: 0 ok, 1 system/runtime error, 2 usage or configuration error, 3 boot failure; listed in --help and the README', async () => {
+    expect(Object.values(EXIT_CODES).map((e) => e.code)).toEqual([0, 1, 2, 3]);
+    const r = await runStackware(['--help']);
+    const readme = await readFile(join(here, '..', 'README.md'), 'utf8');
+    for (const { code, meaning } of Object.values(EXIT_CODES)) {
+      expect(r.stdout).toContain(`  ${code}  ${meaning}`);
+      expect(readme).toContain(`| ${code} | ${meaning} |`);
     }
   });
 });
