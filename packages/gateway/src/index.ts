@@ -11,6 +11,7 @@ export { getHeader, getHeaders, setHeader, removeHeader, requestHeader, environK
 export { requestUri, applicationUri, hostUrl, shiftPathInfo, decodePath, quotePath, iriToUri } from './uri.js';
 export { HTTPError, isHTTPError, statusLine, statusCode, type HTTPErrorOptions } from './http-error.js';
 export { text, html, json, redirect, notFound, bytesResponse, escapeHtml, type ResponseInit } from './responses.js';
+export { formatBytes } from './format-bytes.js';
 export { compose } from './compose.js';
 export { bytes, readBody, collectBody, isIterableBody, onBodyClose, type ReadBodyOptions } from './body.js';
 export { createInput, emptyInput, InputConsumedError } from './input.js';
