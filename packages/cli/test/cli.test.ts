@@ -109,6 +109,27 @@ describe('exit codes', () => {
   });
 });
 
+describe('stackware serve --threads', () => {
+  it('loads the application in every thread before it listens (the first request does not wait for thread start-up)', async () => {
+    const dir = await tempDir('stackware-cli-threads-');
+    const mark = join(dir.dir, 'loaded.txt');
+    const port = await freePort();
+    const { startProcess } = await import('@stackware/testing');
+    const server = startProcess(process.execPath, [join(here, '..', 'bin', 'stackware.js'), 'serve', fixture('marks-load.ts'), '--threads', '2', '--port', String(port)], { cwd: here, env: { ...process.env, NODE_OPTIONS: '', LOAD_MARK_FILE: mark } });
+    peers.push(server);
+    try {
+      await waitForPort(port, 60_000);
+      // Listening: both threads have already imported the module (no request was made yet).
+      const lines = (await readFile(mark, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+      expect(lines).toHaveLength(2);
+      expect(await get(`http://127.0.0.1:${port}/`)).toMatchObject({ status: 200 });
+    } finally {
+      await server.stop();
+      await dir.cleanup();
+    }
+  }, 90_000);
+});
+
 describe('stackware --help', () => {
   it('lists every option of serve with its default', async () => {
     const r = await runStackware(['serve', '--help']);
