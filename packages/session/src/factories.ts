@@ -17,7 +17,7 @@ function storeFrom(options: FactoryOptions, context: FactoryContext): SessionSto
       try {
         store.checkEnviron({ 'stackware.multithread': !isMainThread, 'stackware.multiprocess': cluster.isWorker } as unknown as Environ);
       } catch (error) {
-        throw new Error(`[filter:${context.name}] store = "memory": ${(error as Error).message}`);
+        throw new Error(`[filter:${context.name}] store = "memory": ${(error as Error).message}`, { cause: error });
       }
       return store;
     }
@@ -55,7 +55,7 @@ async function checkRedis(store: RedisStore, url: string, context: FactoryContex
     ]);
   } catch (error) {
     await store.close?.();
-    throw new Error(`[filter:${context.name}] store = "redis": cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')} (${(connectionError ?? (error as Error)).message}) — start Redis there, or fix url`);
+    throw new Error(`[filter:${context.name}] store = "redis": cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')} (${(connectionError ?? (error as Error)).message}) — start Redis there, or fix url`, { cause: error });
   } finally {
     clearTimeout(timer);
     store.client.off('error', onError);
