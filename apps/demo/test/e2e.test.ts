@@ -200,7 +200,7 @@ function siteCases(get: () => { deployment: Deployment; browser: Browser }): voi
     const [response] = await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
     expect(response!.status()).toBe(200);
     await expect(page.locator('#file-name').innerText()).resolves.toBe('report <2026>.bin');
-    await expect(page.locator('#file-size').innerText()).resolves.toBe('70,000 bytes');
+    await expect(page.locator('#file-size').innerText()).resolves.toBe('68.36 KiB (70,000 bytes)');
     await expect(page.locator('#file-type').innerText()).resolves.toBe('application/x-demo');
     await expect(page.locator('#file-sha256').innerText()).resolves.toBe(createHash('sha256').update(bytes).digest('hex'));
     await shot(page, get().deployment, 'upload');

@@ -19,7 +19,8 @@ function optionsOf(command: CommandName): CliOption[] {
 
 /**
  * Parses `argv` (after the command name) against the option table with node's util.parseArgs.
- * @throws UsageError for an unknown flag, a missing value, a number that is not one, a value not in `choices`.
+ * @throws UsageError for an unknown flag, a missing value, a number that is not one or is out of
+ *   its range (every number ≥ 0; `max` when set), a value not in `choices`.
  */
 export function parseCommandLine(command: CommandName, argv: string[]): ParsedCommand {
   const table = optionsOf(command);
@@ -27,7 +28,7 @@ export function parseCommandLine(command: CommandName, argv: string[]): ParsedCo
   for (const option of table) config[option.name] = option.short ? { type: option.type === 'boolean' ? 'boolean' : 'string', short: option.short } : { type: option.type === 'boolean' ? 'boolean' : 'string' };
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true, allowNegative: true }) as typeof parsed;
+    parsed = parseArgs({ args: attachNegativeNumbers(argv, table), options: config, allowPositionals: true, strict: true, allowNegative: true }) as typeof parsed;
   } catch (error) {
     const message = (error instanceof Error ? error.message : String(error)).split(/\n|\. To specify/)[0]!;
     throw new UsageError(`${message.replace(/^Unknown option/, 'unknown option')} (stackware ${command} --help lists the options)`);
@@ -47,13 +48,40 @@ export function parseCommandLine(command: CommandName, argv: string[]): ParsedCo
   return { command, positionals: parsed.positionals, options, given };
 }
 
+/**
+ * `--workers -1` / `-w -1` → `--workers=-1`: util.parseArgs takes a value that starts with "-" for
+ * an option ("argument is ambiguous"); a negative number after a value option is that option's
+ * value, which {@link convert} then refuses with the option's range.
+ */
+function attachNegativeNumbers(argv: string[], table: CliOption[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    const next = argv[i + 1];
+    const option = token.startsWith('--') ? table.find((o) => `--${o.name}` === token) : table.find((o) => o.short !== undefined && `-${o.short}` === token);
+    if (option && option.type !== 'boolean' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`--${option.name}=${next}`);
+      i++;
+    } else {
+      out.push(token);
+    }
+  }
+  return out;
+}
+
+/** What a number option accepts, for its error message: "an integer from 0 to 65535". */
+function numberRange(option: CliOption): string {
+  if (option.max !== undefined) return `${option.integer ? 'an integer' : 'a number'} from 0 to ${option.max}`;
+  return option.integer ? 'a non-negative integer' : 'a non-negative number';
+}
+
 function convert(option: CliOption, raw: string | boolean): OptionValue {
   if (option.type === 'boolean') return raw === true;
   const text = String(raw);
   if (option.type === 'number') {
     const value = text.trim() === '' ? NaN : Number(text);
-    if (!Number.isFinite(value) || value < 0 || (option.integer && !Number.isInteger(value))) {
-      throw new UsageError(`--${option.name} must be ${option.integer ? 'a whole number' : 'a number'} ≥ 0, got ${JSON.stringify(text)}`);
+    if (!Number.isFinite(value) || value < 0 || (option.integer && !Number.isInteger(value)) || (option.max !== undefined && value > option.max)) {
+      throw new UsageError(`--${option.name} must be ${numberRange(option)}, got ${JSON.stringify(text)}`);
     }
     return value;
   }

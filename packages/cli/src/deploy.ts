@@ -10,10 +10,20 @@ import { UsageError } from './usage-error.js';
 
 export { isDeployFile } from './target.js';
 
+/** True when a cause of `error` is a failed system call (EADDRINUSE, EACCES). */
+function hasSystemCause(error: Error): boolean {
+  for (let e: unknown = error.cause, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (typeof (e as NodeJS.ErrnoException).syscall === 'string') return true;
+  }
+  return false;
+}
+
 /**
  * `stackware serve site.toml`: serves every `[server.NAME]` of the file and reloads it live
  * (see serveDeployment). `--host`/`--port` given on the command line override a single server
- * section; `--workers N` sets `workers` of every server section (prefork). A mistake in the file prints its one-line ConfigError and exits with code 2.
+ * section; `--workers N` sets `workers` of every server section (prefork). A mistake in the file
+ * prints its one-line ConfigError and exits with code 2; a server that cannot listen (port in use)
+ * exits 1, as for a module.
  */
 export async function serveDeployFileCommand(command: ParsedCommand): Promise<void> {
   const [file, ...extra] = command.positionals;
@@ -28,7 +38,8 @@ export async function serveDeployFileCommand(command: ParsedCommand): Promise<vo
   try {
     serving = await serveDeployment(file!, { logger, overrides });
   } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message);
+    // A server that cannot listen (port in use) is a system error (exit 1), as for a module.
+    if (error instanceof ConfigError && !hasSystemCause(error)) throw new UsageError(error.message);
     throw error;
   }
   onShutdownSignals(() => serving.close(), { logger });
@@ -38,12 +49,13 @@ export async function serveDeployFileCommand(command: ParsedCommand): Promise<vo
  * `stackware check site.toml`: loads and checks the file (every factory loaded, every option
  * type-checked) without serving it, and prints the resolved stack: applications with pipeline
  * order and mounts, locations, thread-pool groups, servers. Exit code 2 and the one-line
- * ConfigError on a mistake.
+ * ConfigError on a mistake; exit code 2 too for a file that is not `.toml` (a module: use `serve`).
  */
 export async function checkCommand(command: ParsedCommand): Promise<void> {
   const [file, ...extra] = command.positionals;
   if (!file) throw new UsageError('missing the deploy file: stackware check site.toml');
   if (extra.length) throw new UsageError(`check takes one deploy file, got ${command.positionals.length}`);
+  if (!isDeployFile(file)) throw new UsageError(`check expects a .toml deploy file, got ${file} (to try a module, run stackware serve ${file})`);
   try {
     const deployment = await loadDeployment(file);
     process.stdout.write(describeDeployment(deployment));

@@ -10,3 +10,5 @@ export { resolveTarget, loadApplication, type Target, type ModuleTarget } from '
 export { SERVERS, pickServer, type ServerStarter, type ServerContext } from './servers.js';
 export { serveCommand, buildApplication, cliLogger } from './serve.js';
 export { UsageError } from './usage-error.js';
+export { EXIT_CODES, exitCodesHelp } from './exit-codes.js';
+export { LoadError, loadError } from './load-error.js';

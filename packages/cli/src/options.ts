@@ -29,13 +29,15 @@ export interface CliOption {
   readonly choices?: readonly string[];
   /** A number flag that must be a whole number. */
   readonly integer?: boolean;
+  /** The largest value of a number flag (every number flag is ≥ 0). */
+  readonly max?: number;
   /** Shown instead of the default value in --help (for computed defaults). */
   readonly defaultText?: string;
 }
 
 export const OPTIONS: readonly CliOption[] = [
   { name: 'host', type: 'string', default: '127.0.0.1', placeholder: 'HOST', commands: ['serve'], help: 'interface to listen on (0.0.0.0 or :: for every interface)' },
-  { name: 'port', short: 'p', type: 'number', integer: true, default: 8080, placeholder: 'PORT', commands: ['serve'], help: 'TCP port to listen on (0: a free port)' },
+  { name: 'port', short: 'p', type: 'number', integer: true, max: 65535, default: 8080, placeholder: 'PORT', commands: ['serve'], help: 'TCP port to listen on (0: a free port)' },
   { name: 'protocol', type: 'string', default: 'http', placeholder: 'NAME', commands: ['serve'], help: 'what the server speaks: http, fastcgi (behind nginx fastcgi_pass, Apache mod_proxy_fcgi) or scgi (nginx scgi_pass)' },
   { name: 'socket', type: 'string', default: undefined, placeholder: 'PATH', commands: ['serve'], help: 'listen on this Unix socket instead of --host/--port (fastcgi and scgi)' },
   { name: 'workers', short: 'w', type: 'number', integer: true, default: 0, placeholder: 'N', commands: ['serve'], help: 'prefork N worker processes (node:cluster); 0: serve in this process' },

@@ -16,11 +16,15 @@ export async function buildApplication(target: Target, options: Record<string, O
   if (threads > 0) {
     // --threads N: the module is loaded in N worker threads, not here (a failed load answers 503 and is retried).
     const { threadPool } = await import('@stackware/threadpool');
-    return threadPool({
+    const pool = threadPool({
       module: target.file, export: target.exportName, threads,
       timeoutMs: Math.round(((options.timeout as number | undefined) ?? 30) * 1000),
       shutdownTimeoutMs: Math.round(((options.shutdownTimeout as number | undefined) ?? 5) * 1000),
     });
+    // Warm the threads before the server listens, so the first requests do not wait for thread
+    // start-up. A failed start-up is logged by the pool, answers 503 and is retried later.
+    await pool.ready().catch(() => {});
+    return pool;
   }
   return loadApplication(target);
 }

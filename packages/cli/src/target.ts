@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { asApplication, type Application } from '@stackware/gateway';
 import { importModule } from '@stackware/loader';
 import { UsageError } from './usage-error.js';
+import { loadError } from './load-error.js';
 
 /**
  * What `stackware serve <target>` names. Resolving a target only checks it (no module is
@@ -51,8 +51,8 @@ export function resolveTarget(spec: string | undefined): Target {
 /**
  * Imports a module target and returns its export as an Application (through `asApplication`, so a
  * class with a static `[TO_APPLICATION]()` works too).
- * @throws UsageError when the export is missing or is not an application; the module's own error
- * (with its stack) when importing it throws.
+ * @throws UsageError when the export is missing or is not an application; LoadError (exit code 3)
+ * when importing it fails: a syntax error (file:line:col) or the module throws (its stack).
  */
 export async function loadApplication(target: ModuleTarget): Promise<Application> {
   let mod: Record<string, unknown>;
@@ -60,7 +60,7 @@ export async function loadApplication(target: ModuleTarget): Promise<Application
     mod = await importModule(pathToFileURL(target.file));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_STACKWARE_NO_TSX') throw new UsageError((error as Error).message);
-    throw new Error(`${target.spec} failed to load: ${describeLoadError(error, target.file)}`, { cause: error });
+    throw loadError(error, target.spec, target.file);
   }
   if (!(target.exportName in mod)) {
     const names = Object.keys(mod);
@@ -70,40 +70,4 @@ export async function loadApplication(target: ModuleTarget): Promise<Application
   const app = await asApplication(value);
   if (!app) throw new UsageError(`${target.spec}: the export "${target.exportName}" is ${value === null ? 'null' : typeof value}, not an Application (a function (environ, startResponse) => body)`);
   return app;
-}
-
-/**
- * One line that says why importing a module failed, with the place to look:
- * - a TypeScript syntax error (the loader's transform error): `syntax error at FILE:LINE:COLUMN: MESSAGE`;
- * - a JavaScript syntax error: `syntax error at FILE:LINE: MESSAGE` (Node does not put the place in an
- *   ES module's SyntaxError, so `node --check` is asked for the target file; nothing is run);
- * - an error thrown while the module loads: its message and ` (thrown at FILE:LINE:COLUMN)`, the first
- *   frame outside Node's internals and node_modules.
- */
-export function describeLoadError(error: unknown, file: string): string {
-  if (!(error instanceof Error)) return String(error);
-  const transform = /^(.+?:\d+:\d+): ERROR: (.*)$/m.exec(error.message);
-  if (transform) return `syntax error at ${transform[1]}: ${transform[2]}`;
-  if (error instanceof SyntaxError) {
-    const where = /\.(m|c)?js$/.test(file) ? syntaxErrorPlace(file) : undefined;
-    return where ? `syntax error at ${where}: ${error.message}` : `SyntaxError: ${error.message}`;
-  }
-  const frame = (error.stack ?? '').split('\n').slice(1).map((line) => /\(?((?:file:\/\/)?\/[^()\s]+:\d+(?::\d+)?)\)?$/.exec(line.trim())?.[1])
-    .find((place) => place !== undefined && !place.includes('/node_modules/'));
-  const message = error.message.split('\n')[0]!;
-  return frame ? `${message} (thrown at ${pathOfPlace(frame)})` : message;
-}
-
-/** `file:///a/b.ts:2:7` → `/a/b.ts:2:7` (a path stays as it is). */
-function pathOfPlace(place: string): string {
-  if (!place.startsWith('file:')) return place;
-  const position = /(:\d+)+$/.exec(place)?.[0] ?? '';
-  return fileURLToPath(place.slice(0, place.length - position.length)) + position;
-}
-
-/** `FILE:LINE` of a JavaScript file's syntax error, from `node --check` (which parses, never runs). */
-function syntaxErrorPlace(file: string): string | undefined {
-  const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
-  const first = /^(.+:\d+)$/m.exec(check.stderr ?? '')?.[1];
-  return first === undefined ? undefined : pathOfPlace(first);
 }

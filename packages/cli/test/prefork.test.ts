@@ -257,7 +257,8 @@ describe('prefork boot failures: exit code 3 and one line naming the cause', () 
     const peer = stackware(['serve', file, '--port', String(await freePort()), '--workers', '2']);
     peers.push(peer);
     expect(await exited(peer, 60_000)).toBe(3);
-    expect(lastLine(peer)).toContain(`failed to load: syntax error at ${file}:2:`);
+    expect(lastLine(peer)).toContain(`stopping: ${file}:2:`);
+    expect(lastLine(peer)).toContain('SyntaxError');
   }, 90_000);
 
   it('the port in use: the address and what to do', async () => {

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
 import {
-  ClientDisconnectedError, isHTTPError, isIterableBody, requestHeader, statusLine,
+  ClientDisconnectedError, isHTTPError, isIterableBody, logFormatFor, prettyLogLine, requestHeader, statusLine,
   type Application, type Environ, type ResponseBody, type StartResponse, type WriteFunction,
 } from '@stackware/gateway';
 import { buildReport, requestIdOf, type CatchPoint, type ErrorReport, type ReportedError } from './report.js';
@@ -12,6 +12,17 @@ import { isDebugClient } from './debug-access.js';
 import { negotiateFormat } from './negotiate.js';
 import { captureInput } from './request-capture.js';
 import { renderDebugHtml, renderJson, renderText, renderPublicHtml, renderPublicJson, renderPublicText } from './render.js';
+
+/**
+ * The catcher's own logger (when none is given): pino to stderr, JSON lines — or, when stderr is a
+ * terminal, the same readable lines as the servers' (prettyLogLine), so its records do not stay
+ * raw JSON among them.
+ */
+function defaultLogger(): Logger {
+  const format = logFormatFor(process.stderr);
+  if (!format.pretty) return pino({ name: 'stackware-errors' }, pino.destination({ dest: 2, sync: true }));
+  return pino({ name: 'stackware-errors' }, { write: (line: string) => void process.stderr.write(prettyLogLine(line, { colour: format.colour })) });
+}
 
 /**
  * Options of {@link errorCatcher}. Defaults:
@@ -117,7 +128,7 @@ function isBytes(chunk: unknown): chunk is Uint8Array {
  */
 export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}): ErrorCatcherApplication {
   const debug = options.debug ?? false;
-  const baseLogger = options.logger ?? pino({ name: 'stackware-errors' }, pino.destination({ dest: 2, sync: true }));
+  const baseLogger = options.logger ?? defaultLogger();
   // Our `err` is already a plain, source-mapped record: keep it as it is (pino's err serializer would re-read the stack).
   const logger = baseLogger.child({}, { serializers: { err: (value: unknown) => (value instanceof Error ? pino.stdSerializers.err(value) : value) } });
   const redactor = new Redactor(options.redact);

@@ -11,6 +11,8 @@ export { getHeader, getHeaders, setHeader, removeHeader, requestHeader, environK
 export { requestUri, applicationUri, hostUrl, shiftPathInfo, decodePath, unsafePathReason, quotePath, iriToUri } from './uri.js';
 export { HTTPError, isHTTPError, statusLine, statusCode, type HTTPErrorOptions } from './http-error.js';
 export { text, html, json, redirect, notFound, bytesResponse, escapeHtml, type ResponseInit } from './responses.js';
+export { formatBytes } from './format-bytes.js';
+export { prettyLogLine, logFormatFor, type PrettyLogOptions } from './log-format.js';
 export { compose } from './compose.js';
 export { bytes, readBody, collectBody, isIterableBody, onBodyClose, type ReadBodyOptions } from './body.js';
 export { createInput, emptyInput, InputConsumedError } from './input.js';

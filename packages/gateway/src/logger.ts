@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { logFormatFor, prettyLogLine, type PrettyLogOptions } from './log-format.js';
 
 export type { Logger } from 'pino';
 
@@ -8,7 +9,8 @@ export interface LoggerOptions {
   /** "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent". Default "info". */
   level?: LevelWithSilent;
   /**
-   * One short human-readable line per record instead of JSON (for terminals).
+   * One short human-readable line per record instead of JSON (for terminals; coloured unless
+   * NO_COLOR is set; times in UTC, labelled Z; access records as `GET /path 200 1.2 KiB 3.1 ms`).
    * Default: true when `destination` is a TTY (process.stdout by default), false otherwise,
    * so that production logs (a pipe, a file, journald) are always JSON.
    */
@@ -31,29 +33,12 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
-const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
-
-/** Formats one pino JSON line as `HH:MM:SS.mmm INFO  message key=value ...` (the `pretty` mode). */
-export function prettyLine(json: string): string {
-  let record: Record<string, unknown>;
-  try {
-    record = JSON.parse(json) as Record<string, unknown>;
-  } catch {
-    return json;
-  }
-  const time = new Date(typeof record.time === 'number' ? record.time : Date.now()).toISOString().slice(11, 23);
-  const level = (LEVEL_NAMES[record.level as number] ?? String(record.level)).padEnd(5);
-  let line = `${time} ${level} ${typeof record.msg === 'string' ? record.msg : ''}`;
-  for (const [key, value] of Object.entries(record)) {
-    if (HIDDEN.has(key)) continue;
-    if (key === 'err' && value && typeof value === 'object' && 'stack' in value) {
-      line += `\n${String((value as { stack: unknown }).stack)}`;
-      continue;
-    }
-    line += ` ${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`;
-  }
-  return line + '\n';
+/**
+ * Formats one pino JSON line for a terminal (the `pretty` mode): `HH:MM:SS.mmmZ INFO  message key=value`,
+ * access records as `GET /path 200 1.2 KiB 3.1 ms`; see `prettyLogLine` in @stackware/gateway.
+ */
+export function prettyLine(json: string, options: PrettyLogOptions = {}): string {
+  return prettyLogLine(json, options);
 }
 
 /**
@@ -62,8 +47,10 @@ export function prettyLine(json: string): string {
  * record, on by default only when the destination is a terminal.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const pretty = options.pretty ?? (options.destination ? options.destination.isTTY === true : options.file === undefined && process.stdout.isTTY === true);
+  const format = logFormatFor(options.destination ?? (options.file === undefined ? process.stdout : undefined));
+  const pretty = options.pretty ?? format.pretty;
+  const colour = pretty && format.colour;
   const destination = options.destination ?? (options.file === undefined && pretty ? process.stdout : pino.destination({ dest: options.file ?? 1, sync: options.sync ?? cluster.isWorker }));
-  const stream: DestinationStream = pretty ? { write: (line: string) => void destination.write(prettyLine(line)) } : destination;
+  const stream: DestinationStream = pretty ? { write: (line: string) => void destination.write(prettyLine(line, { colour })) } : destination;
   return pino({ level: options.level ?? 'info', base: { pid: process.pid, ...options.base } }, stream);
 }

@@ -209,3 +209,13 @@ describe('asApplication', () => {
     expect(await asApplication('nope')).toBeUndefined();
   });
 });
+
+describe('formatBytes', () => {
+  it('writes byte counts in IEC units, at most two decimals', async () => {
+    const { formatBytes } = await import('../src/index.js');
+    expect([0, 1, 512, 1024, 1536, 5 * 1024 * 1024, 5 * 1024 * 1024 + 64 * 1024, 2 ** 30, 2 ** 50].map(formatBytes))
+      .toEqual(['0 bytes', '1 byte', '512 bytes', '1 KiB', '1.5 KiB', '5 MiB', '5.06 MiB', '1 GiB', '1024 TiB']);
+    expect(() => formatBytes(-1)).toThrow(RangeError);
+    expect(() => formatBytes(Number.NaN)).toThrow(RangeError);
+  });
+});

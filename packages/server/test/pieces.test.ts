@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '@stackware/testing';
 import { createEnviron } from '@stackware/gateway';
+import { logFormatFor } from '@stackware/gateway';
 import { accessLogRecord, createHttpServer, createLogger, environFlags, prettyLine, requestId, EmptyInput, ResponseSignal } from '../src/index.js';
 
 function sink(): { stream: Writable & { isTTY?: boolean }; lines: string[] } {
@@ -20,8 +21,19 @@ describe('createLogger', () => {
     const tty = sink();
     tty.stream.isTTY = true;
     createLogger({ destination: tty.stream }).warn({ status: 404, path: '/x' }, 'request');
-    expect(tty.lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  request status=404 path=\/x\n$/);
+    const plain = tty.lines[0]!.replace(/\x1b\[[0-9;]*m/g, '');
+    expect(plain).toMatch(/^\d\d:\d\d:\d\d\.\d{3}Z WARN  request status=404 path=\/x\n$/); // UTC, labelled Z
+    expect(tty.lines[0]).toContain('\x1b[33mWARN '); // coloured level
   });
+
+  it('on a terminal: an access record is one short line; NO_COLOR turns colour off; a pipe gets JSON', () => {
+    const record = { level: 30, time: Date.UTC(2026, 0, 2, 3, 4, 5, 6), msg: 'request', req_id: 'r1', remote_addr: '127.0.0.1', remote_user: '-', method: 'GET', path: '/guestbook?x=1', protocol: 'HTTP/1.1', status: 200, bytes: 2560, duration_ms: 3.125, referer: '-', user_agent: 'curl/8' };
+    expect(prettyLine(JSON.stringify(record))).toBe('03:04:05.006Z INFO  GET /guestbook?x=1 200 2.5 KiB 3.125 ms\n');
+    expect(prettyLine(JSON.stringify({ ...record, aborted: true }))).toBe('03:04:05.006Z INFO  GET /guestbook?x=1 200 2.5 KiB 3.125 ms aborted=true\n');
+    expect(logFormatFor({ isTTY: true }, {})).toEqual({ pretty: true, colour: true });
+    expect(logFormatFor({ isTTY: true }, { NO_COLOR: '1' })).toEqual({ pretty: true, colour: false });
+    expect(logFormatFor({ isTTY: false }, {})).toEqual({ pretty: false, colour: false });
+    expect(logFormatFor(undefined, {})).toEqual({ pretty: false, colour: false });  });
 
   it('appends JSON lines to a file', async () => {
     const dir = await tempDir();
@@ -39,7 +51,7 @@ describe('createLogger', () => {
 
   it('prettyLine prints an error\'s stack and passes non-JSON through', () => {
     const line = prettyLine(JSON.stringify({ level: 50, time: 0, msg: 'failed', err: { stack: 'Error: x\n    at y' } }));
-    expect(line).toBe('00:00:00.000 ERROR failed\nError: x\n    at y\n');
+    expect(line).toBe('00:00:00.000Z ERROR failed\nError: x\n    at y\n');
     expect(prettyLine('not json')).toBe('not json');
   });
 });

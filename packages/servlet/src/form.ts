@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import busboy from 'busboy';
-import { HTTPError, type Environ } from '@stackware/gateway';
+import { formatBytes, HTTPError, type Environ } from '@stackware/gateway';
 
 /**
  * Limits on a request body parsed as a form (urlencoded or multipart/form-data). Breaking one
@@ -119,7 +119,7 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
   const contentType = environ.CONTENT_TYPE ?? '';
   const declared = environ.CONTENT_LENGTH ? Number(environ.CONTENT_LENGTH) : undefined;
   if (declared !== undefined && declared > limits.maxBodyBytes) {
-    throw tooLarge(`The request body (${declared} bytes) is larger than maxBodyBytes (${limits.maxBodyBytes} bytes)`);
+    throw tooLarge(`The request body (${formatBytes(declared)}) is larger than maxBodyBytes (${formatBytes(limits.maxBodyBytes)})`);
   }
 
   const fields: Array<[string, string]> = [];
@@ -167,7 +167,7 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
 
   parser.on('field', (name, value, info) => {
     if (info.nameTruncated || info.valueTruncated) {
-      fail(tooLarge(`The form field ${JSON.stringify(name)} is larger than maxFieldBytes (${limits.maxFieldBytes} bytes)`));
+      fail(tooLarge(`The form field ${JSON.stringify(name)} is larger than maxFieldBytes (${formatBytes(limits.maxFieldBytes)})`));
       return;
     }
     fields.push([name, value]);
@@ -200,7 +200,7 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
       let exceeded = false;
       stream.on('limit', () => {
         exceeded = true;
-        fail(tooLarge(`The uploaded file ${JSON.stringify(fileName)} (field ${JSON.stringify(name)}) is larger than maxFileBytes (${limits.maxFileBytes} bytes)`));
+        fail(tooLarge(`The uploaded file ${JSON.stringify(fileName)} (field ${JSON.stringify(name)}) is larger than maxFileBytes (${formatBytes(limits.maxFileBytes)})`));
       });
       try {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -232,7 +232,7 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
     for await (const chunk of environ['stackware.input']) {
       total += chunk.byteLength;
       if (total > limits.maxBodyBytes) {
-        fail(tooLarge(`The request body is larger than maxBodyBytes (${limits.maxBodyBytes} bytes)`));
+        fail(tooLarge(`The request body is larger than maxBodyBytes (${formatBytes(limits.maxBodyBytes)})`));
         break;
       }
       if (failure) {

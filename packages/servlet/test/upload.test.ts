@@ -93,7 +93,7 @@ describe('multipart uploads over the real HTTP server', () => {
   it('answers 413 for a file over maxFileBytes and removes the partial temp file', async () => {
     const res = await postMultipart(`${url}/small`, [['a', '1']], [{ name: 'f', filename: 'big.bin', size: 3 * MiB }]);
     expect(res.status).toBe(413);
-    expect(res.body).toContain('larger than maxFileBytes (1048576 bytes)');
+    expect(res.body).toContain('larger than maxFileBytes (1 MiB)');
     expect(await readdir(uploadDir)).toEqual([]);
     // The server is still fine afterwards.
     const ok = await postMultipart(`${url}/small`, [], [{ name: 'f', filename: 'ok.bin', size: 1000 }]);
@@ -133,7 +133,7 @@ describe('form parsing (in process)', () => {
     expect(res.text()).toContain('more than maxFields (5) fields');
     const long = await client.post('/', { form: { note: 'x'.repeat(2000) } });
     expect(long.statusCode).toBe(413);
-    expect(long.text()).toContain('The form field &quot;note&quot; is larger than maxFieldBytes (1024 bytes)');
+    expect(long.text()).toContain('The form field &quot;note&quot; is larger than maxFieldBytes (1 KiB)');
   });
 
   it('counts a body without Content-Length (chunked) against maxBodyBytes', async () => {
@@ -151,7 +151,7 @@ describe('form parsing (in process)', () => {
     }
     const res = await new TestClient(servletApp(Tiny)).post('/', { body: body(), headers: { 'Content-Type': 'multipart/form-data; boundary=b' } });
     expect(res.statusCode).toBe(413);
-    expect(res.text()).toContain('The request body is larger than maxBodyBytes (4096 bytes)');
+    expect(res.text()).toContain('The request body is larger than maxBodyBytes (4 KiB)');
     expect(produced).toBeLessThan(10); // reading stopped at the limit
   });
 

@@ -1,5 +1,7 @@
+import cluster from 'node:cluster';
 import { isAbsolute, join } from 'node:path';
-import type { Application, FactoryContext, FactoryOptions, FilterFactory, StackwareFactories } from '@stackware/gateway';
+import { isMainThread } from 'node:worker_threads';
+import type { Application, Environ, FactoryContext, FactoryOptions, FilterFactory, StackwareFactories } from '@stackware/gateway';
 import type { SessionStore } from './types.js';
 import { session, type SessionCookieOptions, type SessionOptions } from './middleware.js';
 import { MemoryStore } from './stores/memory.js';
@@ -9,8 +11,16 @@ import { RedisStore } from './stores/redis.js';
 function storeFrom(options: FactoryOptions, context: FactoryContext): SessionStore {
   const kind = (options.store as string | undefined) ?? 'memory';
   switch (kind) {
-    case 'memory':
-      return new MemoryStore();
+    case 'memory': {
+      const store = new MemoryStore();
+      // Built inside a pool thread or a prefork worker: refuse now, at start, not at the first request.
+      try {
+        store.checkEnviron({ 'stackware.multithread': !isMainThread, 'stackware.multiprocess': cluster.isWorker } as unknown as Environ);
+      } catch (error) {
+        throw new Error(`[filter:${context.name}] store = "memory": ${(error as Error).message}`, { cause: error });
+      }
+      return store;
+    }
     case 'file': {
       const dir = options.dir as string | undefined;
       if (!dir) throw new Error(`[filter:${context.name}] store = "file" needs dir = "<directory for session files>"`);
@@ -26,6 +36,32 @@ function storeFrom(options: FactoryOptions, context: FactoryContext): SessionSto
   }
 }
 
+/** How long the factory waits for Redis to answer PING at start, in ms. */
+const REDIS_START_CHECK_MS = 5000;
+
+/**
+ * Asks Redis for PING, so that an unreachable server is reported when the stack is built (at
+ * start), not at the first request. @throws Error naming the URL and the fix.
+ */
+async function checkRedis(store: RedisStore, url: string, context: FactoryContext): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let connectionError: Error | undefined; // ECONNREFUSED says more than "max retries reached"
+  const onError = (error: Error) => { connectionError = error; };
+  store.client.on('error', onError);
+  try {
+    await Promise.race([
+      store.client.ping(),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${REDIS_START_CHECK_MS / 1000} s`)), REDIS_START_CHECK_MS); }),
+    ]);
+  } catch (error) {
+    await store.close?.();
+    throw new Error(`[filter:${context.name}] store = "redis": cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')} (${(connectionError ?? (error as Error)).message}) — start Redis there, or fix url`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+    store.client.off('error', onError);
+  }
+}
+
 /**
  * The deploy-file form of {@link session}:
  * ```toml
@@ -33,6 +69,7 @@ function storeFrom(options: FactoryOptions, context: FactoryContext): SessionSto
  * use = "@stackware/session"
  * secret = ["new-secret-at-least-32-characters..", "old-secret-still-verifies........"]
  * store = "file"            # "memory" (default; one process, one thread), "file" (dir) or "redis" (url, keyPrefix)
+ *                           # memory in a pool thread or prefork worker, or a Redis that does not answer PING, fails here (at start)
  * dir = "var/sessions"      # relative to the deploy file
  * lock = true
  * ```
@@ -41,7 +78,7 @@ function storeFrom(options: FactoryOptions, context: FactoryContext): SessionSto
  * cookieHttpOnly, cookiePersistent — the same meaning and defaults as in {@link SessionOptions}.
  */
 export const sessionFilterFactory: FilterFactory = Object.assign(
-  (options: FactoryOptions, context: FactoryContext) => {
+  async (options: FactoryOptions, context: FactoryContext) => {
     const store = storeFrom(options, context);
     const cookie: SessionCookieOptions = {
       path: options.cookiePath as string | undefined,
@@ -71,6 +108,7 @@ export const sessionFilterFactory: FilterFactory = Object.assign(
     }
     // Validate everything now (at load time), not at the first request.
     session(() => [], sessionOptions);
+    if (store instanceof RedisStore) await checkRedis(store, options.url as string, context);
     return (app: Application) => session(app, sessionOptions);
   },
   {
