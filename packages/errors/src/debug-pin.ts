@@ -28,9 +28,10 @@ function readFirst(paths: string[]): string {
 
 /**
  * The PIN Stackware makes up when none is set: nine digits (`123-456-789`) derived, as Werkzeug
- * does, from this machine and this launch — the machine id, the boot id, the host name, the user,
- * the working directory and the main script — so that every worker thread and prefork process of
- * one server shows and accepts the same PIN, and it changes with a reboot.
+ * does, from this machine — the machine id, the boot id, the host name, the user and the working
+ * directory — so that every worker thread and prefork process of one server shows and accepts the
+ * same PIN (a worker thread's `process.argv` differs from the main thread's, so the main script
+ * is not part of it), and it changes with a reboot.
  */
 export function derivedPin(): string {
   let user = '';
@@ -42,7 +43,7 @@ export function derivedPin(): string {
   const bits = [
     readFirst(['/etc/machine-id', '/var/lib/dbus/machine-id']),
     readFirst(['/proc/sys/kernel/random/boot_id']),
-    hostname(), user, String(process.getuid?.() ?? ''), process.cwd(), process.argv[1] ?? '',
+    hostname(), user, String(process.getuid?.() ?? ''), process.cwd(),
   ];
   const digest = createHash('sha256').update(`stackware-debug-pin\0${bits.join('\0')}`).digest();
   const n = digest.readUInt32BE(0) * 1000 + (digest.readUInt16BE(4) % 1000);

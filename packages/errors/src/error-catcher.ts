@@ -43,7 +43,7 @@ export interface ErrorCatcherOptions {
   /**
    * The debugger PIN (Werkzeug's, after CVE-2024-34069): debug output needs it besides the trusted
    * client check. Default: the `STACKWARE_DEBUG_PIN` environment variable, else a nine-digit PIN
-   * derived from this machine and launch (the same in every worker), logged at start. Only its
+   * derived from this machine (the same in every worker), logged at start. Only its
    * hash is kept. `false` (or `STACKWARE_DEBUG_PIN=off`) disables it, with a warning: then every
    * client a local reverse proxy forwards counts as trusted.
    */
