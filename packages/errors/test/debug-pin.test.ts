@@ -1,10 +1,14 @@
 import { describe, it, expect, afterAll, afterEach } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { TestClient, type Application } from '@stackware/gateway';
 import { serve } from '@stackware/server';
 import { startNginx, tempDir } from '@stackware/testing';
 import { DebugPin, DEBUG_PIN_COOKIE, DEBUG_PIN_ENV, MAX_PIN_FAILURES, PIN_COOKIE_MAX_AGE_SECONDS, derivedPin, errorCatcher, isLoopbackHost, type ErrorCatcherApplication } from '../src/index.js';
 import { captureLogger } from './helpers.js';
 
+const run = promisify(execFile);
 const PIN = '314-159-265';
 const failing: Application = (environ) => { throw new Error(`Secret failure at ${environ.PATH_INFO}`); };
 const catchers: ErrorCatcherApplication[] = [];
@@ -58,9 +62,11 @@ describe('DebugPin', () => {
     expect(pin.hasValidCookie(environ(cookie))).toBe(false);
   });
 
-  it('derives the same nine-digit PIN each time in one launch (every worker shows the same)', () => {
+  it('derives the same nine-digit PIN in every process of one server (another process, another argv)', async () => {
     expect(derivedPin()).toMatch(/^\d{3}-\d{3}-\d{3}$/);
-    expect(derivedPin()).toBe(derivedPin());
+    const module = fileURLToPath(new URL('../src/debug-pin.ts', import.meta.url));
+    const { stdout } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', `const m = await import(${JSON.stringify(module)}); console.log(m.derivedPin());`, 'worker-argument'], { cwd: process.cwd() });
+    expect(stdout.trim()).toBe(derivedPin());
   });
 });
 
