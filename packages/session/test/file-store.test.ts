@@ -108,7 +108,8 @@ describe('FileStore', () => {
     // A holder that crashed a moment ago: its lock still has 60 s to run.
     const dead = await deadPid();
     await writeFile(join(store.dir, `${id}.lock`), `dead-holder ${Date.now() + 60_000} ${dead} ${hostname()}`);
-    const taken = await store.lock(id, { waitMs: 50, ttlMs: 60_000 });
+    // Taken long before the lock's 60 s run out (the wait is generous only for a loaded machine).
+    const taken = await store.lock(id, { waitMs: 10_000, ttlMs: 60_000 });
     expect((await readFile(join(store.dir, `${id}.lock`), 'utf8')).split(' ')[2]).toBe(String(process.pid));
     await taken();
     // A live holder (our parent process), or one on another host, keeps its lock until it expires.
@@ -126,7 +127,7 @@ describe('FileStore', () => {
       await new Promise((r) => setImmediate(r));
       s.set('n', n + 1);
       return text(String(n + 1))(environ, startResponse);
-    }, { secret: SECRET, store, lock: true });
+    }, { secret: SECRET, store, lock: true, lockWaitMs: 60_000 }); // 50 fsync'd saves in a row: slow on a loaded disk
     const c = new TestClient(counter, { cookies: true });
     await c.get('/');
     await Promise.all(Array.from({ length: 50 }, () => c.get('/')));

@@ -88,7 +88,7 @@ describe('RedisStore against a real redis-server', () => {
     const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
     await new Promise((resolve) => child.once('exit', resolve));
     await inspect.set(key, `dead-holder ${child.pid} ${hostname()}`, 'PX', 30_000);
-    const taken = await store.lock(id, { waitMs: 50, ttlMs: 30_000 });
+    const taken = await store.lock(id, { waitMs: 10_000, ttlMs: 30_000 }); // long before the 30 s TTL
     expect((await inspect.get(key))!.split(' ')[1]).toBe(String(process.pid));
     expect(await inspect.pttl(key)).toBeGreaterThan(29_000);
     await taken();
