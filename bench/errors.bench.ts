@@ -57,7 +57,7 @@ const [streamBase, streamCaught] = await pair(streamApp, errorCatcher(streamApp,
 rows.push(['streamed body, 8 × 1 KiB (baseline)', streamBase, 1], ['streamed body, 8 × 1 KiB, errorCatcher', streamCaught, streamCaught / streamBase]);
 const [base2, production] = await pair(arrayApp, errorCatcher(failingApp, { logger: silent }), rounds);
 rows.push(['thrown error → production page (report + log), vs array baseline', production, production / base2]);
-const [base3, debugPage] = await pair(arrayApp, errorCatcher(failingApp, { logger: silent, debug: true }), rounds);
+const [base3, debugPage] = await pair(arrayApp, errorCatcher(failingApp, { logger: silent, debug: true, pin: false }), rounds);
 rows.push(['thrown error → debug page (HTML, source lines), vs array baseline', debugPage, debugPage / base3]);
 
 console.log(`\n### errorCatcher cost (in-process, runApplication + discarding sink; best of ${rounds} alternating rounds of ${seconds} s)\n`);

@@ -21,6 +21,8 @@ const START_TIMEOUT_MS = 90_000;
 /** Every variable apps/demo/site.toml reads (see apps/demo/README.md). */
 const DEMO_VARIABLES = ['PORT', 'HOST', 'PROTOCOL', 'STACKWARE_DATA_DIR', 'SESSION_SECRET', 'SESSION_STORE', 'REDIS_URL', 'ADMIN_USER', 'ADMIN_PASSWORD', 'DEBUG', 'ERROR_EMAIL_TO'];
 const PAGE_TIMEOUT_MS = 60_000;
+/** The debugger PIN the HTTP deployment is started with (STACKWARE_DEBUG_PIN). */
+const DEBUG_PIN = '246-813-579';
 jest.setTimeout(120_000); // each case: first requests warm up the pool threads on a shared 2-core machine
 
 /** One demo process started as the README says, in its own process group. */
@@ -219,8 +221,15 @@ function siteCases(get: () => { deployment: Deployment; browser: Browser }): voi
     expect(response.status()).toBe(500);
     const text = await page.locator('body').innerText();
     if (get().deployment.debugErrors) {
-      expect(text).toContain('The demo failed on purpose');
-      expect(text).toContain('boom.ts');
+      // Debug output needs the debugger PIN (set through STACKWARE_DEBUG_PIN at start): the page links to the form.
+      expect(text).not.toContain('The demo failed on purpose');
+      await page.getByRole('link', { name: 'enter the debugger PIN' }).click();
+      await page.getByLabel('PIN').fill(DEBUG_PIN);
+      await page.getByRole('button', { name: 'Unlock' }).click();
+      await page.waitForURL(/\/_debug\/errors\/[0-9a-f]{16}$/);
+      const report = await page.locator('body').innerText();
+      expect(report).toContain('The demo failed on purpose');
+      expect(report).toContain('boom.ts');
     } else {
       expect(text).toContain('Internal Server Error');
       expect(text).toMatch(/Error id: [0-9a-f]{16}/);
@@ -281,7 +290,7 @@ describe('the demo, started as the README says (HTTP, one process)', () => {
   beforeAll(async () => {
     data = await tempDir('stackware-demo-');
     const port = await freePort();
-    demo = startDemo({ PORT: String(port), STACKWARE_DATA_DIR: data.dir, DEBUG: 'true', PROTOCOL: 'http', SESSION_STORE: 'file' });
+    demo = startDemo({ PORT: String(port), STACKWARE_DATA_DIR: data.dir, DEBUG: 'true', PROTOCOL: 'http', SESSION_STORE: 'file', STACKWARE_DEBUG_PIN: DEBUG_PIN });
     await waitForDemo(demo, port);
     deployment = { label: 'http', url: `http://127.0.0.1:${port}/`, debugErrors: true, admin: { username: 'admin', password: 'admin' }, processes: 1 };
   }, START_TIMEOUT_MS + 10_000);

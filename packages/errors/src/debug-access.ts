@@ -12,6 +12,12 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return isIP(address) === 6 && /^(0{0,4}:){7}0{0,3}1$|^::1$/.test(address);
 }
 
+/** True for a listen address that only this machine can reach: "localhost", 127.0.0.0/8, "::1" (brackets allowed). */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return name === 'localhost' || isLoopbackAddress(name);
+}
+
 /** The host name of a Host header value: "[::1]:8080" → "::1", "Example.com:80" → "example.com". */
 export function hostName(host: string): string {
   const trimmed = host.trim().toLowerCase();
@@ -31,8 +37,9 @@ export interface DebugAccessOptions {
 /**
  * True when a loopback REMOTE_ADDR is only the address of a proxy on this machine: the request
  * carries X-Forwarded-For, Forwarded or X-Real-IP, and no forwardedHeaders() middleware set
- * REMOTE_ADDR from them. nginx's default `proxy_pass http://127.0.0.1:8080` also sends
- * `Host: 127.0.0.1:8080`, so without this every client of the site would pass both checks.
+ * REMOTE_ADDR from them. This catches only proxies configured to send those headers: nginx's
+ * default `proxy_pass http://127.0.0.1:8080` sends none of them, and `Host: 127.0.0.1:8080`, so
+ * its clients pass both checks — which is why debug output also needs the debugger PIN.
  */
 function viaUntrustedProxy(environ: Environ): boolean {
   const forwarded = ['HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP'].some((k) => typeof environ[k] === 'string' && environ[k] !== '');
@@ -48,7 +55,9 @@ function viaUntrustedProxy(environ: Environ): boolean {
  * server from the victim's browser, but with `Host: evil.example`. A loopback request that
  * carries X-Forwarded-For, Forwarded or X-Real-IP came through a proxy on this machine and is
  * refused, unless the forwarded-headers middleware (placed before the catcher) took REMOTE_ADDR
- * from those headers.
+ * from those headers. A proxy that sends none of them (nginx's default `proxy_pass`) is NOT
+ * detected: this check alone does not make debug output safe behind a local proxy — the
+ * catcher's debugger PIN does.
  */
 export function isDebugClient(environ: Environ, options: DebugAccessOptions = {}): boolean {
   const address = environ.REMOTE_ADDR;

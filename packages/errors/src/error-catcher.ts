@@ -8,7 +8,9 @@ import { Redactor, type RedactOptions } from './redact.js';
 import { ErrorMailer, type EmailOptions } from './mailer.js';
 import { ReportStore } from './report-store.js';
 import { reportViewer } from './report-viewer.js';
-import { isDebugClient } from './debug-access.js';
+import { isDebugClient, isLoopbackHost } from './debug-access.js';
+import { DebugPin, DEBUG_PIN_ENV, derivedPin } from './debug-pin.js';
+import { pinPage } from './pin-page.js';
 import { negotiateFormat } from './negotiate.js';
 import { captureInput } from './request-capture.js';
 import { renderDebugHtml, renderJson, renderText, renderPublicHtml, renderPublicJson, renderPublicText } from './render.js';
@@ -28,8 +30,9 @@ function defaultLogger(): Logger {
  * Options of {@link errorCatcher}. Defaults:
  * `debug` false · `logger` pino to stderr · `email` none · `errorDir` none · `maxReports` 500 ·
  * `viewerPath` "/_debug/errors" · `trustedHosts` ["localhost", "127.0.0.1", "::1"] ·
- * `trustedAddresses` [] (loopback is always trusted) · `redact` Cookie/Authorization headers and
- * password/token/secret-like fields · `maxFormBytes` 65536.
+ * `trustedAddresses` [] (loopback is always trusted) · `pin` $STACKWARE_DEBUG_PIN, else one derived
+ * from the machine and logged at start · `listenHost` none · `redact` Cookie/Authorization headers
+ * and password/token/secret-like fields · `maxFormBytes` 65536.
  */
 export interface ErrorCatcherOptions {
   /** Show the debug page (stack, source, request, environ) to trusted clients (Paste's `debug`). */
@@ -48,6 +51,19 @@ export interface ErrorCatcherOptions {
   trustedHosts?: string[];
   /** Client addresses, besides loopback, that may see debug output. */
   trustedAddresses?: string[];
+  /**
+   * The debugger PIN (Werkzeug's, after CVE-2024-34069): debug output needs it besides the trusted
+   * client check. Default: the `STACKWARE_DEBUG_PIN` environment variable, else a nine-digit PIN
+   * derived from this machine (the same in every worker), logged at start. Only its
+   * hash is kept. `false` (or `STACKWARE_DEBUG_PIN=off`) disables it, with a warning: then every
+   * client a local reverse proxy forwards counts as trusted.
+   */
+  pin?: string | false;
+  /**
+   * The address the server listens on (a deploy file passes its `host`): when it is not a
+   * loopback address (`0.0.0.0`, a public address), `debug` is turned off, with a warning at start.
+   */
+  listenHost?: string;
   /** What reports, logs and mails hide. */
   redact?: RedactOptions;
   /** Bytes of a urlencoded or JSON request body kept for the report, as the application reads it. */
@@ -127,8 +143,13 @@ function isBytes(chunk: unknown): chunk is Uint8Array {
  *   email: { to: 'ops@example.com' } });
  */
 export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}): ErrorCatcherApplication {
-  const debug = options.debug ?? false;
   const baseLogger = options.logger ?? defaultLogger();
+  let debug = options.debug ?? false;
+  if (debug && options.listenHost !== undefined && !isLoopbackHost(options.listenHost)) {
+    debug = false;
+    baseLogger.warn({ listen_host: options.listenHost }, `debug is turned off: the server listens on ${options.listenHost}, not a loopback address (debug pages are for a developer's own machine; listen on 127.0.0.1 to use them)`);
+  }
+  const pin = debug ? debugPin(options.pin, baseLogger, options.now) : undefined;
   // Our `err` is already a plain, source-mapped record: keep it as it is (pino's err serializer would re-read the stack).
   const logger = baseLogger.child({}, { serializers: { err: (value: unknown) => (value instanceof Error ? pino.stdSerializers.err(value) : value) } });
   const redactor = new Redactor(options.redact);
@@ -139,7 +160,14 @@ export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}
   const viewerPath = (options.viewerPath ?? '/_debug/errors').replace(/\/+$/, '');
   if (!viewerPath.startsWith('/')) throw new TypeError(`errorCatcher viewerPath must start with "/", got ${JSON.stringify(options.viewerPath)}`);
   const viewer = debug ? reportViewer(store, viewerPath) : undefined;
+  const pinPath = `${viewerPath}/pin`;
+  const pinForm = pin ? pinPage(pin, pinPath, viewerPath) : undefined;
   const access = { trustedHosts: options.trustedHosts, trustedAddresses: options.trustedAddresses };
+  /** 'debug': show debug output; 'pin': a trusted client without the PIN cookie; 'public': anyone else. */
+  const clientAccess = (environ: Environ): 'debug' | 'pin' | 'public' => {
+    if (!isDebugClient(environ, access)) return 'public';
+    return !pin || pin.hasValidCookie(environ) ? 'debug' : 'pin';
+  };
   const maxFormBytes = options.maxFormBytes ?? 64 * 1024;
   const pending = new Set<Promise<unknown>>();
 
@@ -179,22 +207,31 @@ export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}
     const built = report(error, environ, catchPoint, false, 500);
     const exposed = (error as { expose?: unknown } | null)?.expose === true ? String((error as Error).message) : undefined;
     let page: { headers: Array<[string, string]>; body: Buffer };
-    if (debug && built && isDebugClient(environ, access)) {
+    const who = debug && built ? clientAccess(environ) : 'public';
+    if (who === 'debug' && built) {
       const format = negotiateFormat(requestHeader(environ, 'Accept'));
       const [type, text] = format === 'html'
         ? ['text/html; charset=utf-8', renderDebugHtml(built)]
         : format === 'json' ? ['application/json; charset=utf-8', renderJson(built)] : ['text/plain; charset=utf-8', renderText(built)];
       page = pageOf(type, text, format === 'html');
     } else {
-      page = renderPublic(environ, 500, built?.id, exposed);
+      // A trusted client without the PIN cookie: the production page, with the way to the PIN.
+      const pinUrl = who === 'pin' ? pinLink(environ, built?.id) : undefined;
+      page = renderPublic(environ, 500, built?.id, exposed, pinUrl);
     }
     startResponse(statusLine(500), page.headers, error);
     return [page.body];
   };
 
   const catcher = (environ: Environ, startResponse: StartResponse): ResponseBody | Promise<ResponseBody> => {
-    if (viewer && (environ.PATH_INFO === viewerPath || environ.PATH_INFO.startsWith(viewerPath + '/')) && isDebugClient(environ, access)) {
-      return viewer(environ, startResponse);
+    if (viewer && (environ.PATH_INFO === viewerPath || environ.PATH_INFO.startsWith(viewerPath + '/'))) {
+      const who = clientAccess(environ);
+      if (who === 'debug' && !(pinForm && environ.PATH_INFO === pinPath)) return viewer(environ, startResponse);
+      // The PIN form: asked for, or in place of the viewer for a trusted client without the cookie.
+      if (who !== 'public' && pinForm) {
+        if (environ.PATH_INFO === pinPath) return pinForm(environ, startResponse);
+        return pinForm({ ...environ, REQUEST_METHOD: 'GET', QUERY_STRING: new URLSearchParams({ next: environ.SCRIPT_NAME + environ.PATH_INFO }).toString() }, startResponse);
+      }
     }
     captureInput(environ, maxFormBytes);
     let started = false; // true once a body byte may have been sent (headers are out)
@@ -332,6 +369,12 @@ export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}
     }
   };
 
+  /** The PIN form's URL, coming back to the saved report (or this page when there is no store). */
+  function pinLink(environ: Environ, errorId: string | undefined): string {
+    const back = store && errorId ? `${environ.SCRIPT_NAME}${viewerPath}/${errorId}` : environ.SCRIPT_NAME + environ.PATH_INFO;
+    return `${environ.SCRIPT_NAME}${pinPath}?${new URLSearchParams({ next: back }).toString()}`;
+  }
+
   return Object.assign(catcher, {
     mailer,
     store,
@@ -358,9 +401,30 @@ function pageOf(type: string, text: string, isHtml: boolean): { headers: Array<[
   return { headers, body };
 }
 
-function renderPublic(environ: Environ, status: number, errorId: string | undefined, message: string | undefined) {
+/**
+ * The debugger PIN for debug mode: `option` (a string, or false = none), else $STACKWARE_DEBUG_PIN
+ * ("off" = none), else {@link derivedPin}. Logs one warning line at start: the PIN when it was made
+ * up, or that there is none.
+ */
+function debugPin(option: string | false | undefined, logger: Logger, now: (() => number) | undefined): DebugPin | undefined {
+  const fromEnv = process.env[DEBUG_PIN_ENV]?.trim();
+  const setting = option !== undefined ? option : fromEnv || undefined;
+  if (setting === false || (typeof setting === 'string' && setting.toLowerCase() === 'off')) {
+    logger.warn('DEBUGGER PIN DISABLED: debug pages and saved reports are shown to every trusted client without a PIN, including everyone a reverse proxy on this machine forwards (nginx proxy_pass connects from 127.0.0.1). Never do this on a machine others can reach.');
+    return undefined;
+  }
+  if (typeof setting === 'string') {
+    logger.warn(`debug mode is on: debug pages and saved reports need the debugger PIN (set by ${option !== undefined ? 'the pin option' : DEBUG_PIN_ENV})`);
+    return new DebugPin(setting, now);
+  }
+  const made = derivedPin();
+  logger.warn(`debug mode is on: debug pages and saved reports need the debugger PIN: ${made} (set ${DEBUG_PIN_ENV} to choose it)`);
+  return new DebugPin(made, now);
+}
+
+function renderPublic(environ: Environ, status: number, errorId: string | undefined, message: string | undefined, pinUrl?: string) {
   const format = negotiateFormat(requestHeader(environ, 'Accept'));
-  const page = { status, errorId, message };
+  const page = { status, errorId, message, pinUrl };
   if (format === 'html') return pageOf('text/html; charset=utf-8', renderPublicHtml(page), true);
   if (format === 'json') return pageOf('application/json; charset=utf-8', renderPublicJson(page), false);
   return pageOf('text/plain; charset=utf-8', renderPublicText(page), false);

@@ -1,6 +1,7 @@
 import type { Application, FilterFactory, StackwareFactories } from '@stackware/gateway';
 import { isAbsolute, resolve } from 'node:path';
 import { errorCatcher, type ErrorCatcherOptions } from './error-catcher.js';
+import { assertValidPin } from './debug-pin.js';
 
 function strings(value: unknown): string[] | undefined {
   if (value === undefined) return undefined;
@@ -10,7 +11,8 @@ function strings(value: unknown): string[] | undefined {
 /**
  * `use = "@stackware/errors"`: the exception catcher as a deploy-file filter. Options (TOML):
  * `debug`, `errorDir` (relative to the deploy file), `maxReports`, `viewerPath`, `trustedHosts`,
- * `trustedAddresses`, `redactHeaders`, `redactFields` (a regular expression), `maxFormBytes`,
+ * `trustedAddresses`, `debugPin` (the debugger PIN; "off" disables it), `listenHost` (debug is
+ * turned off, with a warning, unless it is a loopback address), `redactHeaders`, `redactFields` (a regular expression), `maxFormBytes`,
  * `emailTo`, `emailFrom`, `subjectPrefix`, `emailWindowMs`, `emailMaxPerWindow`, `emailDir`
  * (`.eml` files; relative to the deploy file) and `smtp` (an `smtp://user:pass@host:port` URL).
  */
@@ -33,6 +35,8 @@ export const errorCatcherFilterFactory: FilterFactory = Object.assign(
       viewerPath: options.viewerPath as string | undefined,
       trustedHosts: strings(options.trustedHosts),
       trustedAddresses: strings(options.trustedAddresses),
+      pin: options.debugPin === undefined || options.debugPin === '' ? undefined : String(options.debugPin).trim().toLowerCase() === 'off' ? false : String(options.debugPin),
+      listenHost: options.listenHost === undefined ? undefined : String(options.listenHost),
       redact: options.redactHeaders !== undefined || redactFields ? { headers: strings(options.redactHeaders), fields: redactFields } : undefined,
       maxFormBytes: options.maxFormBytes as number | undefined,
       email: to?.length
@@ -48,14 +52,21 @@ export const errorCatcherFilterFactory: FilterFactory = Object.assign(
         : undefined,
     };
     if (!to?.length && (options.smtp !== undefined || options.emailDir !== undefined)) throw new Error(`[filter:${context.name}] smtp/emailDir are set but emailTo is not: give the recipients (emailTo = "ops@example.com")`);
-    // Validate now (at load time), not at the first request.
-    errorCatcher(() => [], catcherOptions);
+    if (typeof catcherOptions.pin === 'string') {
+      try {
+        assertValidPin(catcherOptions.pin);
+      } catch (error) {
+        throw new Error(`[filter:${context.name}] debugPin: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    // Validate now (at load time), not at the first request (quietly: the real catcher logs).
+    errorCatcher(() => [], { ...catcherOptions, debug: false });
     return (app: Application) => errorCatcher(app, catcherOptions);
   },
   {
     description: 'Exception catcher: logs (pino), mails (nodemailer), saves reports, debug page for trusted clients',
     optionTypes: {
-      debug: 'boolean', errorDir: 'string', maxReports: 'number', viewerPath: 'string', trustedHosts: 'any', trustedAddresses: 'any',
+      debug: 'boolean', debugPin: 'string', listenHost: 'string', errorDir: 'string', maxReports: 'number', viewerPath: 'string', trustedHosts: 'any', trustedAddresses: 'any',
       redactHeaders: 'any', redactFields: 'string', maxFormBytes: 'number', emailTo: 'any', emailFrom: 'string', subjectPrefix: 'string',
       emailWindowMs: 'number', emailMaxPerWindow: 'number', emailDir: 'string', smtp: 'string',
     },

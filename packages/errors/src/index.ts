@@ -10,7 +10,9 @@ export { Redactor, DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_FIELDS, type Redac
 export { ErrorMailer, type EmailOptions, type SmtpOptions, type MailerStats, type MailTransport, type MailMessage } from './mailer.js';
 export { ReportStore, type ReportSummary } from './report-store.js';
 export { reportViewer } from './report-viewer.js';
-export { isDebugClient, isLoopbackAddress, hostName, DEFAULT_TRUSTED_HOSTS, type DebugAccessOptions } from './debug-access.js';
+export { isDebugClient, isLoopbackAddress, isLoopbackHost, hostName, DEFAULT_TRUSTED_HOSTS, type DebugAccessOptions } from './debug-access.js';
+export { DebugPin, derivedPin, DEBUG_PIN_ENV, DEBUG_PIN_COOKIE, MAX_PIN_FAILURES, PIN_COOKIE_MAX_AGE_SECONDS, type PinResult } from './debug-pin.js';
+export { pinPage } from './pin-page.js';
 export { negotiateFormat, type ErrorFormat } from './negotiate.js';
 export { renderDebugHtml, renderText, renderJson, renderPublicHtml, renderPublicText, renderPublicJson, type PublicPageOptions } from './render.js';
 export { captureInput, getCapturedInput, type CapturedInput } from './request-capture.js';

@@ -167,6 +167,8 @@ export interface PublicPageOptions {
   errorId?: string;
   /** The error's message, only when the error is marked `expose`. */
   message?: string;
+  /** For a trusted client without the debugger PIN cookie: where to enter the PIN. */
+  pinUrl?: string;
 }
 
 /**
@@ -179,12 +181,13 @@ export function renderPublicHtml(options: PublicPageOptions): string {
     ? `<p>${e(options.message)}</p>`
     : options.status >= 500 ? '<p>Sorry, something went wrong on our side. The error has been logged.</p>' : '';
   const id = options.errorId ? `<p>Error id: <code>${e(options.errorId)}</code></p>` : '';
+  const pin = options.pinUrl ? `\n<p>Debug output is locked: <a href="${e(options.pinUrl)}">enter the debugger PIN</a> (printed in the server's log at start).</p>` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${options.status} ${e(r)}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;margin:48px auto;max-width:640px;padding:0 16px;color:#1f2328}h1{font-size:28px}code{font-size:15px}</style></head>
 <body><h1>${e(r)}</h1>
 ${message}
-${id}
+${id}${pin}
 </body></html>
 `;
 }
@@ -195,6 +198,7 @@ export function renderPublicText(options: PublicPageOptions): string {
   const lines = [`${options.status} ${r}`];
   if (options.message !== undefined && options.message !== r) lines.push(options.message);
   if (options.errorId) lines.push(`Error id: ${options.errorId}`);
+  if (options.pinUrl) lines.push(`Debug output is locked: POST pin=<the PIN from the server's log> to ${options.pinUrl} and send back the cookie it sets`);
   return lines.join('\n') + '\n';
 }
 
@@ -203,5 +207,6 @@ export function renderPublicJson(options: PublicPageOptions): string {
   const body: Record<string, unknown> = { error: reason(options.status), status: options.status };
   if (options.message !== undefined) body.message = options.message;
   if (options.errorId) body.errorId = options.errorId;
+  if (options.pinUrl) body.debugPin = options.pinUrl;
   return JSON.stringify(body);
 }

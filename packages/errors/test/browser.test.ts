@@ -24,7 +24,7 @@ let debugCatcher: ReturnType<typeof errorCatcher>;
 beforeAll(async () => {
   outerLine = lineOf(await readFile(fileURLToPath(new URL('./fixtures/failing.ts', import.meta.url)), 'utf8'), 'MARK:outer');
   reports = await tempDir('stackware-errors-browser-');
-  debugCatcher = errorCatcher(shop, { logger: captureLogger().logger, debug: true, errorDir: reports.dir });
+  debugCatcher = errorCatcher(shop, { logger: captureLogger().logger, debug: true, pin: false, errorDir: reports.dir });
   debugServer = await startHttp(debugCatcher);
   prodServer = await startHttp(errorCatcher(shop, { logger: prodLog.logger }));
   browser = await launchChromium();

@@ -18,7 +18,7 @@ describe('deploy-file factory', () => {
     cleanups.push(cleanup);
     const factory = factories.filters!.default!;
     expect(factory.optionTypes).toMatchObject({ debug: 'boolean', errorDir: 'string', emailTo: 'any', smtp: 'string' });
-    const middleware = await factory({ debug: true, errorDir: 'var/errors', emailTo: 'ops@example.test', emailDir: 'var/mail', trustedHosts: 'localhost, app.test' }, context(dir));
+    const middleware = await factory({ debug: true, debugPin: 'off', errorDir: 'var/errors', emailTo: 'ops@example.test', emailDir: 'var/mail', trustedHosts: 'localhost, app.test' }, context(dir));
     const app = middleware(() => { throw new Error('from the deploy file'); }) as ReturnType<typeof errorCatcher>;
     const res = await new TestClient(app, { throwErrors: false }).get('/', { headers: { Accept: 'text/plain', Host: 'app.test' } });
     expect(res.text()).toContain('from the deploy file'); // debug page for a trusted host

@@ -60,7 +60,7 @@ const app: Application = (environ, start) => {
 
 const { logger, records } = captureLogger();
 let server: Awaited<ReturnType<typeof startHttp>>;
-beforeAll(async () => { server = await startHttp(errorCatcher(app, { logger, debug: true })); });
+beforeAll(async () => { server = await startHttp(errorCatcher(app, { logger, debug: true, pin: false })); });
 afterAll(async () => server.close());
 
 describe('over a real socket', () => {

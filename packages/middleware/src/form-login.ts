@@ -113,13 +113,13 @@ export function formLogin(app: Application, options: FormLoginOptions): Applicat
 /** Deploy-file factory for form login with users from the file (development only: plain passwords). */
 export const formLoginFactory: FilterFactory = Object.assign(
   async (options: Record<string, unknown>) => {
-    const { safeEqual } = await import('./auth.js');
-    const users = (options.users ?? {}) as Record<string, string>;
+    const { passwordTable } = await import('./auth.js');
+    const checkPassword = passwordTable((options.users ?? {}) as Record<string, string>);
     return (app: Application) => formLogin(app, {
       loginPath: options.loginPath as string | undefined,
       logoutPath: options.logoutPath as string | undefined,
       protect: options.protect as string[] | undefined,
-      checkPassword: (user, password) => Object.hasOwn(users, user) && typeof users[user] === 'string' && safeEqual(users[user], password),
+      checkPassword,
     });
   },
   { optionTypes: { users: 'table', loginPath: 'string', logoutPath: 'string', protect: 'string[]' } as const, description: 'form + session login (needs @stackware/session outside it)' },

@@ -17,7 +17,7 @@ export { globalLock, globalLockFactory, type GlobalLockOptions, type GlobalLockA
 export { forwardedHeaders, forwardedFactory, parseForwarded, getOriginalRemote, FORWARDED_ORIGINAL_KEY, type ForwardedOptions } from './forwarded.js';
 export { compression, compressionFactory, negotiateEncoding, type CompressionOptions, type Encoding } from './compression.js';
 export { accessLog, accessLogFactory, type AccessLogOptions } from './access-log.js';
-export { basicAuth, digestAuth, digestRealmHash, parseDigestParams, safeEqual, basicAuthFactory, type BasicAuthOptions, type DigestAuthOptions, type DigestAlgorithm, type CheckPassword } from './auth.js';
+export { basicAuth, digestAuth, digestRealmHash, parseDigestParams, safeEqual, passwordTable, basicAuthFactory, type BasicAuthOptions, type DigestAuthOptions, type DigestAlgorithm, type CheckPassword } from './auth.js';
 export { formLogin, formLoginFactory, type FormLoginOptions } from './form-login.js';
 export { proxy, proxyFactory, type ProxyOptions, type ProxyApplication } from './proxy.js';
 

@@ -64,18 +64,86 @@ describe('digestAuth (RFC 7616)', () => {
     return `Digest username="alice", realm="${realm}", nonce="${p.nonce}", uri="${uri}", algorithm=${p.algorithm}, qop=auth, nc=${nc}, cnonce="${cnonce}", response="${response}", opaque="${p.opaque}"`;
   }
 
-  it('offers SHA-256 and MD5 challenges, and admits correct responses to either', async () => {
+  /** The RFC 2069 answer: no qop, nc or cnonce. */
+  function answerNoQop(challenge: string, method: string, uri: string) {
+    const p = parseDigestParams(challenge.replace(/^Digest\s+/, ''));
+    const H = (s: string) => createHash('sha256').update(s).digest('hex');
+    const response = H(`${H(`alice:${realm}:wonderland`)}:${p.nonce}:${H(`${method}:${uri}`)}`);
+    return `Digest username="alice", realm="${realm}", nonce="${p.nonce}", uri="${uri}", algorithm=SHA-256, response="${response}", opaque="${p.opaque}"`;
+  }
+
+  it('offers SHA-256 only by default, and refuses MD5 and the no-qop form unless allowed', async () => {
     const client = new TestClient(digestAuth(whoami, { realm, getRealmHash }));
     const first = await client.get('/private?x=1');
     expect(first.statusCode).toBe(401);
     const challenges = first.headerAll('www-authenticate');
-    expect(challenges).toHaveLength(2);
+    expect(challenges).toHaveLength(1);
     expect(challenges[0]).toMatch(/^Digest realm="stackware", qop="auth", algorithm=SHA-256, nonce="[^"]+", opaque="[^"]+", charset=UTF-8$/);
+    const md5 = answer(challenges[0]!.replace('algorithm=SHA-256', 'algorithm=MD5'), 'GET', '/private?x=1');
+    expect((await client.get('/private?x=1', { headers: { Authorization: md5 } })).statusCode).toBe(401);
+    const noQop = answerNoQop(challenges[0]!, 'GET', '/private?x=1');
+    expect((await client.get('/private?x=1', { headers: { Authorization: noQop } })).statusCode).toBe(401);
+  });
+
+  it('with MD5 allowed, challenges with SHA-256 first and admits correct responses to either', async () => {
+    const client = new TestClient(digestAuth(whoami, { realm, getRealmHash, algorithms: ['MD5', 'SHA-256'] }));
+    const challenges = (await client.get('/private?x=1')).headerAll('www-authenticate');
+    expect(challenges).toHaveLength(2);
+    expect(challenges[0]).toContain('algorithm=SHA-256');
     expect(challenges[1]).toContain('algorithm=MD5');
-    for (const challenge of challenges) {
+    for (const index of [0, 1]) {
+      // Both challenges carry one nonce: answer each with a fresh one (nc=00000001 again would be a replay).
+      const challenge = (await client.get('/private?x=1')).headerAll('www-authenticate')[index]!;
       const ok = await client.get('/private?x=1', { headers: { Authorization: answer(challenge, 'GET', '/private?x=1') } });
       expect(ok.json()).toEqual({ user: 'alice', type: 'Digest' });
     }
+  });
+
+  it('with allowNoQop, admits the RFC 2069 form once per nonce', async () => {
+    const client = new TestClient(digestAuth(whoami, { realm, getRealmHash, allowNoQop: true }));
+    const challenge = (await client.get('/')).headerAll('www-authenticate')[0]!;
+    const authorization = answerNoQop(challenge, 'GET', '/');
+    expect((await client.get('/', { headers: { Authorization: authorization } })).statusCode).toBe(200);
+    expect((await client.get('/', { headers: { Authorization: authorization } })).statusCode).toBe(401);
+  });
+
+  it('refuses a replayed header (same or lower nonce count) with 401, and admits a higher count', async () => {
+    const client = new TestClient(digestAuth(whoami, { realm, getRealmHash }));
+    const challenge = (await client.get('/a')).headerAll('www-authenticate')[0]!;
+    const captured = answer(challenge, 'GET', '/a', 'wonderland', '00000002');
+    expect((await client.get('/a', { headers: { Authorization: captured } })).statusCode).toBe(200);
+    for (let i = 0; i < 10; i++) {
+      const replay = await client.get('/a', { headers: { Authorization: captured } });
+      expect(replay.statusCode).toBe(401);
+      expect(replay.text()).toContain('replay');
+    }
+    expect((await client.get('/a', { headers: { Authorization: answer(challenge, 'GET', '/a', 'wonderland', '00000001') } })).statusCode).toBe(401);
+    expect((await client.get('/a', { headers: { Authorization: answer(challenge, 'GET', '/a', 'wonderland', '00000003') } })).statusCode).toBe(200);
+  });
+
+  it('keeps at most maxTrackedNonces counts: a forgotten nonce is answered stale=true, never replayable', async () => {
+    let clock = 1_000_000;
+    const client = new TestClient(digestAuth(whoami, { realm, getRealmHash, maxTrackedNonces: 2, now: () => clock }));
+    const nonces: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      clock += 10;
+      nonces.push((await client.get('/')).headerAll('www-authenticate')[0]!);
+    }
+    for (const challenge of nonces) expect((await client.get('/', { headers: { Authorization: answer(challenge, 'GET', '/') } })).statusCode).toBe(200);
+    // The first nonce was dropped to keep two: its replay is not admitted, but answered with a fresh nonce.
+    const replay = await client.get('/', { headers: { Authorization: answer(nonces[0]!, 'GET', '/', 'wonderland', '00000009') } });
+    expect(replay.statusCode).toBe(401);
+    expect(replay.headerAll('www-authenticate')[0]).toContain('stale=true');
+    expect((await client.get('/', { headers: { Authorization: answer(nonces[2]!, 'GET', '/', 'wonderland', '00000002') } })).statusCode).toBe(200);
+  });
+
+  it('answers an unknown user exactly as a wrong password', async () => {
+    const client = new TestClient(digestAuth(whoami, { realm, getRealmHash }));
+    const challenge = (await client.get('/a')).headerAll('www-authenticate')[0]!;
+    const unknown = answer(challenge, 'GET', '/a').replace('username="alice"', 'username="mallory"');
+    const wrong = answer(challenge, 'GET', '/a', 'nope');
+    const [u, w] = [await client.get('/a', { headers: { Authorization: unknown } }), await client.get('/a', { headers: { Authorization: wrong } })];
+    expect([u.statusCode, u.text()]).toEqual([w.statusCode, w.text()]);
   });
 
   it('refuses a wrong password, a forged nonce, another URI and a wrong method', async () => {
@@ -107,6 +175,9 @@ describe('digestAuth (RFC 7616)', () => {
       expect(JSON.parse(ok.stdout)).toEqual({ user: 'alice', type: 'Digest' });
       const bad = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--digest', '-u', 'alice:nope', `${server.url}/secret`]);
       expect(bad.stdout).toBe('401');
+      // Two requests on one connection: curl reuses the nonce with nc=00000002, which is admitted.
+      const twice = await run('curl', ['-s', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{http_code} ', '--digest', '-u', 'alice:wonderland', `${server.url}/one`, `${server.url}/two`]);
+      expect(twice.stdout.trim()).toBe('200 200');
     } finally {
       await server.close();
     }

@@ -1,6 +1,6 @@
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { isFileWrapper, isIterableBody, type Application, type Environ, type Header, type ResponseBody, type StartResponse, type WriteFunction } from '@stackware/gateway';
-import type { SessionStore } from './types.js';
+import { SessionLockTimeoutError, type SessionStore } from './types.js';
 import { SESSION_KEY } from './environ.js';
 import { normaliseSecrets, signSessionId, unsignSessionId } from './signing.js';
 import { RequestSession, type CookieAction, type SessionSettings } from './request-session.js';
@@ -38,11 +38,17 @@ export interface SessionOptions {
   absoluteTimeoutSeconds?: number;
   /** Every request that loads the session extends its idle expiry and re-sends the cookie; false = only saves extend it [true]. */
   rolling?: boolean;
-  /** Lock the session from `load()` until it is saved, serialising its requests [false: changed keys are merged instead]. */
+  /**
+   * Lock the session in the store from `load()` until it is saved, serialising its requests across
+   * threads and processes [false: changed keys are merged instead, and no store lock is ever waited on].
+   */
   lock?: boolean;
-  /** Longest wait for the lock, in ms; then `load()` throws SessionLockTimeoutError (HTTP 503) [10000]. */
+  /**
+   * Longest wait for the lock, in ms; then `load()` throws SessionLockTimeoutError, which this
+   * middleware answers "503 Service Unavailable" with `Retry-After: 1` [10000].
+   */
   lockWaitMs?: number;
-  /** A lock not released after this long (its holder crashed) is free again, in ms [30000]. */
+  /** A lock not released after this long is free again, in ms; a lock whose holder is a dead process on this host is free at once [30000]. */
   lockTtlMs?: number;
   /** The clock, ms since the epoch [Date.now] — for tests of expiry. */
   now?: () => number;
@@ -165,6 +171,12 @@ export function session(app: Application, options: SessionOptions): Application 
       body = await app(environ, deferredStartResponse);
     } catch (error) {
       await current.releaseLock();
+      // The lock timeout is answered 503 + Retry-After here, so it is a 503 with or without an
+      // exception catcher (a gateway answers any other error 500).
+      if (error instanceof SessionLockTimeoutError && !realWrite) {
+        environ['stackware.errors'].write(`session: ${error.message}; answered 503\n`);
+        return error.toApplication()(environ, startResponse);
+      }
       throw error;
     }
 

@@ -39,18 +39,43 @@ function parseRecord(text: string | undefined): SessionRecord | undefined {
   return undefined;
 }
 
+/** Saves of one session in this process, per store: each id's queue tail (see {@link saveTurn}). */
+const saveQueues = new WeakMap<SessionStore, Map<string, Promise<void>>>();
+
+/**
+ * Waits for this process's earlier saves of `id` in `store` to finish, and returns the release
+ * of this save's turn. Only saves queue here (a few store round trips each), never a request
+ * lock, a lock file or another process: the merging save of `lock: false` uses it instead of the
+ * store's lock, so it never waits on a lock a crashed process or a `lock: true` request holds.
+ */
+async function saveTurn(store: SessionStore, id: string): Promise<() => Promise<void>> {
+  let queues = saveQueues.get(store);
+  if (!queues) saveQueues.set(store, (queues = new Map()));
+  const before = queues.get(id) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => { done = resolve; });
+  const tail = before.then(() => mine);
+  queues.set(id, tail);
+  await before;
+  return async () => {
+    done();
+    if (queues.get(id) === tail) queues.delete(id);
+  };
+}
+
 /**
  * The {@link Session} of one request. Created by the `session()` middleware with the id from a
  * verified cookie (or none); reads the store only in `load()`. The middleware then calls
  * {@link RequestSession.cookieAction} when the response headers go out and {@link RequestSession.save}
  * when the body is complete.
  *
- * Saving merges (see README "Concurrency"): for an existing session, under the store's lock on
- * the id (taken for that step only), the record is re-read and only the keys this request set or
- * deleted (and the flashes, when this request changed them) are applied to it before it is
- * written, so two requests that change different keys both keep their change. With `lock: true`,
- * `load()` takes that lock instead and holds it until the save is done, which serialises whole
- * requests (read-modify-write of one key is then safe too).
+ * Saving merges (see README "Concurrency"): for an existing session the record is re-read and
+ * only the keys this request set or deleted (and the flashes, when this request changed them) are
+ * applied to it before it is written, so two requests that change different keys both keep their
+ * change. Without `lock`, saves of one session in this process take turns (never the store's
+ * lock: `lock: false` never waits on a lock). With `lock: true`, `load()` takes the store's lock
+ * and holds it until the save is done, which serialises whole requests across processes
+ * (read-modify-write of one key is then safe too).
  */
 export class RequestSession implements Session {
   readonly #settings: SessionSettings;
@@ -277,10 +302,10 @@ export class RequestSession implements Session {
           );
           return;
         }
-        // Merging re-reads and writes: unless the request lock is already held, take the store's
-        // lock for just that step, so concurrent saves of one session never interleave.
+        // Merging re-reads and writes: unless the request lock is held, this process's saves of
+        // the session take turns for that step, so they never interleave (never the store's lock).
         const merging = !this.#isNew && !this.#regenerated;
-        if (merging && !this.#release) this.#release = await store.lock(id, { waitMs: this.#settings.lockWaitMs, ttlMs: this.#settings.lockTtlMs });
+        if (merging && !this.#release) this.#release = await saveTurn(store, id);
         const record = await this.#recordToWrite();
         if (record === undefined) return;
         const text = this.#serialise(record);

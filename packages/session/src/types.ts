@@ -73,9 +73,10 @@ export interface SessionStore {
   /** Extends the expiry to `ttlSeconds` from now without rewriting the value (no-op when absent). */
   touch(id: string, ttlSeconds: number): Promise<void>;
   /**
-   * Takes an exclusive lock on `id` — held from `load()` to the end of the save with `lock: true`,
-   * and around the re-read-and-write of every merging save otherwise — waiting up to `waitMs`;
-   * the lock expires by itself after `ttlMs` (a crashed holder never blocks forever).
+   * Takes an exclusive lock on `id` — held from `load()` to the end of the save with `lock: true`
+   * (never taken with `lock: false`) — waiting up to `waitMs`; the lock expires by itself after
+   * `ttlMs`, and the built-in stores take over at once a lock whose holder is a dead process on
+   * this host (a crashed holder never blocks for long).
    * Resolves to the release function; rejects with {@link SessionLockTimeoutError} when not acquired in time.
    */
   lock(id: string, options: { waitMs: number; ttlMs: number }): Promise<() => Promise<void>>;
@@ -90,8 +91,8 @@ export interface SessionStore {
 
 /**
  * Thrown by `load()` when the session lock (option `lock: true`) is not acquired within
- * `lockWaitMs`: an HTTPError 503 with `Retry-After: 1`, so an exception catcher answers
- * "503 Service Unavailable" rather than a generic 500.
+ * `lockWaitMs`: an HTTPError 503 with `Retry-After: 1`. The `session()` middleware answers it
+ * "503 Service Unavailable" itself, so it is never a generic 500, with or without an exception catcher.
  */
 export class SessionLockTimeoutError extends HTTPError {
   constructor(waitMs: number) {

@@ -2,11 +2,19 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { readdir, writeFile, utimes, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { TestClient, text } from '@stackware/gateway';
 import { tempDir } from '@stackware/testing';
 import { session, loadSession, FileStore, newSessionId } from '../src/index.js';
 import { SECRET, site, concurrentDistinctKeys } from './helpers.js';
+
+/** The pid of a process that has exited (started and awaited here). */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  await new Promise((resolve) => child.once('exit', resolve));
+  return child.pid!;
+}
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -88,6 +96,29 @@ describe('FileStore', () => {
     expect((await readdir(store.dir)).filter((n) => n.includes('lock'))).toEqual([]);
   });
 
+  it('a lock records its holder (token, expiry, pid, host); a dead holder on this host is taken over at once, a live one is not', async () => {
+    const store = fileStore('holders');
+    const id = newSessionId();
+    const release = await store.lock(id, { waitMs: 1000, ttlMs: 60_000 });
+    const [token, expires, pid, host] = (await readFile(join(store.dir, `${id}.lock`), 'utf8')).split(' ');
+    expect(token).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Number(expires)).toBeGreaterThan(Date.now());
+    expect([Number(pid), host]).toEqual([process.pid, hostname()]);
+    await release();
+    // A holder that crashed a moment ago: its lock still has 60 s to run.
+    const dead = await deadPid();
+    await writeFile(join(store.dir, `${id}.lock`), `dead-holder ${Date.now() + 60_000} ${dead} ${hostname()}`);
+    // Taken long before the lock's 60 s run out (the wait is generous only for a loaded machine).
+    const taken = await store.lock(id, { waitMs: 10_000, ttlMs: 60_000 });
+    expect((await readFile(join(store.dir, `${id}.lock`), 'utf8')).split(' ')[2]).toBe(String(process.pid));
+    await taken();
+    // A live holder (our parent process), or one on another host, keeps its lock until it expires.
+    for (const holder of [`${process.ppid} ${hostname()}`, `${dead} other-host.example`]) {
+      await writeFile(join(store.dir, `${id}.lock`), `live-holder ${Date.now() + 60_000} ${holder}`);
+      await expect(store.lock(id, { waitMs: 50, ttlMs: 60_000 })).rejects.toThrow(/not released within 50 ms/);
+    }
+  });
+
   it('with lock: true, 50 concurrent requests incrementing one counter end at 50', async () => {
     const store = fileStore('counter');
     const counter = session(async (environ, startResponse) => {
@@ -96,7 +127,7 @@ describe('FileStore', () => {
       await new Promise((r) => setImmediate(r));
       s.set('n', n + 1);
       return text(String(n + 1))(environ, startResponse);
-    }, { secret: SECRET, store, lock: true });
+    }, { secret: SECRET, store, lock: true, lockWaitMs: 60_000 }); // 50 fsync'd saves in a row: slow on a loaded disk
     const c = new TestClient(counter, { cookies: true });
     await c.get('/');
     await Promise.all(Array.from({ length: 50 }, () => c.get('/')));

@@ -416,16 +416,33 @@ describe('session(): concurrency', () => {
     expect((await c.get('/')).text()).toBe('52');
   });
 
-  it('answers 503 (SessionLockTimeoutError) when the lock is not released in time', async () => {
+  it('answers 503 with Retry-After, without an exception catcher, when the lock is not released in time', async () => {
     const store = new MemoryStore();
     const { client: c } = client(site, store);
     await c.get('/set?a=1');
     const id = c.cookies.get('stackware_session')!.split('.')[0]!;
     const release = await store.lock(id, { waitMs: 100, ttlMs: 60_000 });
+    const errors: string[] = [];
     const locked = new TestClient(session(site, { secret: SECRET, store, lock: true, lockWaitMs: 50 }), { cookies: false });
-    const error = await locked.get('/', { headers: { Cookie: `stackware_session=${c.cookies.get('stackware_session')}` } }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SessionLockTimeoutError);
-    expect((error as SessionLockTimeoutError).status).toBe(503);
+    const res = await locked.get('/', { headers: { Cookie: `stackware_session=${c.cookies.get('stackware_session')}` }, environ: { 'stackware.errors': { write: (t: string) => { errors.push(t); } } } });
+    expect(res.statusCode).toBe(503);
+    expect(res.header('retry-after')).toBe('1');
+    expect(errors.join('')).toMatch(/not released within 50 ms/);
+    expect(new SessionLockTimeoutError(50).status).toBe(503);
+    await release();
+  });
+
+  it('with lock: false, never waits on a lock another request holds (saves included)', async () => {
+    const store = new MemoryStore();
+    const { client: c } = client(site, store);
+    await c.get('/set?a=1');
+    const id = c.cookies.get('stackware_session')!.split('.')[0]!;
+    // A lock: true request (or a crashed process) holds the session's lock for a minute.
+    const release = await store.lock(id, { waitMs: 100, ttlMs: 60_000 });
+    const unlocked = new TestClient(session(site, { secret: SECRET, store, lock: false, lockWaitMs: 50 }), { cookies: false });
+    const res = await unlocked.get('/set?b=2', { headers: { Cookie: `stackware_session=${c.cookies.get('stackware_session')}` } });
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse((await store.get(id))!).data).toEqual({ a: '1', b: '2' });
     await release();
   });
 });

@@ -1,5 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { TestClient, text } from '@stackware/gateway';
 import { startRedis, type RedisPeer } from '@stackware/testing';
 import { session, loadSession, RedisStore, newSessionId } from '../src/index.js';
@@ -72,6 +74,30 @@ describe('RedisStore against a real redis-server', () => {
     const again = await store.lock(id, { waitMs: 1000, ttlMs: 30_000 });
     await again();
     expect(await inspect.exists(`test:lock:lock:${id}`)).toBe(0);
+  });
+
+  it('a lock holds "<token> <pid> <host>"; a dead holder on this host is taken over at once, a live one is not', async () => {
+    const store = redisStore('test:holder:');
+    const id = newSessionId();
+    const key = `test:holder:lock:${id}`;
+    const release = await store.lock(id, { waitMs: 1000, ttlMs: 30_000 });
+    const [token, pid, host] = (await inspect.get(key))!.split(' ');
+    expect(token).toMatch(/^[0-9a-f-]{36}$/);
+    expect([Number(pid), host]).toEqual([process.pid, hostname()]);
+    await release();
+    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    await new Promise((resolve) => child.once('exit', resolve));
+    await inspect.set(key, `dead-holder ${child.pid} ${hostname()}`, 'PX', 30_000);
+    const taken = await store.lock(id, { waitMs: 10_000, ttlMs: 30_000 }); // long before the 30 s TTL
+    expect((await inspect.get(key))!.split(' ')[1]).toBe(String(process.pid));
+    expect(await inspect.pttl(key)).toBeGreaterThan(29_000);
+    await taken();
+    expect(await inspect.exists(key)).toBe(0);
+    for (const holder of [`${process.ppid} ${hostname()}`, `${child.pid} other-host.example`]) {
+      await inspect.set(key, `live-holder ${holder}`, 'PX', 30_000);
+      await expect(store.lock(id, { waitMs: 50, ttlMs: 30_000 })).rejects.toThrow(/not released within 50 ms/);
+    }
+    await inspect.del(key);
   });
 
   it('without lock, 30 concurrent requests each setting its own key lose none of them (RedisStore)', async () => {

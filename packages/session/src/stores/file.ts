@@ -1,10 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { link, open, readdir, rename, unlink, utimes, stat, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { SessionStore } from '../types.js';
 import { isValidSessionId } from '../ids.js';
 import { acquireWithRetry } from './retry.js';
+import { isDeadHolder, newLockHolder } from './lock-holder.js';
 
 /** Options of {@link FileStore}. */
 export interface FileStoreOptions {
@@ -33,8 +34,9 @@ function isMissing(error: unknown): boolean {
  *   SIGKILL in the middle of a save — sees the old or the new version, never a mix.
  * - The expiry time is the file's mtime (set into the future), so `touch` is one `utimes` call.
  * - Ids are checked against the id format (`[A-Za-z0-9_-]{32}`) before they become file names.
- * - Locks (option `lock: true`) are `<id>.lock` files created with O_EXCL, holding a token and an
- *   expiry; an expired lock (its holder crashed) is taken over.
+ * - Locks are `<id>.lock` files (created by hard-linking a complete temp file, so they are never
+ *   seen half-written) holding `<token> <expiresAtMs> <pid> <hostname>`. A lock is taken over when
+ *   it expired, or at once when its holder is a process on this host that no longer exists.
  * - A sweep (every `sweepIntervalMs`, timer unref'd) removes expired sessions, expired locks and temp files
  *   older than a minute.
  */
@@ -114,24 +116,24 @@ export class FileStore implements SessionStore {
 
   async lock(id: string, options: { waitMs: number; ttlMs: number }): Promise<() => Promise<void>> {
     const path = this.#path(id, 'lock');
-    const token = randomUUID();
+    const holder = newLockHolder();
     const release = async () => {
       const held = await readFile(path, 'utf8').catch(() => '');
-      if (held.startsWith(`${token} `)) await unlink(path).catch(() => {});
+      if (held.startsWith(`${holder.token} `)) await unlink(path).catch(() => {});
     };
     // The lock file is written in full under a temp name, then hard-linked to <id>.lock: link()
     // fails with EEXIST when the lock is held, and a lock file is never seen half-written.
     const temp = join(this.dir, `${TEMP_PREFIX}${id}-${randomBytes(6).toString('hex')}.lock`);
     try {
       return await acquireWithRetry(async () => {
-        await writeFile(temp, `${token} ${Date.now() + options.ttlMs}`, { mode: 0o600 });
+        await writeFile(temp, `${holder.token} ${Date.now() + options.ttlMs} ${holder.pid} ${holder.host}`, { mode: 0o600 });
         try {
           await link(temp, path);
           return release;
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         }
-        await this.#breakIfExpired(path);
+        await this.#breakIfStale(path);
         return undefined;
       }, options.waitMs);
     } finally {
@@ -139,12 +141,16 @@ export class FileStore implements SessionStore {
     }
   }
 
-  /** Removes a lock file whose holder's time ran out: renamed aside first, so of two waiters only one removes it. */
-  async #breakIfExpired(path: string): Promise<void> {
+  /**
+   * Removes a lock file whose holder's time ran out, or whose holder is a dead process on this
+   * host: renamed aside first, so of two waiters only one removes it.
+   */
+  async #breakIfStale(path: string): Promise<void> {
     const held = await readFile(path, 'utf8').catch(() => undefined);
     if (held === undefined) return;
-    const expiresAt = Number(held.split(' ')[1]);
-    if (!(expiresAt < Date.now())) return;
+    const [, expires, pid, host] = held.trim().split(' ');
+    const expired = Number(expires) < Date.now();
+    if (!expired && !(pid !== undefined && host !== undefined && isDeadHolder({ pid: Number(pid), host }))) return;
     const aside = `${path}.stale-${randomBytes(6).toString('hex')}`;
     try {
       await rename(path, aside);

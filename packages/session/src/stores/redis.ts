@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { SessionStore } from '../types.js';
 import { isValidSessionId } from '../ids.js';
 import { acquireWithRetry } from './retry.js';
+import { isDeadHolder, newLockHolder } from './lock-holder.js';
 
 /** Options of {@link RedisStore}. Give `client` or `url`. */
 export interface RedisStoreOptions {
@@ -16,15 +16,20 @@ export interface RedisStoreOptions {
   keyPrefix?: string;
 }
 
-// Deletes the lock only when it still holds our token (a lock that expired and was taken by
+// Deletes the lock only when it still holds our value (a lock that expired and was taken by
 // another request is not ours to delete).
 const RELEASE_SCRIPT = 'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end';
+// Replaces the lock only when it still holds the dead holder's value we read (another waiter may
+// have taken it over meanwhile).
+const TAKE_OVER_SCRIPT = 'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("set", KEYS[1], ARGV[2], "PX", ARGV[3]) else return false end';
 
 /**
  * Sessions in Redis (ioredis): shared by every process and machine that uses the same Redis.
  * The TTL is Redis's own (`SET key value EX ttl`, `EXPIRE` for touch), so expired sessions vanish
- * without a sweep. A single `SET` is atomic. Locks (option `lock: true`) are
- * `SET <prefix>lock:<id> <token> NX PX <ttlMs>`, released by a Lua script that checks the token.
+ * without a sweep. A single `SET` is atomic. Locks are `SET <prefix>lock:<id> "<token> <pid>
+ * <hostname>" NX PX <ttlMs>`, released by a Lua script that checks the value; a lock whose holder
+ * is a dead process on this host is taken over at once (a Lua compare-and-set), any other when
+ * Redis expires it.
  */
 export class RedisStore implements SessionStore {
   readonly client: Redis;
@@ -72,11 +77,20 @@ export class RedisStore implements SessionStore {
   async lock(id: string, options: { waitMs: number; ttlMs: number }): Promise<() => Promise<void>> {
     this.#key(id);
     const key = `${this.keyPrefix}lock:${id}`;
-    const token = randomUUID();
+    const holder = newLockHolder();
+    const value = `${holder.token} ${holder.pid} ${holder.host}`;
     const release = async () => {
-      await this.client.eval(RELEASE_SCRIPT, 1, key, token);
+      await this.client.eval(RELEASE_SCRIPT, 1, key, value);
     };
-    return acquireWithRetry(async () => ((await this.client.set(key, token, 'PX', options.ttlMs, 'NX')) === 'OK' ? release : undefined), options.waitMs);
+    return acquireWithRetry(async () => {
+      if ((await this.client.set(key, value, 'PX', options.ttlMs, 'NX')) === 'OK') return release;
+      const held = await this.client.get(key);
+      const [, pid, host] = (held ?? '').split(' ');
+      if (held && pid !== undefined && host !== undefined && isDeadHolder({ pid: Number(pid), host })) {
+        if ((await this.client.eval(TAKE_OVER_SCRIPT, 1, key, held, value, options.ttlMs)) === 'OK') return release;
+      }
+      return undefined;
+    }, options.waitMs);
   }
 
   /** Closes the client if the store opened it (from `url`). */
