@@ -8,7 +8,9 @@ import type { ParsedCommand } from './args.js';
 import { cliLogger } from './serve.js';
 import { UsageError } from './usage-error.js';
 
-export { isDeployFile } from './target.js';
+import { isDeployFile } from './target.js';
+
+export { isDeployFile };
 
 /** True when a cause of `error` is a failed system call (EADDRINUSE, EACCES). */
 function hasSystemCause(error: Error): boolean {
