@@ -8,11 +8,11 @@ import { root } from './cli-helpers.js';
 const shellBlocks = (markdown: string) => [...markdown.matchAll(/```sh\n([^`]*)```/g)].map((m) => m[1]!);
 
 describe('the root README runs the command as it is found in the repository', () => {
-  it('says `pnpm exec stackware`, never a bare `stackware` (not on PATH in a checkout)', async () => {
+  it('says `pnpm exec stackware` (in the checkout) or `npx stackware` (an installed project), never a bare `stackware` (not on PATH)', async () => {
     const readme = await readFile(join(root, 'README.md'), 'utf8');
     const lines = shellBlocks(readme).flatMap((block) => block.split('\n')).filter((line) => /\bstackware (serve|check|cgi)\b/.test(line));
     expect(lines.length).toBeGreaterThan(3);
-    for (const line of lines) expect(line).toMatch(/^pnpm exec stackware /);
+    for (const line of lines) expect(line.trim()).toMatch(/^(pnpm exec|npx) stackware /);
   });
 
   it('`pnpm exec stackware` runs the command from the repository root', () => {

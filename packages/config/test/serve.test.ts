@@ -288,7 +288,10 @@ describe('stackware serve site.toml', () => {
       const dir = join(tmp.dir, `init-site-${workers}`);
       await mkdir(join(dir, 'mod'), { recursive: true });
       await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
-      await writeFile(join(dir, 'mod/flaky.ts'), "import { existsSync } from 'node:fs';\nimport { fileURLToPath } from 'node:url';\nexport const app = () => {\n  if (!existsSync(fileURLToPath(new URL('../ready.txt', import.meta.url)))) throw new Error('database unreachable (no ready.txt yet)');\n  return (_e: unknown, startResponse: (s: string, h: Array<[string, string]>) => void) => {\n    startResponse('200 OK', [['Content-Type', 'text/plain']]);\n    return [Buffer.from('ready')];\n  };\n};\n");
+      // The marker lives outside the site's directory: the prefork primary watches that directory and
+      // would reload on it, and a fresh worker would then initialise at start instead of on retry.
+      const ready = join(tmp.dir, `init-ready-${workers}.txt`);
+      await writeFile(join(dir, 'mod/flaky.ts'), `import { existsSync } from 'node:fs';\nexport const app = () => {\n  if (!existsSync(${JSON.stringify(ready)})) throw new Error('database unreachable (no ready.txt yet)');\n  return (_e: unknown, startResponse: (s: string, h: Array<[string, string]>) => void) => {\n    startResponse('200 OK', [['Content-Type', 'text/plain']]);\n    return [Buffer.from('ready')];\n  };\n};\n`);
       const file = join(dir, 'site.toml');
       await writeFile(file, `main = "v"\n\n[app.v]\nuse = "./mod/flaky.ts#app"\n\n[server.web]\nhost = "127.0.0.1"\nport = ${port}\nworkers = ${workers}\naccessLog = false\n`);
       const peer = await startServe(file, port);
@@ -301,7 +304,7 @@ describe('stackware serve site.toml', () => {
       expect(failing).toEqual({ status: 503, retryAfter: '1' });
       expect(peer.output()).toContain('the application failed to initialise; answering 503 and retrying on a later request');
       expect(peer.output()).toContain('database unreachable (no ready.txt yet)');
-      await writeFile(join(dir, 'ready.txt'), 'up\n');
+      await writeFile(ready, 'up\n');
       await waitFor(async () => (await get(port, '/')).body === 'ready', 'the retry to succeed', 30_000);
       expect(peer.output()).toContain('the application initialised on retry');
     }, 120_000);
