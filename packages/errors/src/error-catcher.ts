@@ -143,6 +143,72 @@ function isBytes(chunk: unknown): chunk is Uint8Array {
  *   email: { to: 'ops@example.com' } });
  */
 export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}): ErrorCatcherApplication {
+  const ctx = catcherContext(options);
+
+  const catcher = (environ: Environ, startResponse: StartResponse): ResponseBody | Promise<ResponseBody> => {
+    const debugResponse = serveDebugPaths(ctx, environ, startResponse);
+    if (debugResponse) return debugResponse;
+    captureInput(environ, ctx.maxFormBytes);
+    const state: ResponseState = { started: false, sentStatus: 200 };
+    const trackedStart = trackingStartResponse(startResponse, state);
+    const handle = (error: unknown, catchPoint: CatchPoint): Uint8Array[] => handleError(ctx, state, error, environ, startResponse, catchPoint);
+    const wrapBody = (body: ResponseBody): ResponseBody => wrapResponseBody(ctx, state, body, environ, handle);
+
+    // No await on the fast path: a synchronous application stays synchronous.
+    let result: ResponseBody | Promise<ResponseBody>;
+    try {
+      result = app(environ, trackedStart);
+    } catch (error) {
+      return handle(error, 'application');
+    }
+    if (typeof (result as Promise<ResponseBody> | null)?.then === 'function') {
+      return (result as Promise<ResponseBody>).then(wrapBody, (error: unknown) => handle(error, 'application'));
+    }
+    return wrapBody(result as ResponseBody);
+  };
+
+  const { mailer, store, pending } = ctx;
+  return Object.assign(catcher, {
+    mailer,
+    store,
+    async idle() {
+      while (pending.size) await Promise.all(pending);
+      await mailer?.idle();
+    },
+    async close() {
+      while (pending.size) await Promise.all(pending);
+      await mailer?.close();
+    },
+  });
+}
+
+/** What one catcher shares across its requests: resolved options, logger, store, mailer, pages and pending work. */
+interface CatcherContext {
+  readonly logger: Logger;
+  readonly debug: boolean;
+  readonly pin: DebugPin | undefined;
+  readonly redactor: Redactor;
+  readonly store: ReportStore | undefined;
+  readonly mailer: ErrorMailer | undefined;
+  readonly viewerPath: string;
+  readonly viewer: Application | undefined;
+  readonly pinPath: string;
+  readonly pinForm: Application | undefined;
+  readonly access: { trustedHosts: string[] | undefined; trustedAddresses: string[] | undefined };
+  readonly maxFormBytes: number;
+  readonly pending: Set<Promise<unknown>>;
+  readonly now: (() => number) | undefined;
+}
+
+/** One request's response progress: whether a body byte may have gone out, and the status sent. */
+interface ResponseState {
+  /** true once a body byte may have been sent (headers are out) */
+  started: boolean;
+  sentStatus: number;
+}
+
+/** Resolves {@link ErrorCatcherOptions} into a {@link CatcherContext}; throws a TypeError on a bad `viewerPath`. */
+function catcherContext(options: ErrorCatcherOptions): CatcherContext {
   const baseLogger = options.logger ?? defaultLogger();
   let debug = options.debug ?? false;
   if (debug && options.listenHost !== undefined && !isLoopbackHost(options.listenHost)) {
@@ -162,231 +228,223 @@ export function errorCatcher(app: Application, options: ErrorCatcherOptions = {}
   const viewer = debug ? reportViewer(store, viewerPath) : undefined;
   const pinPath = `${viewerPath}/pin`;
   const pinForm = pin ? pinPage(pin, pinPath, viewerPath) : undefined;
-  const access = { trustedHosts: options.trustedHosts, trustedAddresses: options.trustedAddresses };
-  /** 'debug': show debug output; 'pin': a trusted client without the PIN cookie; 'public': anyone else. */
-  const clientAccess = (environ: Environ): 'debug' | 'pin' | 'public' => {
-    if (!isDebugClient(environ, access)) return 'public';
-    return !pin || pin.hasValidCookie(environ) ? 'debug' : 'pin';
+  return {
+    logger, debug, pin, redactor, store, mailer, viewerPath, viewer, pinPath, pinForm,
+    access: { trustedHosts: options.trustedHosts, trustedAddresses: options.trustedAddresses },
+    maxFormBytes: options.maxFormBytes ?? 64 * 1024,
+    pending: new Set<Promise<unknown>>(),
+    now: options.now,
   };
-  const maxFormBytes = options.maxFormBytes ?? 64 * 1024;
-  const pending = new Set<Promise<unknown>>();
+}
 
-  /** Logs, saves and mails one error; returns its report. Never throws. */
-  const report = (error: unknown, environ: Environ, catchPoint: CatchPoint, headersSent: boolean, status: number): ErrorReport | undefined => {
-    try {
-      const built = buildReport({ error, environ, status, catchPoint, headersSent, redactor, now: options.now });
-      environ[REPORT_KEY] ??= built;
-      const first = built.errors[0]!;
-      logger.error(logRecord(built), `${first.name}: ${first.message}${headersSent ? ' (response broken off)' : ''}`);
-      if (store) {
-        const job = store.save(built).catch((saveError: unknown) => logger.warn({ err: saveError, error_id: built.id }, 'error report could not be saved'));
-        pending.add(job);
-        void job.finally(() => pending.delete(job));
-      }
-      mailer?.notify(built);
-      return built;
-    } catch (reportError) {
-      // The catcher must never fail: fall back to a bare record.
-      try {
-        logger.error({ err: error, reportError: String(reportError) }, 'error (the report could not be built)');
-      } catch {
-        // nothing left to do
-      }
-      return undefined;
-    }
-  };
+/** 'debug': show debug output; 'pin': a trusted client without the PIN cookie; 'public': anyone else. */
+function clientAccess(ctx: CatcherContext, environ: Environ): 'debug' | 'pin' | 'public' {
+  if (!isDebugClient(environ, ctx.access)) return 'public';
+  return !ctx.pin || ctx.pin.hasValidCookie(environ) ? 'debug' : 'pin';
+}
 
-  /** The replacement response for `error`, sent with `startResponse(..., error)`. Throws when the response has started. */
-  const replace = (error: unknown, environ: Environ, startResponse: StartResponse, catchPoint: CatchPoint): Uint8Array[] => {
-    if (isHTTPError(error)) {
-      if (error.status >= 500) logger.warn({ req_id: requestIdOf(environ, ''), method: environ.REQUEST_METHOD, status: error.status, err: { type: error.name, message: error.message } }, `HTTPError ${error.status}`);
-      const page = renderPublic(environ, error.status, undefined, error.expose ? error.message : undefined);
-      startResponse(statusLine(error.status), [...page.headers, ...(error.headers ?? [])], error);
-      return [page.body];
-    }
-    const built = report(error, environ, catchPoint, false, 500);
-    const exposed = (error as { expose?: unknown } | null)?.expose === true ? String((error as Error).message) : undefined;
-    let page: { headers: Array<[string, string]>; body: Buffer };
-    const who = debug && built ? clientAccess(environ) : 'public';
-    if (who === 'debug' && built) {
-      const format = negotiateFormat(requestHeader(environ, 'Accept'));
-      const [type, text] = format === 'html'
-        ? ['text/html; charset=utf-8', renderDebugHtml(built)]
-        : format === 'json' ? ['application/json; charset=utf-8', renderJson(built)] : ['text/plain; charset=utf-8', renderText(built)];
-      page = pageOf(type, text, format === 'html');
-    } else {
-      // A trusted client without the PIN cookie: the production page, with the way to the PIN.
-      const pinUrl = who === 'pin' ? pinLink(environ, built?.id) : undefined;
-      page = renderPublic(environ, 500, built?.id, exposed, pinUrl);
-    }
-    startResponse(statusLine(500), page.headers, error);
-    return [page.body];
-  };
-
-  const catcher = (environ: Environ, startResponse: StartResponse): ResponseBody | Promise<ResponseBody> => {
-    if (viewer && (environ.PATH_INFO === viewerPath || environ.PATH_INFO.startsWith(viewerPath + '/'))) {
-      const who = clientAccess(environ);
-      if (who === 'debug' && !(pinForm && environ.PATH_INFO === pinPath)) return viewer(environ, startResponse);
-      // The PIN form: asked for, or in place of the viewer for a trusted client without the cookie.
-      if (who !== 'public' && pinForm) {
-        if (environ.PATH_INFO === pinPath) return pinForm(environ, startResponse);
-        return pinForm({ ...environ, REQUEST_METHOD: 'GET', QUERY_STRING: new URLSearchParams({ next: environ.SCRIPT_NAME + environ.PATH_INFO }).toString() }, startResponse);
-      }
-    }
-    captureInput(environ, maxFormBytes);
-    let started = false; // true once a body byte may have been sent (headers are out)
-    let sentStatus = 200;
-    const trackedStart: StartResponse = (status, headers, error) => {
-      const write = startResponse(status, headers, error);
-      if (typeof status === 'string') sentStatus = parseInt(status, 10) || sentStatus;
-      const tracked: WriteFunction = (chunk) => {
-        if (chunk instanceof Uint8Array && chunk.byteLength > 0) started = true;
-        return write(chunk);
-      };
-      return tracked;
-    };
-
-    /** Handles an error: the replacement body, or rethrows (after logging) when the response has started. */
-    const handle = (error: unknown, catchPoint: CatchPoint): Uint8Array[] => {
-      if (error instanceof ClientDisconnectedError) throw error;
-      if (!started) {
-        try {
-          return replace(error, environ, startResponse, catchPoint);
-        } catch (replaceError) {
-          if (replaceError !== error) throw replaceError;
-          // startResponse rethrew: the server had sent the headers after all (already reported).
-          throw error;
-        }
-      }
-      report(error, environ, catchPoint, true, sentStatus);
-      throw error;
-    };
-
-    // No await on the fast path: a synchronous application stays synchronous.
-    let result: ResponseBody | Promise<ResponseBody>;
-    try {
-      result = app(environ, trackedStart);
-    } catch (error) {
-      return handle(error, 'application');
-    }
-    if (typeof (result as Promise<ResponseBody> | null)?.then === 'function') {
-      return (result as Promise<ResponseBody>).then(wrapBody, (error: unknown) => handle(error, 'application'));
-    }
-    return wrapBody(result as ResponseBody);
-
-    function wrapBody(body: ResponseBody): ResponseBody {
-      if (!isIterableBody(body)) return handle(new TypeError(`The application returned ${body === null ? 'null' : typeof body === 'string' ? 'a string (encode it and return [bytes])' : typeof body}, not an iterable of Uint8Array chunks`), 'application');
-      if ((body as { fileWrapper?: unknown }).fileWrapper === true) return body;
-      if (Array.isArray(body)) {
-        const inner = body as ResponseBody & Uint8Array[];
-        if (typeof inner.close !== 'function') return inner;
-        const copy: Uint8Array[] & { close?(): Promise<void> } = [...(inner as Uint8Array[])];
-        copy.close = async () => {
-          try {
-            await inner.close!();
-          } catch (error) {
-            report(error, environ, 'close', true, 500);
-          }
-        };
-        return copy;
-      }
-
-      const inner = body;
-      let closed = false;
-      const closeInner = async () => {
-        if (closed) return;
-        closed = true;
-        await inner.close?.();
-      };
-      const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
-      return {
-        // A hand-written iterator rather than an async generator: one promise per chunk, no more.
-        [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-          const source = inner as Partial<AsyncIterable<unknown>> & Partial<Iterable<unknown>>;
-          const iterator: Iterator<unknown> | AsyncIterator<unknown> = source[Symbol.asyncIterator] ? source[Symbol.asyncIterator]!() : source[Symbol.iterator]!();
-          let replacement: Uint8Array[] | undefined;
-          let index = 0;
-          let finished = false;
-          const nextReplacement = (): IteratorResult<Uint8Array> => {
-            if (index < replacement!.length) return { value: replacement![index++]!, done: false };
-            finished = true;
-            return done;
-          };
-          /** Before the response started: switch to the error page. After: log and rethrow (the server cuts the connection). */
-          const fail = (error: unknown, catchPoint: CatchPoint): IteratorResult<Uint8Array> => {
-            replacement = handle(error, catchPoint);
-            return nextReplacement();
-          };
-          return {
-            async next(): Promise<IteratorResult<Uint8Array>> {
-              if (finished) return done;
-              if (replacement) return nextReplacement();
-              let step: IteratorResult<unknown>;
-              try {
-                step = await iterator.next();
-              } catch (error) {
-                return fail(error, 'body');
-              }
-              if (!step.done) {
-                const chunk = step.value;
-                if (isBytes(chunk)) {
-                  if (chunk.byteLength > 0) started = true;
-                  return step as IteratorResult<Uint8Array>;
-                }
-                try {
-                  await iterator.return?.();
-                } catch {
-                  // the type error below is the one to report
-                }
-                return fail(new TypeError(`The response body yielded ${typeof chunk === 'string' ? 'a string (encode it: chunks are Uint8Array)' : chunk === null ? 'null' : typeof chunk}; chunks must be Uint8Array`), 'body');
-              }
-              // The end: close now, so that a failing close() can still replace or break the response.
-              try {
-                await closeInner();
-              } catch (error) {
-                return fail(error, 'close');
-              }
-              finished = true;
-              return done;
-            },
-            async return(): Promise<IteratorResult<Uint8Array>> {
-              const open = !finished && !replacement;
-              finished = true;
-              if (open) await iterator.return?.();
-              return done;
-            },
-          };
-        },
-        async close() {
-          try {
-            await closeInner();
-          } catch (error) {
-            // Reached only when iteration stopped early (client gone, or an error already handled).
-            report(error, environ, 'close', started, 500);
-          }
-        },
-      };
-    }
-  };
-
-  /** The PIN form's URL, coming back to the saved report (or this page when there is no store). */
-  function pinLink(environ: Environ, errorId: string | undefined): string {
-    const back = store && errorId ? `${environ.SCRIPT_NAME}${viewerPath}/${errorId}` : environ.SCRIPT_NAME + environ.PATH_INFO;
-    return `${environ.SCRIPT_NAME}${pinPath}?${new URLSearchParams({ next: back }).toString()}`;
+/** The saved-report viewer or the PIN form when the request is for them (debug mode), else undefined. */
+function serveDebugPaths(ctx: CatcherContext, environ: Environ, startResponse: StartResponse): ResponseBody | Promise<ResponseBody> | undefined {
+  const { viewer, viewerPath, pinForm, pinPath } = ctx;
+  if (!viewer || !(environ.PATH_INFO === viewerPath || environ.PATH_INFO.startsWith(viewerPath + '/'))) return undefined;
+  const who = clientAccess(ctx, environ);
+  if (who === 'debug' && !(pinForm && environ.PATH_INFO === pinPath)) return viewer(environ, startResponse);
+  // The PIN form: asked for, or in place of the viewer for a trusted client without the cookie.
+  if (who !== 'public' && pinForm) {
+    if (environ.PATH_INFO === pinPath) return pinForm(environ, startResponse);
+    return pinForm({ ...environ, REQUEST_METHOD: 'GET', QUERY_STRING: new URLSearchParams({ next: environ.SCRIPT_NAME + environ.PATH_INFO }).toString() }, startResponse);
   }
+  return undefined;
+}
 
-  return Object.assign(catcher, {
-    mailer,
-    store,
-    async idle() {
-      while (pending.size) await Promise.all(pending);
-      await mailer?.idle();
-    },
+/** Logs, saves and mails one error; returns its report. Never throws. */
+function reportError(ctx: CatcherContext, error: unknown, environ: Environ, catchPoint: CatchPoint, headersSent: boolean, status: number): ErrorReport | undefined {
+  const { logger, store, mailer, pending } = ctx;
+  try {
+    const built = buildReport({ error, environ, status, catchPoint, headersSent, redactor: ctx.redactor, now: ctx.now });
+    environ[REPORT_KEY] ??= built;
+    const first = built.errors[0]!;
+    logger.error(logRecord(built), `${first.name}: ${first.message}${headersSent ? ' (response broken off)' : ''}`);
+    if (store) {
+      const job = store.save(built).catch((saveError: unknown) => logger.warn({ err: saveError, error_id: built.id }, 'error report could not be saved'));
+      pending.add(job);
+      void job.finally(() => pending.delete(job));
+    }
+    mailer?.notify(built);
+    return built;
+  } catch (reportError) {
+    // The catcher must never fail: fall back to a bare record.
+    try {
+      logger.error({ err: error, reportError: String(reportError) }, 'error (the report could not be built)');
+    } catch {
+      // nothing left to do
+    }
+    return undefined;
+  }
+}
+
+/** The replacement response for `error`, sent with `startResponse(..., error)`. Throws when the response has started. */
+function replacementResponse(ctx: CatcherContext, error: unknown, environ: Environ, startResponse: StartResponse, catchPoint: CatchPoint): Uint8Array[] {
+  if (isHTTPError(error)) {
+    if (error.status >= 500) ctx.logger.warn({ req_id: requestIdOf(environ, ''), method: environ.REQUEST_METHOD, status: error.status, err: { type: error.name, message: error.message } }, `HTTPError ${error.status}`);
+    const page = renderPublic(environ, error.status, undefined, error.expose ? error.message : undefined);
+    startResponse(statusLine(error.status), [...page.headers, ...(error.headers ?? [])], error);
+    return [page.body];
+  }
+  const built = reportError(ctx, error, environ, catchPoint, false, 500);
+  const exposed = (error as { expose?: unknown } | null)?.expose === true ? String((error as Error).message) : undefined;
+  let page: { headers: Array<[string, string]>; body: Buffer };
+  const who = ctx.debug && built ? clientAccess(ctx, environ) : 'public';
+  if (who === 'debug' && built) {
+    const format = negotiateFormat(requestHeader(environ, 'Accept'));
+    const [type, text] = format === 'html'
+      ? ['text/html; charset=utf-8', renderDebugHtml(built)]
+      : format === 'json' ? ['application/json; charset=utf-8', renderJson(built)] : ['text/plain; charset=utf-8', renderText(built)];
+    page = pageOf(type, text, format === 'html');
+  } else {
+    // A trusted client without the PIN cookie: the production page, with the way to the PIN.
+    const pinUrl = who === 'pin' ? pinLink(ctx, environ, built?.id) : undefined;
+    page = renderPublic(environ, 500, built?.id, exposed, pinUrl);
+  }
+  startResponse(statusLine(500), page.headers, error);
+  return [page.body];
+}
+
+/** The PIN form's URL, coming back to the saved report (or this page when there is no store). */
+function pinLink(ctx: CatcherContext, environ: Environ, errorId: string | undefined): string {
+  const back = ctx.store && errorId ? `${environ.SCRIPT_NAME}${ctx.viewerPath}/${errorId}` : environ.SCRIPT_NAME + environ.PATH_INFO;
+  return `${environ.SCRIPT_NAME}${ctx.pinPath}?${new URLSearchParams({ next: back }).toString()}`;
+}
+
+/** `startResponse` wrapped to record the status sent and whether a body byte was written into `state`. */
+function trackingStartResponse(startResponse: StartResponse, state: ResponseState): StartResponse {
+  return (status, headers, error) => {
+    const write = startResponse(status, headers, error);
+    if (typeof status === 'string') state.sentStatus = parseInt(status, 10) || state.sentStatus;
+    const tracked: WriteFunction = (chunk) => {
+      if (chunk instanceof Uint8Array && chunk.byteLength > 0) state.started = true;
+      return write(chunk);
+    };
+    return tracked;
+  };
+}
+
+/** Handles an error: the replacement body, or rethrows (after logging) when the response has started. */
+function handleError(ctx: CatcherContext, state: ResponseState, error: unknown, environ: Environ, startResponse: StartResponse, catchPoint: CatchPoint): Uint8Array[] {
+  if (error instanceof ClientDisconnectedError) throw error;
+  if (!state.started) {
+    try {
+      return replacementResponse(ctx, error, environ, startResponse, catchPoint);
+    } catch (replaceError) {
+      if (replaceError !== error) throw replaceError;
+      // startResponse rethrew: the server had sent the headers after all (already reported).
+      throw error;
+    }
+  }
+  reportError(ctx, error, environ, catchPoint, true, state.sentStatus);
+  throw error;
+}
+
+/** Wraps the application's body so its failures are caught: file wrappers pass through, arrays keep their length. */
+function wrapResponseBody(ctx: CatcherContext, state: ResponseState, body: ResponseBody, environ: Environ, handle: (error: unknown, catchPoint: CatchPoint) => Uint8Array[]): ResponseBody {
+  if (!isIterableBody(body)) return handle(new TypeError(`The application returned ${body === null ? 'null' : typeof body === 'string' ? 'a string (encode it and return [bytes])' : typeof body}, not an iterable of Uint8Array chunks`), 'application');
+  if ((body as { fileWrapper?: unknown }).fileWrapper === true) return body;
+  if (Array.isArray(body)) return wrapArrayBody(ctx, body as ResponseBody & Uint8Array[], environ);
+  return wrapStreamingBody(ctx, state, body, environ, handle);
+}
+
+/** An array body as it is, or (when it has `close()`) a copy whose close reports a failure instead of throwing. */
+function wrapArrayBody(ctx: CatcherContext, inner: ResponseBody & Uint8Array[], environ: Environ): ResponseBody {
+  if (typeof inner.close !== 'function') return inner;
+  const copy: Uint8Array[] & { close?(): Promise<void> } = [...(inner as Uint8Array[])];
+  copy.close = async () => {
+    try {
+      await inner.close!();
+    } catch (error) {
+      reportError(ctx, error, environ, 'close', true, 500);
+    }
+  };
+  return copy;
+}
+
+/** A lazy wrapper of a streaming body: checks each chunk, closes the inner body once, and replaces or breaks the response on failure. */
+function wrapStreamingBody(ctx: CatcherContext, state: ResponseState, inner: ResponseBody, environ: Environ, handle: (error: unknown, catchPoint: CatchPoint) => Uint8Array[]): ResponseBody {
+  let closed = false;
+  const closeInner = async () => {
+    if (closed) return;
+    closed = true;
+    await inner.close?.();
+  };
+  return {
+    [Symbol.asyncIterator]: () => streamingIterator(state, inner, closeInner, handle),
     async close() {
-      while (pending.size) await Promise.all(pending);
-      await mailer?.close();
+      try {
+        await closeInner();
+      } catch (error) {
+        // Reached only when iteration stopped early (client gone, or an error already handled).
+        reportError(ctx, error, environ, 'close', state.started, 500);
+      }
     },
-  });
+  };
+}
+
+/** The iterator of {@link wrapStreamingBody}: hand-written rather than an async generator, one promise per chunk. */
+function streamingIterator(state: ResponseState, inner: ResponseBody, closeInner: () => Promise<void>, handle: (error: unknown, catchPoint: CatchPoint) => Uint8Array[]): AsyncIterator<Uint8Array> {
+  const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
+  const source = inner as Partial<AsyncIterable<unknown>> & Partial<Iterable<unknown>>;
+  const iterator: Iterator<unknown> | AsyncIterator<unknown> = source[Symbol.asyncIterator] ? source[Symbol.asyncIterator]!() : source[Symbol.iterator]!();
+  let replacement: Uint8Array[] | undefined;
+  let index = 0;
+  let finished = false;
+  const nextReplacement = (): IteratorResult<Uint8Array> => {
+    if (index < replacement!.length) return { value: replacement![index++]!, done: false };
+    finished = true;
+    return done;
+  };
+  /** Before the response started: switch to the error page. After: log and rethrow (the server cuts the connection). */
+  const fail = (error: unknown, catchPoint: CatchPoint): IteratorResult<Uint8Array> => {
+    replacement = handle(error, catchPoint);
+    return nextReplacement();
+  };
+  return {
+    async next(): Promise<IteratorResult<Uint8Array>> {
+      if (finished) return done;
+      if (replacement) return nextReplacement();
+      let step: IteratorResult<unknown>;
+      try {
+        step = await iterator.next();
+      } catch (error) {
+        return fail(error, 'body');
+      }
+      if (!step.done) {
+        const chunk = step.value;
+        if (isBytes(chunk)) {
+          if (chunk.byteLength > 0) state.started = true;
+          return step as IteratorResult<Uint8Array>;
+        }
+        try {
+          await iterator.return?.();
+        } catch {
+          // the type error below is the one to report
+        }
+        return fail(new TypeError(`The response body yielded ${typeof chunk === 'string' ? 'a string (encode it: chunks are Uint8Array)' : chunk === null ? 'null' : typeof chunk}; chunks must be Uint8Array`), 'body');
+      }
+      // The end: close now, so that a failing close() can still replace or break the response.
+      try {
+        await closeInner();
+      } catch (error) {
+        return fail(error, 'close');
+      }
+      finished = true;
+      return done;
+    },
+    async return(): Promise<IteratorResult<Uint8Array>> {
+      const open = !finished && !replacement;
+      finished = true;
+      if (open) await iterator.return?.();
+      return done;
+    },
+  };
 }
 
 function pageOf(type: string, text: string, isHtml: boolean): { headers: Array<[string, string]>; body: Buffer } {
