@@ -116,25 +116,65 @@ function tooLarge(message: string): HTTPError {
  *   (missing boundary, truncated multipart). Temporary files are removed before it throws.
  */
 export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_FORM_LIMITS, tempRoot = tmpdir()): Promise<ParsedForm> {
-  const contentType = environ.CONTENT_TYPE ?? '';
+  checkDeclaredLength(environ, limits);
+  const state: FormState = {
+    parser: createParser(environ.CONTENT_TYPE ?? '', limits),
+    fields: [], stored: [], paths: [], writes: [], streams: [], parts: [],
+    failure: undefined, aborted: false, cleaned: false, fileCount: 0,
+  };
+  const cleanup = () => removeTempFiles(state);
+  listenForParts(state, limits, tempRoot);
+  const parsed = parserClosed(state.parser);
+  try {
+    await feedBody(state, environ, limits);
+    await finishParse(state, parsed);
+  } catch (error) {
+    abortAll(state);
+    await Promise.allSettled(state.writes);
+    await cleanup();
+    throw error;
+  }
+  const files = state.stored.filter((file): file is UploadedFile => file !== undefined);
+  return { fields: state.fields, files, cleanup };
+}
+
+/** The state of one {@link parseForm} call: the parser, what it produced, and what to abort or remove. */
+interface FormState {
+  parser: busboy.Busboy;
+  /** Non-file fields in arrival order. */
+  fields: Array<[string, string]>;
+  /** Stored files by part index (undefined: skipped or over a limit). */
+  stored: Array<UploadedFile | undefined>;
+  /** Temporary file paths to remove on cleanup. */
+  paths: string[];
+  /** One promise per file part being stored. */
+  writes: Array<Promise<void>>;
+  streams: WriteStream[];
+  parts: Readable[];
+  /** The first limit broken or parse error (the one thrown). */
+  failure: HTTPError | undefined;
+  aborted: boolean;
+  cleaned: boolean;
+  fileCount: number;
+}
+
+/** Records the first failure; later ones are dropped. */
+function fail(state: FormState, error: HTTPError): void {
+  state.failure ??= error;
+}
+
+/** Throws 413 when CONTENT_LENGTH declares more than `maxBodyBytes`. */
+function checkDeclaredLength(environ: Environ, limits: FormLimits): void {
   const declared = environ.CONTENT_LENGTH ? Number(environ.CONTENT_LENGTH) : undefined;
   if (declared !== undefined && declared > limits.maxBodyBytes) {
     throw tooLarge(`The request body (${formatBytes(declared)}) is larger than maxBodyBytes (${formatBytes(limits.maxBodyBytes)})`);
   }
+}
 
-  const fields: Array<[string, string]> = [];
-  const stored: Array<UploadedFile | undefined> = [];
-  const paths: string[] = [];
-  let cleaned = false;
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    await Promise.all(paths.map((path) => rm(path, { force: true })));
-  };
-
-  let parser: busboy.Busboy;
+/** A busboy parser for `contentType` under `limits`; throws 400 when the type cannot be parsed (e.g. no boundary). */
+function createParser(contentType: string, limits: FormLimits): busboy.Busboy {
   try {
-    parser = busboy({
+    return busboy({
       headers: { 'content-type': contentType },
       defParamCharset: 'utf8',
       limits: {
@@ -147,123 +187,128 @@ export async function parseForm(environ: Environ, limits: FormLimits = DEFAULT_F
   } catch (error) {
     throw new HTTPError(400, `The request body cannot be parsed as a form: ${(error as Error).message}`);
   }
+}
 
-  let failure: HTTPError | undefined;
-  const fail = (error: HTTPError) => {
-    failure ??= error;
-  };
-  const writes: Array<Promise<void>> = [];
-  const streams: WriteStream[] = [];
-  const parts: Readable[] = [];
-  let aborted = false;
-  const abortAll = () => {
-    if (aborted) return;
-    aborted = true;
-    parser.destroy();
-    for (const part of parts) part.destroy();
-    for (const s of streams) s.destroy();
-  };
-  let fileCount = 0;
+/** Removes the temporary files (idempotent). */
+async function removeTempFiles(state: FormState): Promise<void> {
+  if (state.cleaned) return;
+  state.cleaned = true;
+  await Promise.all(state.paths.map((path) => rm(path, { force: true })));
+}
 
+/** Stops parsing: destroys the parser, the part streams and the temporary file streams (once). */
+function abortAll(state: FormState): void {
+  if (state.aborted) return;
+  state.aborted = true;
+  state.parser.destroy();
+  for (const part of state.parts) part.destroy();
+  for (const s of state.streams) s.destroy();
+}
+
+/** Wires the parser's field, limit and file events to `state`. */
+function listenForParts(state: FormState, limits: FormLimits, tempRoot: string): void {
+  const { parser } = state;
   parser.on('field', (name, value, info) => {
     if (info.nameTruncated || info.valueTruncated) {
-      fail(tooLarge(`The form field ${JSON.stringify(name)} is larger than maxFieldBytes (${formatBytes(limits.maxFieldBytes)})`));
+      fail(state, tooLarge(`The form field ${JSON.stringify(name)} is larger than maxFieldBytes (${formatBytes(limits.maxFieldBytes)})`));
       return;
     }
-    fields.push([name, value]);
+    state.fields.push([name, value]);
   });
-  parser.on('fieldsLimit', () => fail(tooLarge(`The form has more than maxFields (${limits.maxFields}) fields`)));
-  parser.on('filesLimit', () => fail(tooLarge(`The form has more than maxFiles (${limits.maxFiles}) files`)));
+  parser.on('fieldsLimit', () => fail(state, tooLarge(`The form has more than maxFields (${limits.maxFields}) fields`)));
+  parser.on('filesLimit', () => fail(state, tooLarge(`The form has more than maxFiles (${limits.maxFiles}) files`)));
   parser.on('file', (name, stream, info) => {
     // A part stream can fail (truncated body); the error surfaces through the parser.
     stream.on('error', () => undefined);
-    if (failure || !info.filename) {
+    if (state.failure || !info.filename) {
       stream.resume();
       return;
     }
-    parts.push(stream);
-    const index = fileCount++;
-    const fileName = info.filename;
-    const mimeType = info.mimeType || 'application/octet-stream';
-    const done = (async () => {
-      // An unguessable name, created exclusively (O_EXCL) and readable by this user only.
-      const path = join(tempRoot, `stackware-upload-${randomUUID()}`);
-      paths.push(path);
-      const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-      let writeError: Error | undefined;
-      // Disk errors (ENOSPC, EACCES) must reject this upload, never crash the process.
-      out.on('error', (error) => {
-        writeError ??= error;
-      });
-      streams.push(out);
-      let size = 0;
-      let exceeded = false;
-      stream.on('limit', () => {
-        exceeded = true;
-        fail(tooLarge(`The uploaded file ${JSON.stringify(fileName)} (field ${JSON.stringify(name)}) is larger than maxFileBytes (${formatBytes(limits.maxFileBytes)})`));
-      });
-      try {
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          size += chunk.length;
-          if (failure || out.destroyed) continue; // drain without storing
-          if (!out.write(chunk)) await drained(out);
-        }
-      } finally {
-        if (!out.destroyed) out.end();
-        if (!out.closed) await once(out, 'close').catch(() => undefined);
-      }
-      if (writeError && !failure) throw new Error(`Cannot store the uploaded file ${JSON.stringify(fileName)}: ${writeError.message}`, { cause: writeError });
-      if (!exceeded && !failure) stored[index] = new UploadedFile({ fieldName: name, filename: fileName, mimeType, path, size });
-    })();
+    state.parts.push(stream);
+    const done = storeUpload(state, state.fileCount++, name, stream, info.filename, info.mimeType || 'application/octet-stream', limits, tempRoot);
     // Observed at once: the parse may still be draining the body when a part fails.
     done.catch(() => undefined);
-    writes.push(done);
+    state.writes.push(done);
   });
+}
 
+/** Streams one file part to a new temporary file with backpressure; stores it at `index` unless a limit broke. */
+async function storeUpload(state: FormState, index: number, name: string, stream: Readable, fileName: string, mimeType: string, limits: FormLimits, tempRoot: string): Promise<void> {
+  // An unguessable name, created exclusively (O_EXCL) and readable by this user only.
+  const path = join(tempRoot, `stackware-upload-${randomUUID()}`);
+  state.paths.push(path);
+  const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+  let writeError: Error | undefined;
+  // Disk errors (ENOSPC, EACCES) must reject this upload, never crash the process.
+  out.on('error', (error) => {
+    writeError ??= error;
+  });
+  state.streams.push(out);
+  let size = 0;
+  let exceeded = false;
+  stream.on('limit', () => {
+    exceeded = true;
+    fail(state, tooLarge(`The uploaded file ${JSON.stringify(fileName)} (field ${JSON.stringify(name)}) is larger than maxFileBytes (${formatBytes(limits.maxFileBytes)})`));
+  });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (state.failure || out.destroyed) continue; // drain without storing
+      if (!out.write(chunk)) await drained(out);
+    }
+  } finally {
+    if (!out.destroyed) out.end();
+    if (!out.closed) await once(out, 'close').catch(() => undefined);
+  }
+  if (writeError && !state.failure) throw new Error(`Cannot store the uploaded file ${JSON.stringify(fileName)}: ${writeError.message}`, { cause: writeError });
+  if (!exceeded && !state.failure) state.stored[index] = new UploadedFile({ fieldName: name, filename: fileName, mimeType, path, size });
+}
+
+/** Resolves when the parser closes, rejects on its error; observed at once, so stopping early is safe. */
+function parserClosed(parser: busboy.Busboy): Promise<void> {
   const done = new Promise<void>((resolve, reject) => {
     parser.once('close', resolve);
     parser.on('error', reject);
   });
   // Keep the promise observed even when we stop feeding early.
   done.catch(() => undefined);
+  return done;
+}
 
+/** Feeds `stackware.input` to the parser with backpressure, counting bytes against `maxBodyBytes`. */
+async function feedBody(state: FormState, environ: Environ, limits: FormLimits): Promise<void> {
   let total = 0;
-  try {
-    for await (const chunk of environ['stackware.input']) {
-      total += chunk.byteLength;
-      if (total > limits.maxBodyBytes) {
-        fail(tooLarge(`The request body is larger than maxBodyBytes (${formatBytes(limits.maxBodyBytes)})`));
-        break;
-      }
-      if (failure) {
-        // A part limit was broken: stop parsing, but read (and drop) the rest of the body, which
-        // is within maxBodyBytes, so that a client still sending gets the 413, not a reset.
-        abortAll();
-        continue;
-      }
-      if (!parser.write(chunk)) {
-        await drained(parser);
-      }
+  for await (const chunk of environ['stackware.input']) {
+    total += chunk.byteLength;
+    if (total > limits.maxBodyBytes) {
+      fail(state, tooLarge(`The request body is larger than maxBodyBytes (${formatBytes(limits.maxBodyBytes)})`));
+      break;
     }
-    if (!failure) {
-      parser.end();
-      try {
-        await done;
-      } catch (error) {
-        fail(new HTTPError(400, `The request body is not a valid form: ${(error as Error).message}`));
-      }
+    if (state.failure) {
+      // A part limit was broken: stop parsing, but read (and drop) the rest of the body, which
+      // is within maxBodyBytes, so that a client still sending gets the 413, not a reset.
+      abortAll(state);
+      continue;
     }
-    if (failure) abortAll();
-    const results = await Promise.allSettled(writes);
-    const rejected = results.find((r) => r.status === 'rejected');
-    if (rejected && !failure) throw (rejected as PromiseRejectedResult).reason;
-    if (failure) throw failure;
-  } catch (error) {
-    abortAll();
-    await Promise.allSettled(writes);
-    await cleanup();
-    throw error;
+    if (!state.parser.write(chunk)) {
+      await drained(state.parser);
+    }
   }
-  const files = stored.filter((file): file is UploadedFile => file !== undefined);
-  return { fields, files, cleanup };
+}
+
+/** Ends the parse and waits for every file to be stored; throws the first failure (400, 413 or a storage error). */
+async function finishParse(state: FormState, parsed: Promise<void>): Promise<void> {
+  if (!state.failure) {
+    state.parser.end();
+    try {
+      await parsed;
+    } catch (error) {
+      fail(state, new HTTPError(400, `The request body is not a valid form: ${(error as Error).message}`));
+    }
+  }
+  if (state.failure) abortAll(state);
+  const results = await Promise.allSettled(state.writes);
+  const rejected = results.find((r) => r.status === 'rejected');
+  if (rejected && !state.failure) throw (rejected as PromiseRejectedResult).reason;
+  if (state.failure) throw state.failure;
 }
