@@ -125,84 +125,138 @@ interface WorkerState {
 export function startPrimary(options: PrimaryOptions): PreforkPrimary {
   if (!cluster.isPrimary) throw new Error('startPrimary must run in the cluster primary');
   cluster.schedulingPolicy = options.scheduling === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE;
-  const logger = options.logger;
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const bootTimeoutMs = options.bootTimeoutMs ?? Math.max(timeoutMs, 60_000);
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
-  const minUptimeMs = options.minUptimeMs ?? 5000;
-  const initialBackoffMs = options.initialBackoffMs ?? 100;
-  const maxBackoffMs = options.maxBackoffMs ?? 10_000;
-  const maxBootFailures = options.maxBootFailures ?? 5;
-  const bootFailureWindowMs = options.bootFailureWindowMs ?? 60_000;
-  const bootFailures: number[] = [];
-  let failure: string | undefined;
-  const heartbeatMs = Math.max(100, Math.min(1000, Math.floor((timeoutMs || 4000) / 4)));
-  const states = new Map<Worker, WorkerState>();
-  const slots: Slot[] = Array.from({ length: Math.max(1, options.workers) }, (_, index) => ({ index, failures: 0 }));
-  let stopping = false;
-  let everReady = false;
-  let forks = 0;
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((resolve) => (resolveDone = resolve));
-  let exitCode = 0;
+  const primary = new Primary(options);
+  primary.start();
+  return {
+    done: primary.done,
+    workerPids: () => [...primary.states.keys()].map((w) => w.process.pid!).filter(Boolean),
+    get forks() {
+      return primary.forks;
+    },
+    get failure() {
+      return primary.failure;
+    },
+    reloadWorkers: (reason: string) => primary.reloadWorkers(reason),
+    close: () => primary.close(),
+  };
+}
 
-  const spawn = (slot: Slot) => {
-    if (stopping) return;
+/** The state and steps of one prefork primary ({@link startPrimary}): forking, replacing, checking and stopping workers. */
+class Primary {
+  readonly logger: Logger;
+  readonly timeoutMs: number;
+  readonly bootTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly minUptimeMs: number;
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+  readonly maxBootFailures: number;
+  readonly bootFailureWindowMs: number;
+  readonly heartbeatMs: number;
+  /** Times (ms) of the recent boot failures, within `bootFailureWindowMs`. */
+  readonly bootFailures: number[] = [];
+  readonly states = new Map<Worker, WorkerState>();
+  readonly slots: Slot[];
+  readonly done: Promise<number>;
+  failure: string | undefined;
+  forks = 0;
+  private stopping = false;
+  private everReady = false;
+  private exitCode = 0;
+  private resolveDone!: (code: number) => void;
+  private check: NodeJS.Timeout | undefined;
+  private watcher: FileWatcher | undefined;
+  private closing: Promise<void> | undefined;
+  private finished = false;
+
+  /** Resolves the options' defaults. */
+  constructor(readonly options: PrimaryOptions) {
+    this.logger = options.logger;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.bootTimeoutMs = options.bootTimeoutMs ?? Math.max(this.timeoutMs, 60_000);
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
+    this.minUptimeMs = options.minUptimeMs ?? 5000;
+    this.initialBackoffMs = options.initialBackoffMs ?? 100;
+    this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
+    this.maxBootFailures = options.maxBootFailures ?? 5;
+    this.bootFailureWindowMs = options.bootFailureWindowMs ?? 60_000;
+    this.heartbeatMs = Math.max(100, Math.min(1000, Math.floor((this.timeoutMs || 4000) / 4)));
+    this.slots = Array.from({ length: Math.max(1, options.workers) }, (_, index) => ({ index, failures: 0 }));
+    this.done = new Promise<number>((resolve) => (this.resolveDone = resolve));
+  }
+
+  /** Starts the heartbeat check, the reload watcher (with `reload`) and one worker per slot. */
+  start(): void {
+    this.check = setInterval(() => this.checkWorkers(), this.heartbeatMs);
+    const { options } = this;
+    if (options.reload && (options.watchPaths ?? []).length) {
+      this.watcher = watchFiles(options.watchPaths!, (path) => this.reloadWorkers(`changed: ${path}`), { debounceMs: options.reloadDebounceMs ?? 300, logger: this.logger });
+    }
+    for (const slot of this.slots) this.spawn(slot);
+  }
+
+  /** Forks a worker into `slot` (as its replacement when the current one still serves). */
+  spawn(slot: Slot): void {
+    if (this.stopping) return;
     slot.timer = undefined;
-    const worker = cluster.fork({ ...options.env, [HEARTBEAT_ENV]: String(heartbeatMs), [TIMEOUT_ENV]: String(timeoutMs), STACKWARE_WORKER_SLOT: String(slot.index) });
-    forks++;
+    const worker = cluster.fork({ ...this.options.env, [HEARTBEAT_ENV]: String(this.heartbeatMs), [TIMEOUT_ENV]: String(this.timeoutMs), STACKWARE_WORKER_SLOT: String(slot.index) });
+    this.forks++;
     const now = Date.now();
     const state: WorkerState = { worker, slot, forkedAt: now, lastBeat: now, stopping: false, killedForTimeout: false };
-    states.set(worker, state);
+    this.states.set(worker, state);
     if (slot.current && !slot.current.stopping) slot.next = state;
     else slot.current = state;
-    logger.info({ worker_pid: worker.process.pid, slot: slot.index }, 'worker started');
-    worker.on('message', (message: PreforkMessage) => onMessage(state, message));
-    worker.on('exit', (code, signal) => onExit(state, code, signal));
-    worker.on('error', (error) => logger.warn({ err: error, worker_pid: worker.process.pid }, 'worker IPC error'));
-  };
+    this.logger.info({ worker_pid: worker.process.pid, slot: slot.index }, 'worker started');
+    worker.on('message', (message: PreforkMessage) => this.onMessage(state, message));
+    worker.on('exit', (code, signal) => this.onExit(state, code, signal));
+    worker.on('error', (error) => this.logger.warn({ err: error, worker_pid: worker.process.pid }, 'worker IPC error'));
+  }
 
-  const stopWorker = (state: WorkerState) => {
+  /** Asks a worker to stop gracefully (SIGTERM when it is not ready or not connected), with a kill deadline. */
+  stopWorker(state: WorkerState): void {
     if (state.stopping) return;
     state.stopping = true;
-    state.stopDeadline = Date.now() + shutdownTimeoutMs + 2000;
+    state.stopDeadline = Date.now() + this.shutdownTimeoutMs + 2000;
     // Not ready yet: it has no handlers and serves nothing, so SIGTERM ends it at once.
     if (state.readyAt === undefined) state.worker.process.kill('SIGTERM');
     else if (state.worker.isConnected()) state.worker.send({ stackware: 'stop' } satisfies PreforkMessage, (error: Error | null) => error && state.worker.process.kill('SIGTERM'));
     else state.worker.process.kill('SIGTERM');
-  };
+  }
 
-  const replace = (state: WorkerState, reason: string) => {
+  /** Forks a replacement for a serving worker; the old one stops once the new one is ready. */
+  replace(state: WorkerState, reason: string): void {
     const slot = state.slot;
-    if (stopping || state.stopping || slot.current !== state || slot.next || slot.timer) return;
-    logger.info({ worker_pid: state.worker.process.pid, reason }, 'replacing worker');
-    spawn(slot);
-  };
+    if (this.stopping || state.stopping || slot.current !== state || slot.next || slot.timer) return;
+    this.logger.info({ worker_pid: state.worker.process.pid, reason }, 'replacing worker');
+    this.spawn(slot);
+  }
 
-  const onMessage = (state: WorkerState, message: PreforkMessage) => {
+  /** Handles a worker's IPC message: ready (swap in a replacement), retire, boot-error; any message is a heartbeat. */
+  onMessage(state: WorkerState, message: PreforkMessage): void {
     if (!message || typeof message !== 'object') return;
     state.lastBeat = Date.now();
     if (message.stackware === 'ready') {
       state.readyAt = state.lastBeat;
-      everReady = true;
-      bootFailures.length = 0;
+      this.everReady = true;
+      this.bootFailures.length = 0;
       const slot = state.slot;
       if (slot.next === state) {
         const old = slot.current;
         slot.current = state;
         slot.next = undefined;
-        if (old) stopWorker(old);
+        if (old) this.stopWorker(old);
       }
-      logger.info({ worker_pid: state.worker.process.pid, slot: slot.index }, 'worker ready');
+      this.logger.info({ worker_pid: state.worker.process.pid, slot: slot.index }, 'worker ready');
     } else if (message.stackware === 'retire') {
-      replace(state, typeof message.reason === 'string' ? message.reason : 'max-requests reached');
+      this.replace(state, typeof message.reason === 'string' ? message.reason : 'max-requests reached');
     } else if (message.stackware === 'boot-error' && typeof message.message === 'string') {
       state.bootError = message.message;
     }
-  };
+  }
 
-  const onExit = (state: WorkerState, code: number | null, signal: string | null) => {
-    states.delete(state.worker);
+  /** Handles a worker's exit: frees its slot, then stops the primary (usage or boot failure) or respawns with back-off. */
+  onExit(state: WorkerState, code: number | null, signal: string | null): void {
+    this.states.delete(state.worker);
     const slot = state.slot;
     const wasReplacement = slot.next === state;
     if (slot.current === state) {
@@ -211,66 +265,75 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
     } else if (slot.next === state) {
       slot.next = undefined;
     }
-    if (stopping) {
-      if (states.size === 0) finish();
+    if (this.stopping) {
+      if (this.states.size === 0) this.finish();
       return;
     }
     const pid = state.worker.process.pid;
     if (state.stopping) {
-      logger.info({ worker_pid: pid, code, signal }, 'worker stopped');
-      if (!slot.current && !slot.timer) spawn(slot);
+      this.logger.info({ worker_pid: pid, code, signal }, 'worker stopped');
+      if (!slot.current && !slot.timer) this.spawn(slot);
       return;
     }
-    if (code === 2 && !everReady) {
-      failure = state.bootError;
-      logger.fatal({ worker_pid: pid, cause: state.bootError }, 'worker could not start (usage error, exit code 2): stopping');
-      exitCode = 2;
-      void close();
+    if (code === 2 && !this.everReady) {
+      this.failure = state.bootError;
+      this.logger.fatal({ worker_pid: pid, cause: state.bootError }, 'worker could not start (usage error, exit code 2): stopping');
+      this.exitCode = 2;
+      void this.close();
       return;
     }
-    if (state.readyAt === undefined && bootFailed(state, code, signal)) return;
+    if (state.readyAt === undefined && this.bootFailed(state, code, signal)) return;
+    this.respawnAfterDeath(state, code, signal, wasReplacement);
+  }
+
+  /** Schedules the replacement of a worker that died, after a back-off when workers keep dying young. */
+  respawnAfterDeath(state: WorkerState, code: number | null, signal: string | null, wasReplacement: boolean): void {
+    const slot = state.slot;
     const lived = Date.now() - state.forkedAt;
     let delay = 0;
     if (state.killedForTimeout) {
       slot.failures = 0;
-    } else if (state.readyAt !== undefined && lived >= minUptimeMs) {
+    } else if (state.readyAt !== undefined && lived >= this.minUptimeMs) {
       slot.failures = 0;
     } else {
       slot.failures++;
-      delay = Math.min(maxBackoffMs, initialBackoffMs * 2 ** (slot.failures - 1));
+      delay = Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** (slot.failures - 1));
     }
-    logger.error({ worker_pid: pid, code, signal, lived_ms: lived, restart_in_ms: delay }, state.killedForTimeout ? 'worker killed after timeout; replacing it' : 'worker died; replacing it');
+    this.logger.error({ worker_pid: state.worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: delay }, state.killedForTimeout ? 'worker killed after timeout; replacing it' : 'worker died; replacing it');
     // A worker that died while its replacement was starting: the replacement takes the slot.
     if (slot.timer || (!wasReplacement && slot.current)) return;
-    slot.timer = setTimeout(() => spawn(slot), delay);
-  };
+    slot.timer = setTimeout(() => this.spawn(slot), delay);
+  }
 
   /**
    * A worker exited before it was ready. Returns true when the boot-failure policy stops the
    * primary: `maxBootFailures` within the window and no ready worker serving (with old workers
    * still serving, e.g. a reload with a broken edit, they keep serving and the slot keeps retrying).
    */
-  const bootFailed = (state: WorkerState, code: number | null, signal: string | null): boolean => {
+  bootFailed(state: WorkerState, code: number | null, signal: string | null): boolean {
+    const { bootFailures } = this;
     const now = Date.now();
     bootFailures.push(now);
-    while (bootFailures.length && now - bootFailures[0]! > bootFailureWindowMs) bootFailures.shift();
-    if (state.bootError) failure = state.bootError;
-    const serving = [...states.values()].some((s) => s.readyAt !== undefined && !s.stopping);
-    if (maxBootFailures <= 0 || bootFailures.length < maxBootFailures || serving) return false;
-    const cause = failure ?? `a worker exited with ${signal ?? `code ${code}`} before it was ready (no error reported)`;
-    failure = `workers failed to boot ${bootFailures.length} times in ${Math.round((now - bootFailures[0]!) / 1000)} s, stopping: ${cause}`;
-    logger.fatal({ worker_pid: state.worker.process.pid, boot_failures: bootFailures.length, window_ms: bootFailureWindowMs, cause }, `workers cannot boot: ${cause}`);
-    exitCode = BOOT_FAILURE_EXIT_CODE;
-    void close();
+    while (bootFailures.length && now - bootFailures[0]! > this.bootFailureWindowMs) bootFailures.shift();
+    if (state.bootError) this.failure = state.bootError;
+    const serving = [...this.states.values()].some((s) => s.readyAt !== undefined && !s.stopping);
+    if (this.maxBootFailures <= 0 || bootFailures.length < this.maxBootFailures || serving) return false;
+    const cause = this.failure ?? `a worker exited with ${signal ?? `code ${code}`} before it was ready (no error reported)`;
+    this.failure = `workers failed to boot ${bootFailures.length} times in ${Math.round((now - bootFailures[0]!) / 1000)} s, stopping: ${cause}`;
+    this.logger.fatal({ worker_pid: state.worker.process.pid, boot_failures: bootFailures.length, window_ms: this.bootFailureWindowMs, cause }, `workers cannot boot: ${cause}`);
+    this.exitCode = BOOT_FAILURE_EXIT_CODE;
+    void this.close();
     return true;
-  };
+  }
 
-  const check = setInterval(() => {
+  /** One heartbeat tick: SIGKILLs workers past their stop deadline, and workers whose heartbeat (or boot) timed out. */
+  checkWorkers(): void {
     const now = Date.now();
-    for (const state of states.values()) {
+    const { timeoutMs } = this;
+    for (const state of this.states.values()) {
       if (state.stopping) {
         if (state.stopDeadline !== undefined && now > state.stopDeadline) {
-          logger.warn({ worker_pid: state.worker.process.pid }, 'worker did not stop in time: killing it');
+          this.logger.warn({ worker_pid: state.worker.process.pid }, 'worker did not stop in time: killing it');
           state.worker.process.kill('SIGKILL');
           state.stopDeadline = undefined;
         }
@@ -278,58 +341,41 @@ export function startPrimary(options: PrimaryOptions): PreforkPrimary {
       }
       if (state.killedForTimeout) continue;
       // A ready HTTP worker's own watchdog answers 504 and exits after timeoutMs; this is the backstop.
-      const limit = state.readyAt === undefined ? bootTimeoutMs : timeoutMs > 0 ? timeoutMs + WATCHDOG_GRACE_MS : 0;
+      const limit = state.readyAt === undefined ? this.bootTimeoutMs : timeoutMs > 0 ? timeoutMs + WATCHDOG_GRACE_MS : 0;
       if (limit > 0 && now - state.lastBeat > limit) {
         state.killedForTimeout = true;
         if (state.readyAt === undefined) state.bootError ??= `a worker did not become ready within the boot timeout (${limit} ms)`;
-        logger.error({ worker_pid: state.worker.process.pid, timeout_ms: limit, booting: state.readyAt === undefined }, 'worker timeout: no heartbeat (stuck in a synchronous loop?); killing it');
+        this.logger.error({ worker_pid: state.worker.process.pid, timeout_ms: limit, booting: state.readyAt === undefined }, 'worker timeout: no heartbeat (stuck in a synchronous loop?); killing it');
         state.worker.process.kill('SIGKILL');
       }
     }
-  }, heartbeatMs);
-
-  let watcher: FileWatcher | undefined;
-  if (options.reload && (options.watchPaths ?? []).length) {
-    watcher = watchFiles(options.watchPaths!, (path) => reloadWorkers(`changed: ${path}`), { debounceMs: options.reloadDebounceMs ?? 300, logger });
   }
 
-  const reloadWorkers = (reason: string) => {
-    logger.info({ reason }, 'reloading workers');
-    for (const slot of slots) if (slot.current) replace(slot.current, reason);
-  };
+  /** Replaces every serving worker gracefully (reload). */
+  reloadWorkers(reason: string): void {
+    this.logger.info({ reason }, 'reloading workers');
+    for (const slot of this.slots) if (slot.current) this.replace(slot.current, reason);
+  }
 
-  let closing: Promise<void> | undefined;
-  let finished = false;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    clearInterval(check);
-    resolveDone(exitCode);
-  };
-  const close = (): Promise<void> => {
-    if (closing) return closing;
-    stopping = true;
-    void watcher?.close();
-    for (const slot of slots) if (slot.timer) clearTimeout(slot.timer);
-    for (const state of states.values()) stopWorker(state);
-    if (states.size === 0) finish();
-    closing = done.then(() => undefined);
-    return closing;
-  };
+  /** Stops the heartbeat check and resolves `done` with the exit code (once). */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearInterval(this.check);
+    this.resolveDone(this.exitCode);
+  }
 
-  for (const slot of slots) spawn(slot);
-  return {
-    done,
-    workerPids: () => [...states.keys()].map((w) => w.process.pid!).filter(Boolean),
-    get forks() {
-      return forks;
-    },
-    get failure() {
-      return failure;
-    },
-    reloadWorkers,
-    close,
-  };
+  /** Graceful stop of every worker; resolves when all exited. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.stopping = true;
+    void this.watcher?.close();
+    for (const slot of this.slots) if (slot.timer) clearTimeout(slot.timer);
+    for (const state of this.states.values()) this.stopWorker(state);
+    if (this.states.size === 0) this.finish();
+    this.closing = this.done.then(() => undefined);
+    return this.closing;
+  }
 }
 
 /**
