@@ -29,3 +29,33 @@ export function cgiErrorResponse(status: string, message: string): Buffer {
   const body = Buffer.from(`${message}\n`, 'utf8');
   return Buffer.concat([cgiResponseHead(status, [['Content-Type', 'text/plain; charset=utf-8']], body.length), body]);
 }
+
+/**
+ * The pending head of one CGI-style response: `set` builds it when the application calls
+ * sendHeaders; the first body chunk carries it (`withHead`), or `takeHead` returns it alone when the
+ * body is empty. Every CGI-family gateway (CGI, FastCGI, SCGI) sends its head this way, so the
+ * front server sees the head and the first bytes of the body in one write.
+ */
+export class PendingCgiHead {
+  private head: Buffer | undefined;
+
+  /** Builds the head (see cgiResponseHead). @throws TypeError as cgiResponseHead does. */
+  set(status: string, headers: Headers, contentLength: number | undefined): void {
+    this.head = cgiResponseHead(status, headers, contentLength);
+  }
+
+  /** The chunk, with the head in front of it if the head was not sent yet. */
+  withHead(chunk: Uint8Array): Uint8Array {
+    const head = this.head;
+    if (!head) return chunk;
+    this.head = undefined;
+    return Buffer.concat([head, chunk]);
+  }
+
+  /** The head if it was not sent yet (then it counts as sent), else undefined. */
+  takeHead(): Buffer | undefined {
+    const head = this.head;
+    this.head = undefined;
+    return head;
+  }
+}

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { BadRequestError, HTTPError, createInput, runApplication, type Application, type ErrorStream, type ResponseSink } from '@stackware/gateway';
 import { environFromCgi } from './cgi-environ.js';
-import { cgiErrorResponse, cgiResponseHead } from './cgi-response.js';
+import { cgiErrorResponse, PendingCgiHead } from './cgi-response.js';
 import { LIMIT_DEFAULTS, checkNumberOption, declaredLength, limitAnswer, limitMessages } from './limits.js';
 
 /**
@@ -126,22 +126,21 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
       return;
     }
 
-    let head: Buffer | undefined;
+    const head = new PendingCgiHead();
     const sink: ResponseSink = {
       sendHeaders: (status, headers, contentLength) => {
-        head = cgiResponseHead(status, headers, contentLength);
+        head.set(status, headers, contentLength);
       },
       write: async (chunk) => {
         if (controller.signal.aborted) return;
         started = true;
-        const data = head ? Buffer.concat([head, chunk]) : chunk;
-        head = undefined;
+        const data = head.withHead(chunk);
         if (!stdout.write(data)) await waitWritable();
       },
       end: async () => {
         if (!controller.signal.aborted) started = true;
-        if (head && !controller.signal.aborted) stdout.write(head);
-        head = undefined;
+        const pending = head.takeHead();
+        if (pending && !controller.signal.aborted) stdout.write(pending);
       },
       abort: () => {
         process.exitCode = 1;

@@ -9,7 +9,7 @@ import {
 } from '@stackware/gateway';
 import { environFromCgi } from './cgi-environ.js';
 import { environFlags } from './environ-flags.js';
-import { cgiErrorResponse, cgiResponseHead } from './cgi-response.js';
+import { cgiErrorResponse, PendingCgiHead } from './cgi-response.js';
 import { InputQueue } from './fastcgi/input-queue.js';
 import { ResponseSignal } from './response-signal.js';
 import { listenGateway, type ListenTarget, type TrackedConnection } from './fastcgi/listener.js';
@@ -257,16 +257,15 @@ class SCGIConnection implements TrackedConnection, RequestProgress {
       return;
     }
     const signal = this.signal;
-    let head: Buffer | undefined;
+    const head = new PendingCgiHead();
     const sink: ResponseSink = {
       sendHeaders: (status, headers, contentLength) => {
         this.lastActivity = performance.now();
-        head = cgiResponseHead(status, headers, contentLength);
+        head.set(status, headers, contentLength);
       },
       write: async (chunk) => {
         if (signal.aborted) return;
-        const data = head ? Buffer.concat([head, chunk]) : chunk;
-        head = undefined;
+        const data = head.withHead(chunk);
         this.responded = true;
         this.lastActivity = performance.now();
         if (!this.socket.write(data) && !signal.aborted) await new Promise<void>((resolve) => { this.drainWaiter = resolve; });
@@ -275,9 +274,9 @@ class SCGIConnection implements TrackedConnection, RequestProgress {
       end: async () => {
         if (signal.aborted) return;
         this.responded = true;
-        if (head) this.socket.end(head);
+        const pending = head.takeHead();
+        if (pending) this.socket.end(pending);
         else this.socket.end();
-        head = undefined;
       },
       abort: () => this.socket.destroy(),
       signal,

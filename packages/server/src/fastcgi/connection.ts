@@ -12,7 +12,7 @@ import {
 import { InputQueue } from './input-queue.js';
 import { ResponseSignal } from '../response-signal.js';
 import { environFromCgi } from '../cgi-environ.js';
-import { cgiErrorResponse, cgiResponseHead } from '../cgi-response.js';
+import { cgiErrorResponse, PendingCgiHead } from '../cgi-response.js';
 import type { TrackedConnection } from './listener.js';
 import { checkProgress, declaredLength, limitAnswer, limitMessages, type LimitStatus, type Limits, type RequestProgress } from '../limits.js';
 
@@ -437,16 +437,15 @@ export class FastCGIConnection implements TrackedConnection {
       return;
     }
 
-    let head: Buffer | undefined;
+    const head = new PendingCgiHead();
     const sink: ResponseSink = {
       sendHeaders: (status, headers, contentLength) => {
         request.lastActivity = performance.now();
-        head = cgiResponseHead(status, headers, contentLength);
+        head.set(status, headers, contentLength);
       },
       write: async (chunk) => {
         if (request.signal.aborted) return;
-        const data = head ? Buffer.concat([head, chunk]) : chunk;
-        head = undefined;
+        const data = head.withHead(chunk);
         request.responded = true;
         request.lastActivity = performance.now();
         if (!this.send(encodeStream(RecordType.STDOUT, request.id, data))) await this.waitForDrain(request);
@@ -454,8 +453,8 @@ export class FastCGIConnection implements TrackedConnection {
       end: async () => {
         if (request.signal.aborted) return;
         request.responded = true;
-        if (head) this.send(encodeStream(RecordType.STDOUT, request.id, head));
-        head = undefined;
+        const pending = head.takeHead();
+        if (pending) this.send(encodeStream(RecordType.STDOUT, request.id, pending));
         this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE, true);
       },
       abort: () => {
