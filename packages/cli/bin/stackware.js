@@ -8,7 +8,9 @@ import { existsSync } from 'node:fs';
 if (process.env.STACKWARE_SOURCE === '1') {
   const { registerLoaders } = await import('@stackware/loader');
   await registerLoaders();
-  const { main } = await import('../src/main.ts');
+  // The package imports itself by name: with the "source" condition registered above it resolves
+  // to the TypeScript entry; the bin itself names no source file.
+  const { main } = await import('@stackware/cli');
   await main(process.argv.slice(2));
 } else {
   const entry = new URL('../dist/main.js', import.meta.url);
