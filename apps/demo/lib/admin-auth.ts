@@ -6,7 +6,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import type { Application, FactoryOptions, FilterFactory } from '@stackware/gateway';
-import { basicAuth, safeEqual } from '@stackware/middleware';
+import { basicAuth, passwordTable } from '@stackware/middleware';
 import { createLogger } from '@stackware/server';
 
 let warned = false;
@@ -24,7 +24,9 @@ export const adminAuth: FilterFactory = Object.assign(
     }
     return (app: Application) => basicAuth(app, {
       realm: String(options.realm ?? 'Restricted'),
-      checkPassword: (name, given) => safeEqual(name, user) && safeEqual(given, password),
+      // passwordTable compares the password for an unknown user too (against a dummy), so the
+      // time of a 401 does not tell which user names exist.
+      checkPassword: passwordTable({ [user]: password }),
     });
   },
   { description: 'Basic auth for one user (ADMIN_USER / ADMIN_PASSWORD)', optionTypes: { realm: 'string', user: 'string', password: 'string' } } as const,

@@ -254,6 +254,13 @@ function siteCases(get: () => { deployment: Deployment; browser: Browser }): voi
     } finally {
       await wrong.close();
     }
+    // An unknown user with the admin's password is refused too (the password is still compared).
+    const stranger = await browser.newContext({ httpCredentials: { username: `not-${deployment.admin.username}`, password: deployment.admin.password } });
+    try {
+      expect(await refusedStatus(await stranger.newPage(), new URL('/admin/', deployment.url).href)).toBe(401);
+    } finally {
+      await stranger.close();
+    }
     const admitted = await browser.newContext({ httpCredentials: deployment.admin });
     try {
       const adminPage = await admitted.newPage();
