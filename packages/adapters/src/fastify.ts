@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyPluginOptions, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError, runApplication, type Application, type Headers, type Middleware, type ResponseBody, type ResponseSink } from '@stackware/gateway';
+import { BadRequestError, HOP_BY_HOP_HEADERS, runApplication, type Application, type Headers, type Middleware, type ResponseBody, type ResponseSink } from '@stackware/gateway';
 import { ResponseSignal } from '@stackware/server';
 import { environFromNode, toNodeHandler, type RequestWithEnviron, type ToNodeOptions } from './node.js';
 
@@ -42,7 +42,6 @@ export async function stackwareFastify(fastify: FastifyInstance, options: Stackw
 }
 
 const CONTEXT_KEY = 'stackware.adapters.fastify';
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection']);
 
 /** The middleware's response head, as runApplication sends it. */
 interface ResponseHead {
@@ -97,7 +96,8 @@ function payloadBody(payload: unknown): ResponseBody {
 function replyHeaders(reply: FastifyReply): Headers {
   const headers: Headers = [];
   for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    // getHeaders() names are lower-case, as the gateway's one list is.
+    if (value === undefined || HOP_BY_HOP_HEADERS.has(name)) continue;
     for (const v of Array.isArray(value) ? value : [value]) headers.push([name, String(v)]);
   }
   const code = reply.statusCode;

@@ -2,8 +2,8 @@
  * Deploy files in the CLI (@stackware/config): `stackware serve site.toml` and
  * `stackware check site.toml`.
  */
-import { ConfigError, describeDeployment, loadDeployment, serveDeployment } from '@stackware/config';
-import { onShutdownSignals } from '@stackware/server';
+import { ConfigError, deploymentPlan, describeDeployment, loadDeployment } from '@stackware/config';
+import { run } from '@stackware/server';
 import type { ParsedCommand } from './args.js';
 import { cliLogger } from './serve.js';
 import { UsageError } from './usage-error.js';
@@ -21,8 +21,8 @@ function hasSystemCause(error: Error): boolean {
 }
 
 /**
- * `stackware serve site.toml`: serves every `[server.NAME]` of the file and reloads it live
- * (see serveDeployment). `--host`/`--port` given on the command line override a single server
+ * `stackware serve site.toml`: the file's plan (config's deploymentPlan) run by `run`: serves every
+ * `[server.NAME]` of the file and reloads it live. `--host`/`--port` given on the command line override a single server
  * section; `--workers N` sets `workers` of every server section (prefork). A mistake in the file
  * prints its one-line ConfigError and exits with code 2; a server that cannot listen (port in use)
  * exits 1, as for a module.
@@ -36,15 +36,13 @@ export async function serveDeployFileCommand(command: ParsedCommand): Promise<vo
     port: command.given.has('port') ? (command.options.port as number) : undefined,
     workers: command.given.has('workers') ? (command.options.workers as number) : undefined,
   };
-  let serving;
   try {
-    serving = await serveDeployment(file!, { logger, overrides });
+    await run((await deploymentPlan(file!, { logger, overrides })).plan);
   } catch (error) {
     // A server that cannot listen (port in use) is a system error (exit 1), as for a module.
     if (error instanceof ConfigError && !hasSystemCause(error)) throw new UsageError(error.message);
     throw error;
   }
-  onShutdownSignals(() => serving.close(), { logger });
 }
 
 /**

@@ -8,7 +8,7 @@ export { parseCommandLine, optionsHelp, type ParsedCommand } from './args.js';
 export { COMMANDS, type Command } from './commands.js';
 export { resolveTarget, loadApplication, type Target, type ModuleTarget } from './target.js';
 export { SERVERS, pickServer, type ServerStarter, type ServerContext } from './servers.js';
-export { serveCommand, buildApplication, cliLogger } from './serve.js';
+export { serveCommand, commandPlan, buildApplication, cliLogger } from './serve.js';
 export { UsageError } from './usage-error.js';
 export { EXIT_CODES, exitCodesHelp } from './exit-codes.js';
 export { LoadError, loadError } from './load-error.js';

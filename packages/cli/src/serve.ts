@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { Application } from '@stackware/gateway';
-import { createLogger, onShutdownSignals, runPrimary, runWorker, type Logger, type LoggerOptions } from '@stackware/server';
+import { createLogger, run, type BuiltApplication, type Logger, type LoggerOptions, type ServePlan } from '@stackware/server';
 import type { ParsedCommand } from './args.js';
 import type { OptionValue } from './options.js';
 import { isDeployFile, loadApplication, resolveTarget, type Target } from './target.js';
@@ -36,19 +36,18 @@ export function cliLogger(options: Record<string, OptionValue>): Logger {
 }
 
 /**
- * `stackware serve <target> [options]`. The flow: resolve the target → (prefork primary: fork
- * workers and stop here) → build the application → start the server `--protocol` picks → wait
- * for SIGTERM/SIGINT and stop gracefully.
+ * The plan of `stackware serve <module> [options]` for `run` (@stackware/server): one application
+ * (the module's export, or a thread pool loading it with `--threads`), one server (`--protocol`,
+ * `--host`/`--port` or `--socket`), prefork with `--workers N` or `--reload` (which watches the
+ * module's directory and replaces the workers on a change).
+ * @throws UsageError for a missing target, an unknown protocol or flags that do not go together.
  */
-export async function serveCommand(command: ParsedCommand): Promise<void> {
-  if (isDeployFile(command.positionals[0])) return (await import('./deploy.js')).serveDeployFileCommand(command);
+export function commandPlan(command: ParsedCommand, logger: Logger): ServePlan {
   const options = command.options;
   if (command.positionals.length > 1) throw new UsageError(`serve takes one application, got ${command.positionals.length}: ${command.positionals.join(' ')}`);
   const target = resolveTarget(command.positionals[0]);
   const start = pickServer(options.protocol as string, options.socket);
   const workers = options.workers as number;
-  const timeoutMs = Math.round((options.timeout as number) * 1000);
-  const shutdownTimeoutMs = Math.round((options.shutdownTimeout as number) * 1000);
   if (options.maxRequests && !workers && !options.reload) throw new UsageError('--max-requests recycles worker processes: add --workers N');
   if (options.maxMemoryMb && !workers && !options.reload) throw new UsageError('--max-memory-mb replaces a worker process over the limit: add --workers N');
   // One process, one thread: a request stuck in a synchronous loop blocks the server itself, so
@@ -56,29 +55,36 @@ export async function serveCommand(command: ParsedCommand): Promise<void> {
   if (command.given.has('timeout') && options.timeout !== 0 && !workers && !options.threads && !options.reload) {
     throw new UsageError('--timeout needs --workers N or --threads N: in a single process a request stuck in a synchronous loop blocks the whole server, so nothing can answer 504 (a request that is only waiting still gets 504 after the default 30 s)');
   }
-  const logger = cliLogger(options);
-  const prefork = workers > 0 || options.reload === true;
-
-  if (prefork && cluster.isPrimary) {
-    await runPrimary({ workers: Math.max(1, workers), timeoutMs, shutdownTimeoutMs, reload: options.reload as boolean, watchPaths: target.watchPaths, logger });
-    return;
-  }
-  const app = await buildApplication(target, options);
-  if (cluster.isWorker) {
-    await runWorker({
-      app,
-      start: (wrapped) => start(wrapped, { options, logger }),
+  const reload = options.reload === true;
+  return {
+    label: target.spec,
+    logFields: { target: target.spec },
+    logger,
+    applications: new Map([['main', {
+      build: async (): Promise<BuiltApplication> => {
+        const app = await buildApplication(target, options);
+        return { app, dispose: async () => { await (app as { close?(): Promise<void> }).close?.(); } };
+      },
+    }]]),
+    servers: [{ name: 'main', app: 'main', label: target.spec, logFields: { target: target.spec }, start: (app) => start(app, { options, logger }) }],
+    prefork: workers > 0 || reload ? {
+      workers: Math.max(1, workers),
+      timeoutMs: Math.round((options.timeout as number) * 1000),
+      shutdownTimeoutMs: Math.round((options.shutdownTimeout as number) * 1000),
       maxRequests: options.maxRequests as number,
       maxRequestsJitter: options.maxRequestsJitter as number | undefined,
       maxMemoryMb: options.maxMemoryMb as number,
-      logger,
-    });
-    return;
-  }
-  const running = await start(app, { options, logger });
-  logger.info({ url: running.url, target: target.spec }, `serving ${target.spec} on ${running.url}`);
-  onShutdownSignals(async () => {
-    await running.close();
-    await (app as { close?(): Promise<void> }).close?.();
-  }, { logger });
+    } : undefined,
+    watch: reload ? { paths: target.watchPaths, debounceMs: 300 } : undefined,
+  };
+}
+
+/**
+ * `stackware serve <target> [options]`: a deploy file goes to deploy.ts; a module's plan
+ * ({@link commandPlan}) goes to `run`, which forks the workers (prefork), builds the application,
+ * starts the server and stops gracefully on SIGTERM/SIGINT.
+ */
+export async function serveCommand(command: ParsedCommand): Promise<void> {
+  if (isDeployFile(command.positionals[0])) return (await import('./deploy.js')).serveDeployFileCommand(command);
+  await run(commandPlan(command, cliLogger(command.options)));
 }

@@ -261,6 +261,25 @@ describe('prefork boot failures: exit code 3 and one line naming the cause', () 
     expect(lastLine(peer)).toContain('SyntaxError');
   }, 90_000);
 
+  it('a deploy file with workers: the primary exits 3 too, as for a module (one orchestrator, run(plan))', async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.cleanup);
+    const port = await freePort();
+    const file = join(dir.dir, 'site.toml');
+    await writeFile(join(dir.dir, 'hello.mjs'), "export default (_environ, startResponse) => { startResponse('200 OK', [['Content-Type', 'text/plain']]); return [Buffer.from('hello')]; };\n");
+    await writeFile(file, `[app.main]\napplication = "./hello.mjs"\n[server.web]\nhost = "127.0.0.1"\nport = ${port}\nworkers = 2\n`);
+    const busy = createServer().listen(port, '127.0.0.1');
+    await once(busy, 'listening');
+    try {
+      const peer = stackware(['serve', file]);
+      peers.push(peer);
+      expect(await exited(peer, 60_000)).toBe(3);
+      expect(lastLine(peer)).toMatch(/^stackware: workers failed to boot 5 times in \d+ s, stopping: .*EADDRINUSE/);
+    } finally {
+      busy.close();
+    }
+  }, 90_000);
+
   it('the port in use: the address and what to do', async () => {
     const port = await freePort();
     const busy = createServer().listen(port, '127.0.0.1');

@@ -1,6 +1,7 @@
 import { asApplication, type AppFactory, type Application, type FactoryContext, type FilterFactory, type Middleware, type OptionType, type RunningServer, type ServerFactory } from '@stackware/gateway';
 // The narrow entry point: the package's index would load the proxy (undici), the session-based form login and more.
 import { urlMap } from '@stackware/middleware/url-map';
+import type { BuiltApplication } from '@stackware/server';
 import { ConfigError } from './config-error.js';
 import { DeploymentDefinition, describeUse, type AppDef, type DeploymentSpec, type ServerDef } from './deployment.js';
 import { configFilter } from './location.js';
@@ -17,12 +18,8 @@ export interface BuildOptions {
   pools?: boolean;
 }
 
-/** An application built from a deployment, with the resources it holds (thread pools). */
-export interface BuiltApplication {
-  app: Application;
-  /** Releases what the build holds (closes thread pools). Call once the application has no requests in flight. */
-  dispose(): Promise<void>;
-}
+/** An application built from a deployment, with the resources it holds (thread pools): the orchestrator's type. */
+export type { BuiltApplication };
 
 /**
  * A deployment: the validated sections ({@link DeploymentDefinition}) plus loading (`check`),

@@ -14,5 +14,6 @@ export { loadDeployment, parseDeployment, type LoadOptions } from './load.js';
 export { configFilter, getConfig, getLocation, settingsFor, type LocationDef } from './location.js';
 export { interpolate } from './interpolate.js';
 export { describeDeployment } from './describe.js';
-export { serveDeployment, type ServeDeploymentOptions, type ServingDeployment } from './serve.js';
-export { LiveApplication } from './live.js';
+export { deploymentPlan, serveDeployment, type DeploymentPlan, type ServeDeploymentOptions, type ServingDeployment } from './serve.js';
+// The orchestrator's live (swappable) application, re-exported where it was first published.
+export { LiveApplication } from '@stackware/server';

@@ -1,13 +1,10 @@
-import cluster from 'node:cluster';
 import { basename, dirname, resolve } from 'node:path';
-import type { Application, RunningServer } from '@stackware/gateway';
-import { startPrimary, runWorker, watchFiles, type Logger } from '@stackware/server';
-import type { BuiltApplication, Deployment } from './build.js';
+import { buildApplications, run, type ApplicationPlan, type Logger, type ServePlan, type ServerPlan } from '@stackware/server';
+import type { Deployment } from './build.js';
 import { ConfigError } from './config-error.js';
-import { LiveApplication } from './live.js';
 import { loadDeployment } from './load.js';
 
-/** Options of {@link serveDeployment}. Defaults: watch true, debounceMs 200, drainTimeoutMs 30000. */
+/** Options of {@link deploymentPlan} and {@link serveDeployment}. Defaults: watch true, debounceMs 200, drainTimeoutMs 30000. */
 export interface ServeDeploymentOptions {
   /** A pino logger (the CLI's). */
   logger: Logger;
@@ -22,6 +19,8 @@ export interface ServeDeploymentOptions {
   debounceMs?: number;
   /** How long a replaced configuration may keep serving its in-flight requests, in ms (default 30000). */
   drainTimeoutMs?: number;
+  /** Install SIGTERM/SIGINT handlers that stop gracefully and exit (`run`'s `signals`). Default: true for deploymentPlan, false for serveDeployment. */
+  signals?: boolean;
 }
 
 /** A deployment being served. */
@@ -38,9 +37,18 @@ export interface ServingDeployment {
   readonly done: Promise<number>;
 }
 
+/** A deployment's plan for `run` (@stackware/server), and the deployment it was made from. */
+export interface DeploymentPlan {
+  plan: ServePlan;
+  /** The deployment in use: the one loaded at start, then the latest valid edit. */
+  readonly deployment: Deployment;
+}
+
 /**
- * `stackware serve site.toml`: loads the deploy file (a mistake throws a ConfigError before
- * anything listens), starts every `[server.NAME]`, and watches the file.
+ * The plan of `stackware serve site.toml`: loads the deploy file (a mistake throws a ConfigError
+ * before anything listens) and says what `run` (@stackware/server) serves: one application per
+ * application a `[server.NAME]` names (built in a thread pool when the section sets `threads`),
+ * every server section, prefork when a section sets `workers` (the largest wins), and the watch.
  *
  * Live configuration:
  * - `workers = 0` (default): one process. A valid edit is applied at the application level: the
@@ -48,173 +56,123 @@ export interface ServingDeployment {
  *   in flight finish on the old stack, which is then disposed (its thread pools closed). Server
  *   sections (host, port, protocol) are read at start only; changing them logs a warning.
  *   ES modules stay cached, so code changes need a restart (or workers).
- * - `workers = N`: prefork (@stackware/server's primary/worker). The primary validates the edited
- *   file and, when valid, replaces the workers gracefully (new ones listen before old ones stop);
- *   each new worker reads the file afresh — code and server sections included. The primary watches
- *   the file and its directory: a module edit or a `touch` of the file replaces the workers too.
+ * - `workers = N`: prefork. The primary validates the edited file and, when valid, replaces the
+ *   workers gracefully (new ones listen before old ones stop); each new worker reads the file
+ *   afresh — code and server sections included. The primary watches the file and its directory: a
+ *   module edit or a `touch` of the file replaces the workers too.
  * - An invalid edit keeps the current configuration serving and logs the ConfigError message.
- * @throws ConfigError for a mistake in the file at start.
+ * - At start, an application whose factory throws (an init failure, such as a database that is
+ *   not up yet) answers 503 and is built again by a later request; other mistakes throw.
+ * @throws ConfigError for a mistake in the file, or a file without a server section.
  */
-export async function serveDeployment(file: string, options: ServeDeploymentOptions): Promise<ServingDeployment> {
+export async function deploymentPlan(file: string, options: ServeDeploymentOptions): Promise<DeploymentPlan> {
   const path = resolve(file);
-  const logger = options.logger;
+  const { logger } = options;
   let deployment = applyOverrides(await loadDeployment(path), options.overrides);
-  const workers = Math.max(0, ...[...deployment.servers.values()].map((s) => s.workers));
   if (deployment.servers.size === 0) deployment.fail(undefined, undefined, undefined, 'the deploy file declares no server', 'add a [server.main] section with host and port (or use `stackware check` to validate only)');
-
-  if (workers > 0 && cluster.isPrimary) return servePrimary(path, deployment, workers, options);
-
-  // One process (or one prefork worker): live applications per served application name.
-  const lives = new Map<string, LiveApplication>();
-  // At start, an application whose factory fails (an init failure) is served as 503 and retried.
-  const builds = await buildAll(deployment, logger);
-  for (const [name, built] of builds) lives.set(name, new LiveApplication(built));
-  const started: Array<{ name: string; server: RunningServer }> = [];
-  try {
-    for (const def of deployment.servers.values()) {
-      const [one] = await deployment.startServers(lives.get(def.app ?? deployment.main)!.app, [def.name]);
-      started.push(one!);
-    }
-  } catch (error) {
-    await Promise.allSettled(started.map((s) => s.server.close()));
-    await Promise.allSettled([...lives.values()].map((l) => l.close()));
-    throw error;
-  }
-  for (const s of started) logger.info({ server: s.name, url: s.server.url, file: path }, `serving ${basename(path)} [server.${s.name}] on ${s.server.url}`);
-  const servers = started.map((s) => ({ name: s.name, url: s.server.url }));
-
-  let stopWatching = () => {};
-  let closing: Promise<void> | undefined;
-  const closeAll = () => {
-    closing ??= (async () => {
-      stopWatching();
-      await Promise.allSettled(started.map((s) => s.server.close()));
-      await Promise.allSettled([...lives.values()].map((l) => l.close()));
-    })();
-    return closing;
-  };
-
-  if (cluster.isWorker) {
-    // Prefork worker: the primary watches the file and replaces this process on change.
-    const combined: RunningServer = { url: servers[0]!.url, close: closeAll };
-    const maxMemoryMb = Math.max(0, ...[...deployment.servers.values()].map((d) => d.maxMemoryMb));
-    await runWorker({ app: lives.values().next().value!.app, start: async () => combined, logger, maxMemoryMb });
-    return { deployment, servers, reload: async () => false, close: closeAll, done: new Promise(() => {}) };
-  }
-
+  const workers = Math.max(0, ...[...deployment.servers.values()].map((s) => s.workers));
+  const initial = deployment;
+  const servers = [...deployment.servers.values()].map((def): ServerPlan => {
+    const app = def.app ?? deployment.main;
+    return {
+      name: def.name,
+      app,
+      label: `${basename(path)} [server.${def.name}]`,
+      logFields: { server: def.name, file: path },
+      start: async (serving) => (await initial.startServers(serving, [def.name]))[0]!.server,
+    };
+  });
+  const served = new Set(servers.map((s) => s.app));
   let serverShape = JSON.stringify([...deployment.servers.values()]);
-  // One reload at a time: an edit made during a reload is applied after it, in order.
-  let queue: Promise<unknown> = Promise.resolve();
-  const reload = (): Promise<boolean> => {
-    const next = queue.then(reloadNow, reloadNow);
-    queue = next;
-    return next;
-  };
-  const reloadNow = async (): Promise<boolean> => {
-    let next: Deployment;
-    let nextBuilds: Map<string, BuiltApplication>;
-    try {
-      next = applyOverrides(await loadDeployment(path), options.overrides);
-      nextBuilds = await buildAll(next);
-    } catch (error) {
-      logger.error({ file: path }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
-      return false;
-    }
-    const missing = [...lives.keys()].filter((n) => !nextBuilds.has(n));
-    if (missing.length) {
-      await Promise.allSettled([...nextBuilds.values()].map((b) => b.dispose()));
-      logger.error({ file: path }, `deploy file is invalid for this process; still serving the previous configuration: servers serve ${missing.join(', ')}, which the new file does not declare (restart to change what servers serve)`);
-      return false;
-    }
-    if (JSON.stringify([...next.servers.values()]) !== serverShape) {
-      logger.warn({ file: path }, 'server sections changed: host, port and protocol are read at start; restart (or use workers) to apply them');
-      serverShape = JSON.stringify([...next.servers.values()]);
-    }
-    deployment = next;
-    for (const [name, built] of nextBuilds) {
-      lives.get(name)?.swap(built, options.drainTimeoutMs ?? 30_000).catch((error: unknown) => logger.warn({ err: error }, 'disposing the previous configuration failed'));
-    }
-    for (const [name, built] of nextBuilds) if (!lives.has(name)) await built.dispose();
-    logger.info({ file: path, generation: lives.values().next().value!.generation }, `configuration reloaded from ${basename(path)}`);
-    return true;
-  };
+  const invalid = (error: unknown) => logger.error({ file: path }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
 
-  if (options.watch !== false) stopWatching = watchFile(path, options.debounceMs ?? 200, () => void reload(), logger);
-  return {
-    get deployment() { return deployment; },
+  const plan: ServePlan = {
+    label: basename(path),
+    logFields: { file: path },
+    logger,
+    applications: applicationsOf(deployment),
     servers,
-    reload,
-    close: closeAll,
-    done: Promise.resolve(0),
+    prefork: workers > 0 ? { workers, shutdownTimeoutMs: options.drainTimeoutMs, maxMemoryMb: Math.max(0, ...[...deployment.servers.values()].map((d) => d.maxMemoryMb)) } : undefined,
+    reload: {
+      drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
+      // Prefork primary: each new worker reads the file afresh; only check it here.
+      check: async () => {
+        try {
+          deployment = applyOverrides(await loadDeployment(path), options.overrides);
+        } catch (error) {
+          invalid(error);
+          return false;
+        }
+        logger.info({ file: path }, `configuration valid: replacing ${workers} workers gracefully`);
+        return true;
+      },
+      // One process: rebuild every served application from the edited file.
+      rebuild: async () => {
+        let next: Deployment;
+        let builds;
+        try {
+          next = applyOverrides(await loadDeployment(path), options.overrides);
+          builds = await buildApplications({ applications: applicationsOf(next), servers: [...next.servers.values()].map((def) => ({ name: def.name, app: def.app ?? next.main })) });
+        } catch (error) {
+          invalid(error);
+          return undefined;
+        }
+        const missing = [...served].filter((n) => !builds.has(n));
+        if (missing.length) {
+          await Promise.allSettled([...builds.values()].map((b) => b.dispose()));
+          logger.error({ file: path }, `deploy file is invalid for this process; still serving the previous configuration: servers serve ${missing.join(', ')}, which the new file does not declare (restart to change what servers serve)`);
+          return undefined;
+        }
+        if (JSON.stringify([...next.servers.values()]) !== serverShape) {
+          logger.warn({ file: path }, 'server sections changed: host, port and protocol are read at start; restart (or use workers) to apply them');
+          serverShape = JSON.stringify([...next.servers.values()]);
+        }
+        deployment = next;
+        return builds;
+      },
+    },
+    // The deploy file (a content edit, a rename-save, a `touch`); under prefork also its directory,
+    // since workers import the modules afresh.
+    watch: options.watch === false ? undefined : { paths: workers > 0 ? [path, dirname(path)] : [path], debounceMs: options.debounceMs ?? 200 },
+    signals: options.signals ?? true,
   };
+  return { plan, get deployment() { return deployment; } };
+}
+
+/** One application plan per application a server section serves (`threads` → a thread pool). */
+function applicationsOf(deployment: Deployment): Map<string, ApplicationPlan> {
+  const applications = new Map<string, ApplicationPlan>();
+  for (const def of deployment.servers.values()) {
+    const name = def.app ?? deployment.main;
+    if (applications.has(name)) continue;
+    applications.set(name, {
+      build: () => (def.threads > 0 ? deployment.buildThreaded(name, def) : deployment.build(name)),
+      retryable: isInitFailure,
+    });
+  }
+  return applications;
 }
 
 /**
- * Builds each application a server serves (threads → the application runs in a thread pool).
- * With `initLogger` (at start): a factory that throws — an init failure, such as a database that is
- * not up yet — does not stop the server: the application answers 503 and a later request builds it
- * again ({@link retryingBuild}, seed 003). Mistakes in the file (ConfigError of any other kind) throw.
+ * `stackware serve site.toml` as a function: {@link deploymentPlan} run by `run`
+ * (@stackware/server), without signal handlers unless `signals` is true.
+ * @throws ConfigError for a mistake in the file at start, or a server that cannot start.
  */
-async function buildAll(deployment: Deployment, initLogger?: Logger): Promise<Map<string, BuiltApplication>> {
-  const builds = new Map<string, BuiltApplication>();
-  try {
-    for (const def of deployment.servers.values()) {
-      const name = def.app ?? deployment.main;
-      if (builds.has(name)) continue;
-      const buildOne = () => (def.threads > 0 ? deployment.buildThreaded(name, def) : deployment.build(name));
-      try {
-        builds.set(name, await buildOne());
-      } catch (error) {
-        if (!initLogger || !isInitFailure(error)) throw error;
-        builds.set(name, retryingBuild(error, buildOne, initLogger));
-      }
-    }
-  } catch (error) {
-    await Promise.allSettled([...builds.values()].map((b) => b.dispose()));
-    throw error;
-  }
-  return builds;
+export async function serveDeployment(file: string, options: ServeDeploymentOptions): Promise<ServingDeployment> {
+  const planned = await deploymentPlan(file, { ...options, signals: options.signals ?? false });
+  const running = await run(planned.plan);
+  return {
+    get deployment() { return planned.deployment; },
+    servers: running.servers,
+    reload: running.reload,
+    close: running.close,
+    done: running.done,
+  };
 }
 
 /** A factory that threw while building (not a mistake in the file): retried by later requests. */
 function isInitFailure(error: unknown): boolean {
   return error instanceof ConfigError && error.problem.startsWith('the factory failed:');
-}
-
-/** How long after a failed initialisation the next request retries it, in ms. */
-const INIT_RETRY_MS = 1000;
-
-/**
- * An application whose initialisation failed: answers **503 Service Unavailable** with
- * `Retry-After: 1` (the reason goes to the log once per attempt) while it fails; a request that
- * arrives `INIT_RETRY_MS` (1 s) or more after the last attempt builds it again (one attempt at a
- * time; requests meanwhile wait for it). Once built, every request goes to the built application.
- */
-function retryingBuild(first: unknown, rebuild: () => Promise<BuiltApplication>, logger: Logger): BuiltApplication {
-  logger.error({ err: first }, `the application failed to initialise; answering 503 and retrying on a later request: ${first instanceof Error ? first.message : String(first)}`);
-  let built: BuiltApplication | undefined;
-  let attempt: Promise<void> | undefined;
-  let lastAttempt = Date.now();
-  const retry = () => (attempt ??= rebuild().then(
-    (b) => {
-      built = b;
-      logger.info('the application initialised on retry');
-    },
-    (error: unknown) => logger.error({ err: error }, `the application failed to initialise again: ${error instanceof Error ? error.message : String(error)}`),
-  ).finally(() => {
-    attempt = undefined;
-    lastAttempt = Date.now();
-  }));
-  const app: Application = async (environ, startResponse) => {
-    if (!built) {
-      if (attempt) await attempt;
-      else if (Date.now() - lastAttempt >= INIT_RETRY_MS) await retry();
-    }
-    if (built) return built.app(environ, startResponse);
-    startResponse('503 Service Unavailable', [['Content-Type', 'text/plain; charset=utf-8'], ['Retry-After', '1']]);
-    return [Buffer.from('Service Unavailable: the application failed to initialise; the reason is in the server log\n')];
-  };
-  return { app, dispose: async () => { await attempt; await built?.dispose(); } };
 }
 
 function applyOverrides(deployment: Deployment, overrides: ServeDeploymentOptions['overrides']): Deployment {
@@ -227,43 +185,4 @@ function applyOverrides(deployment: Deployment, overrides: ServeDeploymentOption
   const options = { ...def!.options, ...(overrides.host !== undefined ? { host: overrides.host } : {}), ...(overrides.port !== undefined ? { port: overrides.port } : {}) };
   deployment.servers.set(def!.name, Object.freeze({ ...def!, options: Object.freeze(options) }));
   return deployment;
-}
-
-/** The prefork primary: validates edits and replaces workers gracefully. */
-async function servePrimary(path: string, deployment: Deployment, workers: number, options: ServeDeploymentOptions): Promise<ServingDeployment> {
-  const logger = options.logger;
-  const primary = startPrimary({ workers, logger, reload: false, shutdownTimeoutMs: options.drainTimeoutMs });
-  let current = deployment;
-  const reload = async (): Promise<boolean> => {
-    try {
-      current = applyOverrides(await loadDeployment(path), options.overrides);
-    } catch (error) {
-      logger.error({ file: path }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
-      return false;
-    }
-    primary.reloadWorkers(`${basename(path)} changed`);
-    logger.info({ file: path }, `configuration valid: replacing ${workers} workers gracefully`);
-    return true;
-  };
-  // Workers import the modules afresh: watch the deploy file and its directory (the modules it loads).
-  const stopWatching = options.watch === false ? () => {} : watchFile(path, options.debounceMs ?? 200, () => void reload(), logger, true);
-  logger.info({ workers, file: path }, `prefork primary serving ${basename(path)} with ${workers} workers`);
-  return {
-    get deployment() { return current; },
-    servers: [],
-    reload,
-    close: async () => { stopWatching(); await primary.close(); },
-    done: primary.done,
-  };
-}
-
-/**
- * Calls `onChange` when the deploy file changes — a content edit, a rename-save, or a `touch`
- * (mod_wsgi's touch-to-reload) — and, with `alsoDirectory`, when any file under its directory
- * changes (the modules it loads; node_modules, dot-directories, logs and data are ignored). Uses the
- * server's one reload watcher (`watchFiles`). Returns a function that stops watching.
- */
-function watchFile(path: string, debounceMs: number, onChange: () => void, logger: Logger, alsoDirectory = false): () => void {
-  const watcher = watchFiles(alsoDirectory ? [path, dirname(path)] : [path], () => onChange(), { debounceMs, logger });
-  return () => void watcher.close();
 }

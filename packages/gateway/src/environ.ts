@@ -5,7 +5,7 @@ import { emptyInput } from './input.js';
 import { fileWrapper } from './file-wrapper.js';
 
 /** What a gateway knows about one request, before it becomes an environ. */
-export interface RequestInit {
+export interface RequestInit extends InterfaceOptions {
   method: string;
   /** The raw request target: "/a%20b?x=1" (origin form). An absolute-form target is reduced to its path. */
   target: string;
@@ -21,11 +21,46 @@ export interface RequestInit {
   remotePort?: string | number;
   /** Mount point, "" by default; must not end with "/". The request path must start with it. */
   scriptName?: string;
+}
+
+/**
+ * What a gateway knows about its process and the request's streams: the inputs of the
+ * `stackware.*` interface keys (see {@link addInterfaceKeys}).
+ */
+export interface InterfaceOptions {
+  /** The request body (`stackware.input`); default an empty input. */
   input?: InputStream;
+  /** `stackware.errors`; default {@link stderrErrors}. */
   errors?: ErrorStream;
+  /** Default false. */
   multithread?: boolean;
+  /** Default false. */
   multiprocess?: boolean;
+  /** Default false. */
   runOnce?: boolean;
+}
+
+/** The interface keys every environ carries (SPEC.md §2.2). */
+export type InterfaceKeys = Pick<Environ, 'stackware.version' | 'stackware.url_scheme' | 'stackware.input' | 'stackware.errors' | 'stackware.multithread' | 'stackware.multiprocess' | 'stackware.run_once' | 'stackware.file_wrapper'>;
+
+/**
+ * Adds the `stackware.*` interface keys to an environ under construction, in place, and returns
+ * it: `version` ([1, 0]), `url_scheme` ("http" or "https"), `input` (default empty), `errors`
+ * (default stderr), `multithread`, `multiprocess`, `run_once` (default false) and `file_wrapper`.
+ * The one place these keys are built: the HTTP server (through {@link createEnviron}) and the
+ * CGI-family gateways (FastCGI, SCGI, CGI: `environFromCgi` in @stackware/server) both call it.
+ */
+export function addInterfaceKeys<T extends object>(environ: T, urlScheme: string, options: InterfaceOptions = {}): T & InterfaceKeys {
+  const keys = environ as T & InterfaceKeys;
+  keys['stackware.version'] = VERSION;
+  keys['stackware.url_scheme'] = urlScheme;
+  keys['stackware.input'] = options.input ?? emptyInput();
+  keys['stackware.errors'] = options.errors ?? stderrErrors;
+  keys['stackware.multithread'] = options.multithread ?? false;
+  keys['stackware.multiprocess'] = options.multiprocess ?? false;
+  keys['stackware.run_once'] = options.runOnce ?? false;
+  keys['stackware.file_wrapper'] = fileWrapper;
+  return keys;
 }
 
 /** Thrown by {@link createEnviron} for a request that cannot become an environ; `status` is the answer (400). */
@@ -89,7 +124,7 @@ export function createEnviron(init: RequestInit): Environ {
     if (authority) headers.push(['Host', authority]);
   }
   const scheme = init.scheme ?? 'http';
-  const environ: Environ = {
+  const environ: Environ = addInterfaceKeys({
     REQUEST_METHOD: init.method.toUpperCase(),
     SCRIPT_NAME: scriptName,
     PATH_INFO: path.slice(scriptName.length),
@@ -98,15 +133,7 @@ export function createEnviron(init: RequestInit): Environ {
     SERVER_PORT: String(init.serverPort ?? (scheme === 'https' ? 443 : 80)),
     SERVER_PROTOCOL: init.protocol ?? 'HTTP/1.1',
     REQUEST_URI: init.target,
-    'stackware.version': VERSION,
-    'stackware.url_scheme': scheme,
-    'stackware.input': init.input ?? emptyInput(),
-    'stackware.errors': init.errors ?? stderrErrors,
-    'stackware.multithread': init.multithread ?? false,
-    'stackware.multiprocess': init.multiprocess ?? false,
-    'stackware.run_once': init.runOnce ?? false,
-    'stackware.file_wrapper': fileWrapper,
-  };
+  }, scheme, init);
   if (init.remoteAddr !== undefined) environ.REMOTE_ADDR = init.remoteAddr;
   if (init.remotePort !== undefined) environ.REMOTE_PORT = String(init.remotePort);
   for (const [rawName, value] of headers) {

@@ -17,7 +17,7 @@ export { compose } from './compose.js';
 export { bytes, readBody, collectBody, isIterableBody, onBodyClose, type ReadBodyOptions } from './body.js';
 export { createInput, emptyInput, InputConsumedError } from './input.js';
 export { fileWrapper, isFileWrapper, resolveFileWrapperLength } from './file-wrapper.js';
-export { createEnviron, BadRequestError, stderrErrors, type RequestInit } from './environ.js';
+export { createEnviron, addInterfaceKeys, BadRequestError, stderrErrors, type RequestInit, type InterfaceOptions, type InterfaceKeys } from './environ.js';
 export { runApplication, ClientDisconnectedError, type ResponseSink, type SinkSignal, type RunOptions, type RunResult, type ErrorPhase } from './run.js';
 export { validator, checkEnviron, checkResponseStart, checkBodiesClosed, ValidationError, RULES, type ValidationRule } from './validator.js';
 export { TestClient, type TestClientOptions, type RequestOptions, type TestResponse } from './test-client.js';

@@ -5,6 +5,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,5 +133,19 @@ describe('the dependency direction', () => {
     expect(block).not.toBeNull();
     const documented = block![1].split('\n').filter(Boolean).sort();
     expect(documented).toEqual(actual);
+  });
+
+  it("ARCHITECTURE.md's request path and owner table name files that exist", async () => {
+    const doc = await readFile(join(repo, 'ARCHITECTURE.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## One owner for each shared concern'), doc.indexOf('## How we got here'));
+    // `server/src/http-sink.ts`, `packages/gateway/src/run.ts`, `fastcgi/listener.ts` (under server/src)
+    const named = [...new Set([...section.matchAll(/`((?:packages\/)?[a-z-]+\/(?:src\/)?[a-z/-]+\.ts)`/g)].map((m) => m[1]!))]
+      .filter((path) => !/^(root\/)?shop\//.test(path)); // the example's own page, root/shop/item.ts
+    expect(named.length).toBeGreaterThan(30);
+    const missing = named.filter((path) => {
+      const candidates = path.startsWith('packages/') ? [path] : [`packages/${path}`, `packages/server/src/${path}`, `packages/threadpool/src/${path}`];
+      return !candidates.some((candidate) => existsSync(join(repo, candidate)));
+    });
+    expect(missing).toEqual([]);
   });
 });

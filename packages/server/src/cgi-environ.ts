@@ -1,13 +1,7 @@
-import { BadRequestError, VERSION, decodePath, unsafePathReason, emptyInput, fileWrapper, stderrErrors, type Environ, type ErrorStream, type InputStream } from '@stackware/gateway';
+import { BadRequestError, addInterfaceKeys, decodePath, unsafePathReason, type Environ, type InterfaceOptions } from '@stackware/gateway';
 
-/** What a CGI-style gateway (FastCGI, SCGI, CGI) knows besides the variables. */
-export interface CgiEnvironOptions {
-  input?: InputStream;
-  errors?: ErrorStream;
-  multithread?: boolean;
-  multiprocess?: boolean;
-  runOnce?: boolean;
-}
+/** What a CGI-style gateway (FastCGI, SCGI, CGI) knows besides the variables: the inputs of the `stackware.*` keys. */
+export type CgiEnvironOptions = InterfaceOptions;
 
 /** A CGI variable value: bytes as received (FastCGI/SCGI) or an already-decoded string (process.env). */
 export type CgiValue = string | Uint8Array;
@@ -100,7 +94,7 @@ export function environFromCgi(variables: Iterable<readonly [string, CgiValue]>,
   const requestScheme = vars.has('REQUEST_SCHEME') ? asText(vars.get('REQUEST_SCHEME')!).toLowerCase() : '';
   const scheme = https === 'on' || https === '1' || requestScheme === 'https' ? 'https' : 'http';
 
-  const environ: Environ = {
+  const environ: Environ = addInterfaceKeys({
     REQUEST_METHOD: method,
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo,
@@ -108,15 +102,7 @@ export function environFromCgi(variables: Iterable<readonly [string, CgiValue]>,
     SERVER_NAME: 'localhost',
     SERVER_PORT: scheme === 'https' ? '443' : '80',
     SERVER_PROTOCOL: 'HTTP/1.1',
-    'stackware.version': VERSION,
-    'stackware.url_scheme': scheme,
-    'stackware.input': options.input ?? emptyInput(),
-    'stackware.errors': options.errors ?? stderrErrors,
-    'stackware.multithread': options.multithread ?? false,
-    'stackware.multiprocess': options.multiprocess ?? false,
-    'stackware.run_once': options.runOnce ?? false,
-    'stackware.file_wrapper': fileWrapper,
-  };
+  }, scheme, options);
   for (const [name, value] of vars) {
     if (name === 'REQUEST_METHOD' || name === 'SCRIPT_NAME' || name === 'PATH_INFO') continue;
     if (name === 'HTTP_CONTENT_LENGTH' || name === 'HTTP_CONTENT_TYPE') continue;

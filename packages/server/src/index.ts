@@ -21,6 +21,8 @@ export { startWatchdog, type Watchdog } from './watchdog.js';
 export { watchFiles, isIgnoredPath, type FileWatcher, type WatchFilesOptions } from './watch.js';
 export { startPrimary, runPrimary, runWorker, reportBootFailure, BOOT_FAILURE_EXIT_CODE, type PrimaryOptions, type PreforkPrimary, type WorkerOptions } from './prefork.js';
 export { factories, httpServerFactory } from './factories.js';
+export { run, buildApplications, type ServePlan, type RunningPlan, type ApplicationPlan, type BuiltApplication, type ServerPlan, type PreforkPlan, type ReloadPlan, type WatchPlan, type Supervisor } from './run.js';
+export { LiveApplication } from './live.js';
 export { closeGracefully, onShutdownSignals, DEFAULT_SHUTDOWN_TIMEOUT_MS, type CloseOutcome, type CloseGracefullyOptions, type ShutdownSignalOptions } from './shutdown.js';
 // FastCGI, SCGI and CGI gateways (issue 4)
 export { serveFastCGI, type FastCGIServerOptions } from './fastcgi/serve.js';

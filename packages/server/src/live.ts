@@ -1,5 +1,5 @@
 import { onBodyClose, type Application, type ResponseBody } from '@stackware/gateway';
-import type { BuiltApplication } from './build.js';
+import type { BuiltApplication } from './run.js';
 
 interface Generation {
   built: BuiltApplication;
