@@ -64,10 +64,11 @@ function shortUrl(url: string, root: string): string {
  * of both the rows and the total. `root`: paths are shown relative to it [process.cwd()].
  * `sinceMicros`: only samples taken at or after this CLOCK_MONOTONIC time in µs (V8's profile
  * timestamps, and `process.hrtime.bigint() / 1000n` in any process of the machine) [0: all], so
- * that a server's start-up stays out of its profile under load.
+ * that a server's start-up stays out of its profile under load; `untilMicros`: and before this
+ * one [Infinity] (its shutdown stays out too).
  * @throws SyntaxError when a file is not JSON.
  */
-export function summarizeProfiles(files: readonly string[], n = 10, root = process.cwd(), sinceMicros = 0): ProfileSummary {
+export function summarizeProfiles(files: readonly string[], n = 10, root = process.cwd(), sinceMicros = 0, untilMicros = Infinity): ProfileSummary {
   const selfMicros = new Map<string, { functionName: string; location: string; micros: number }>();
   let busy = 0;
   for (const file of files) {
@@ -79,7 +80,7 @@ export function summarizeProfiles(files: readonly string[], n = 10, root = proce
       const frame = byId.get(profile.samples[i]!)?.callFrame;
       const delta = profile.timeDeltas[i] ?? 0;
       at += delta;
-      if (!frame || frame.functionName === '(idle)' || delta <= 0 || at < sinceMicros) continue;
+      if (!frame || frame.functionName === '(idle)' || delta <= 0 || at < sinceMicros || at > untilMicros) continue;
       busy += delta;
       const url = shortUrl(frame.url, root);
       const location = url ? `${url}:${frame.lineNumber + 1}` : '';
@@ -114,7 +115,7 @@ export interface ProfileServerOptions extends Omit<LoadOptions, 'url'> {
  * among node's own flags (see `ServerChildOptions.nodeArgs`); the child is warmed for `warmupS`,
  * loaded for `durationS`, stopped with SIGTERM (it must exit normally for V8 to write its profiles),
  * and the samples every profile it wrote (one per thread) took during the second load are summed:
- * start-up and warm-up stay out. The temporary profile directory is removed afterwards.
+ * start-up, warm-up and shutdown stay out. The temporary profile directory is removed afterwards.
  * @throws Error when the child wrote no profile (it was killed rather than exiting), or the load had errors.
  */
 export async function profileServer(start: (nodeArgs: string[]) => Promise<ServerChild>, options: ProfileServerOptions = {}): Promise<ProfileSummary & { requests: number }> {
@@ -123,10 +124,12 @@ export async function profileServer(start: (nodeArgs: string[]) => Promise<Serve
     const child = await start(['--cpu-prof', `--cpu-prof-dir=${dir}`]);
     let requests = 0;
     let since = 0;
+    let until = Infinity;
     try {
       if (options.warmupS) await load({ ...options, url: child.url, durationS: options.warmupS });
       since = Number(process.hrtime.bigint() / 1000n);
       const result = await load({ ...options, url: child.url });
+      until = Number(process.hrtime.bigint() / 1000n);
       if (result.errors > 0) throw new Error(`profiling ${child.url}: ${result.errors} errors under load`);
       requests = result.total;
     } finally {
@@ -134,7 +137,7 @@ export async function profileServer(start: (nodeArgs: string[]) => Promise<Serve
     }
     const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f));
     if (files.length === 0) throw new Error(`profiling ${child.url}: the server wrote no .cpuprofile (was it killed instead of exiting?)`);
-    return { ...summarizeProfiles(files, options.top ?? 10, process.cwd(), since), requests };
+    return { ...summarizeProfiles(files, options.top ?? 10, process.cwd(), since, until), requests };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
