@@ -2,7 +2,10 @@
  * Stackware against its peers, side by side in one run on one machine:
  * - hello world (same body bytes everywhere): bare node:http (baseline), Stackware's HTTP server,
  *   Stackware with the default stack (errorCatcher → session, untouched → urlMap; access log off),
- *   Express 5, Fastify 5, Hono on @hono/node-server; then the resident memory of each server;
+ *   the `stackware serve` command as users run it (the bin on the compiled dist/, a .mjs hello),
+ *   with `--no-access-log` and with its shipped defaults (access log on, to a file; 30 s timeout),
+ *   Express 5, Fastify 5, Hono on @hono/node-server; then the resident memory of each server and
+ *   the goals of issue 21 measured in this run, each beside its target;
  * - a page that reads and writes a session (a per-visitor counter), both in Redis: Stackware
  *   (session + RedisStore on ioredis) against Express 5 + express-session + connect-redis (node-redis),
  *   both with the same semantics (1-day idle expiry renewed by every request, cookie re-sent);
@@ -21,6 +24,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Application } from '@stackware/gateway';
 import type { Case, CaseFigures, ServerChild } from './lib/index.js';
@@ -31,6 +37,8 @@ const lib = process.argv.includes('--serve') ? undefined : await import('./lib/i
 const { startServerChild, compare, emitFigures, markdownTable, fmtRps, fmtRatio, fmtMs } = lib ?? ({} as typeof import('./lib/index.js'));
 
 const here = fileURLToPath(import.meta.url);
+const bin = fileURLToPath(new URL('../packages/cli/bin/stackware.js', import.meta.url));
+const helloMjs = fileURLToPath(new URL('./fixtures/hello.mjs', import.meta.url));
 const cpuModule = fileURLToPath(new URL('./lib/cpu-app.ts', import.meta.url));
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
 const BODY = Buffer.from('Hello, world!\n');
@@ -141,6 +149,13 @@ const SERVERS: Record<string, (args: string[]) => Promise<string>> = {
     await pool.ready();
     return stackware(pool, { timeoutMs: 0 });
   },
+  // Hello through the thread pool (apps/hello/app.ts in 2 threads): profiled by profiles.bench.ts.
+  'pool-hello': async () => {
+    const { threadPool } = await import('@stackware/threadpool');
+    const pool = threadPool({ module: fileURLToPath(new URL('../apps/hello/app.ts', import.meta.url)), threads: 2 });
+    await pool.ready();
+    return stackware(pool, { timeoutMs: 0 });
+  },
   fastcgi: async () => {
     const { serveFastCGI } = await import('@stackware/server');
     return (await serveFastCGI(hello, { host: '127.0.0.1', port: 0 })).url;
@@ -159,6 +174,26 @@ async function child(name: string, args: string[] = [], env?: NodeJS.ProcessEnv)
   const c = await startServerChild(here, ['--serve', name, ...args], env ? { env } : {});
   children.push(c);
   return c;
+}
+
+/**
+ * `stackware serve bench/fixtures/hello.mjs --host 127.0.0.1 --port 0 ...args` as users run it: the
+ * bin on the compiled dist/ (built first if stale), plain node, its stdout (the log) to a file.
+ */
+async function cliChild(args: string[]): Promise<ServerChild> {
+  const logs = mkdtempSync(join(tmpdir(), 'stackware-bench-log-'));
+  cleanups.push(async () => rmSync(logs, { recursive: true, force: true }));
+  const c = await startServerChild(bin, ['serve', helloMjs, '--host', '127.0.0.1', '--port', '0', ...args], {
+    loader: 'none', logFile: join(logs, 'stdout.log'), env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  children.push(c);
+  return c;
+}
+
+/** `pnpm build` of the packages whose dist/ is older than their sources (the bin runs dist/). */
+function buildIfStale(): void {
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/build-if-stale.mjs', import.meta.url))], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`scripts/build-if-stale.mjs failed (${r.status ?? r.signal})`);
 }
 
 function log(message: string): void {
@@ -199,16 +234,25 @@ async function check(url: string, expected?: Buffer, cookie?: string): Promise<s
   return res.headers.getSetCookie()[0]?.split(';')[0];
 }
 
+/** The `stackware serve` cases of the hello group: not `--serve` children of this file but the bin. */
+const CLI_CASES: Record<string, string[]> = {
+  'cli-hello': ['--no-access-log'],
+  'cli-defaults': [],
+};
+
 async function helloGroup(): Promise<void> {
   const spec: Array<[string, Case['kind'], string]> = [
     ['node-hello', 'baseline', 'bare node:http'],
     ['stackware-hello', 'stackware', 'Stackware serve(hello)'],
     ['stackware-stack', 'stackware', 'Stackware + errorCatcher, session, urlMap'],
+    ['cli-hello', 'stackware', 'stackware serve hello.mjs --no-access-log'],
+    ['cli-defaults', 'stackware', 'stackware serve hello.mjs (defaults: access log)'],
     ['express-hello', 'peer', 'Express 5'],
     ['fastify-hello', 'peer', 'Fastify 5'],
     ['hono-hello', 'peer', 'Hono on @hono/node-server'],
   ];
-  const servers = await Promise.all(spec.map(([name]) => child(name)));
+  buildIfStale();
+  const servers = await Promise.all(spec.map(([name]) => (CLI_CASES[name] ? cliChild(CLI_CASES[name]) : child(name))));
   for (const s of servers) await check(s.url + '/', BODY);
   const figures = await compare(spec.map(([, kind, label], i) => ({ label, kind, url: servers[i]!.url, child: servers[i] })), common);
   report('Hello world', `"${BODY.toString().trim()}\\n" (${BODY.length} body bytes) from every server; autocannon 32 keep-alive connections. Response heads differ by framework defaults (Express adds ETag and X-Powered-By): see bytes/response. Server CPU µs/req (the server process's CPU time over a round divided by its requests) is the steadier figure on a shared machine: requests/s also depends on how much CPU the scheduler gives each process.`, figures, 'Hello world', true);
@@ -216,7 +260,25 @@ async function helloGroup(): Promise<void> {
   const rows = spec.map(([, kind, label], i) => [kind === 'stackware' ? `**${label}**` : label, rss[i]!.toFixed(1), kind === 'baseline' ? '1.00× (baseline)' : fmtRatio(rss[i]! / rss[0]!)]);
   process.stdout.write(`### Memory\n\nResident set size (VmRSS) of each hello server process right after its hello runs.\n\n${markdownTable(['server', 'RSS MiB', 'ratio'], rows)}\n\n`);
   emitFigures({ title: 'Memory after the hello runs (RSS)', unit: 'MiB', higherIsBetter: false, bars: spec.map(([, kind, label], i) => ({ label, kind, value: rss[i]!, ratio: rss[i]! / rss[0]! })) });
+  const by = (name: string) => { const i = spec.findIndex(([n]) => n === name); return { f: figures[i]!, rss: rss[i]! }; };
+  helloGoals(by('node-hello'), by('stackware-hello'), by('stackware-stack'), by('cli-hello'), by('cli-defaults'), by('fastify-hello'));
   await stopAll();
+}
+
+/** The goals of issue 21 that the hello group measures, each beside its target ("met?" yes/no). */
+function helloGoals(...[node, serve, stack, cli, defaults, fastify]: Array<{ f: CaseFigures; rss: number }>): void {
+  const cpu = (x: { f: CaseFigures }) => x.f.cpuMicrosPerRequest ?? NaN;
+  const us = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} µs`;
+  const rows: Array<[string, string, string, boolean]> = [
+    ['Hello: `stackware serve` req/s against Fastify', '≥ 1.00×', fmtRatio(cli!.f.rps / fastify!.f.rps), cli!.f.rps >= fastify!.f.rps],
+    ['Hello: `stackware serve` CPU/request over bare node:http', '≤ +3 µs', us(cpu(cli!) - cpu(node!)), cpu(cli!) - cpu(node!) <= 3],
+    ['Hello: `serve()` in code, req/s against Fastify (tracked)', '≥ 1.00×', fmtRatio(serve!.f.rps / fastify!.f.rps), serve!.f.rps >= fastify!.f.rps],
+    ['Hello: `serve()` in code, CPU/request over bare node:http (tracked)', '≤ +3 µs', us(cpu(serve!) - cpu(node!)), cpu(serve!) - cpu(node!) <= 3],
+    ['Defaults as shipped: `stackware serve` with its access log, req/s against bare node:http', '≥ 0.85×', fmtRatio(defaults!.f.rps / node!.f.rps), defaults!.f.rps >= 0.85 * node!.f.rps],
+    ['Default stack: CPU/request over bare `serve()`', '≤ +5 µs', us(cpu(stack!) - cpu(serve!)), cpu(stack!) - cpu(serve!) <= 5],
+    ['Default stack: RSS against bare `serve()`', '≤ 1.15×', fmtRatio(stack!.rss / serve!.rss), stack!.rss <= 1.15 * serve!.rss],
+  ];
+  process.stdout.write(`### Goals (issue 21): hello, defaults, default stack\n\nEach figure from the hello runs above (medians of the same rounds; CPU µs/request is the server process's CPU time per request, the steadier figure on a shared machine).\n\n${markdownTable(['goal', 'target', 'measured', 'met?'], rows.map(([g, t, m, ok]) => [g, t, m, ok ? 'yes' : '**no**']), ['l', 'r', 'r', 'l'])}\n\n`);
 }
 
 async function sessionGroup(): Promise<void> {

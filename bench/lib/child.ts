@@ -5,7 +5,7 @@
  * and CPU time from /proc (Linux), so figures come from the server process alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 /** A running server child. */
 export interface ServerChild {
@@ -17,46 +17,74 @@ export interface ServerChild {
   rssBytes(): number;
   /** User + system CPU time the process has used so far, in µs (/proc/<pid>/stat, 10 ms ticks). */
   cpuMicros(): number;
-  /** SIGTERM, then SIGKILL after 3 s; resolves when the process has exited. */
+  /** SIGTERM, then SIGKILL after 10 s (a child writing its CPU profile at exit needs a moment); resolves when the process has exited. */
   stop(): Promise<void>;
 }
 
-/** Options of {@link startServerChild}. Defaults: `startTimeoutMs` 60000, `env` process.env. */
+/** Options of {@link startServerChild}. Defaults: `startTimeoutMs` 60000, `env` process.env, `loader` "source". */
 export interface ServerChildOptions {
   /** Longest wait for the URL line, in ms [60000: tsx start-up on a loaded machine is slow]. */
   startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Extra flags for node itself, before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: readonly string[];
+  /**
+   * How node loads the script: "source" [default] runs it and every @stackware package from their
+   * TypeScript sources (`--conditions=source --import tsx`); "dist" runs the script through tsx but
+   * the packages from their compiled dist/, as deployed (profiles then name dist/ lines); "none" is
+   * plain `node script` (the `stackware` bin, which runs dist/ as users do).
+   */
+  loader?: 'source' | 'dist' | 'none';
+  /**
+   * The child's stdout goes to this file (a server whose stdout is its log: a file, as in
+   * production, not a pipe this process must drain), and the URL is the first `"url":"..."` field
+   * of a JSON line in it (the `stackware serve` start-up record) rather than the first line.
+   */
+  logFile?: string;
 }
 
 /**
- * Spawns `node --conditions=source --import tsx <script> ...args` and waits for its first stdout
- * line (the URL). The child's stderr goes to ours. Rejects, and kills the child, when it exits or
- * stays silent past `startTimeoutMs`.
+ * Spawns `node [nodeArgs] --conditions=source --import tsx <script> ...args` (see `loader` for the
+ * other ways) and waits for its first stdout line (the URL; with
+ * `logFile`, its start-up record). The child's stderr goes to ours. Rejects, and kills the child,
+ * when it exits or stays silent past `startTimeoutMs`.
  */
 export async function startServerChild(script: string, args: string[], options: ServerChildOptions = {}): Promise<ServerChild> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const loader = { source: ['--conditions=source', '--import', 'tsx'], dist: ['--import', 'tsx'], none: [] }[options.loader ?? 'source'];
+  const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, script, ...args], {
+    stdio: ['ignore', logFd ?? 'pipe', 'inherit'],
     env: options.env ?? process.env,
   });
+  if (logFd !== undefined) closeSync(logFd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
   };
   try {
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
-      const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: no URL on stdout after ${options.startTimeoutMs ?? 60_000} ms`)), options.startTimeoutMs ?? 60_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('\n')) { clearTimeout(timer); resolve(out.split('\n')[0]!.trim()); }
-      });
-      child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${args.join(' ')}: server exited (${code ?? signal}) before printing its URL`)); });
+      let poll: NodeJS.Timeout | undefined;
+      const timer = setTimeout(() => { clearInterval(poll); reject(new Error(`${args.join(' ')}: no URL on stdout after ${options.startTimeoutMs ?? 60_000} ms`)); }, options.startTimeoutMs ?? 60_000);
+      if (options.logFile !== undefined) {
+        const logFile = options.logFile;
+        poll = setInterval(() => {
+          const m = /"url":"(http:\/\/[^"]+)"/.exec(readFileSync(logFile, 'utf8'));
+          if (m) { clearTimeout(timer); clearInterval(poll); resolve(m[1]!); }
+        }, 50);
+      } else {
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) { clearTimeout(timer); resolve(out.split('\n')[0]!.trim()); }
+        });
+      }
+      child.once('exit', (code, signal) => { clearTimeout(timer); clearInterval(poll); reject(new Error(`${args.join(' ')}: server exited (${code ?? signal}) before printing its URL`)); });
     });
-    child.stdout!.resume();
+    child.stdout?.resume();
     const pid = child.pid!;
     return { url, pid, process: child, rssBytes: () => rssBytes(pid), cpuMicros: () => cpuMicros(pid), stop };
   } catch (error) {

@@ -20,9 +20,11 @@ const CAPTURED_TYPES = /^(application\/x-www-form-urlencoded|application\/json|[
  * reads it (the input keeps its single consumer); chunks pass unchanged, without delay.
  */
 export function captureInput(environ: Environ, maxBytes: number): void {
-  const type = environ.CONTENT_TYPE ?? '';
+  const type = environ.CONTENT_TYPE;
+  // Most requests (GET, HEAD) have no body type: no regular expression for them.
+  if (!type || maxBytes <= 0) return;
   const input = environ['stackware.input'];
-  if (!CAPTURED_TYPES.test(type) || !input || maxBytes <= 0) return;
+  if (!CAPTURED_TYPES.test(type) || !input) return;
   const captured: CapturedInput = { bytesRead: 0, chunks: [], truncated: false };
   environ[CAPTURE_KEY] = captured;
   const wrapped: InputStream = {

@@ -129,7 +129,7 @@ export function createEnviron(init: RequestInit): Environ {
     SCRIPT_NAME: scriptName,
     PATH_INFO: path.slice(scriptName.length),
     QUERY_STRING: query,
-    SERVER_NAME: init.serverName ?? (hostHeader ? hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') : 'localhost'),
+    SERVER_NAME: init.serverName ?? (hostHeader ? serverNameOf(hostHeader) : 'localhost'),
     SERVER_PORT: String(init.serverPort ?? (scheme === 'https' ? 443 : 80)),
     SERVER_PROTOCOL: init.protocol ?? 'HTTP/1.1',
     REQUEST_URI: init.target,
@@ -137,19 +137,54 @@ export function createEnviron(init: RequestInit): Environ {
   if (init.remoteAddr !== undefined) environ.REMOTE_ADDR = init.remoteAddr;
   if (init.remotePort !== undefined) environ.REMOTE_PORT = String(init.remotePort);
   for (const [rawName, value] of headers) {
-    if (rawName.includes('_')) continue;
-    const name = rawName.toUpperCase().replace(/-/g, '_');
-    const key = name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH' ? name : `HTTP_${name}`;
+    const key = headerKey(rawName);
+    if (key === undefined) continue;
     const previous = environ[key];
     if (typeof previous === 'string') {
-      if (name === 'CONTENT_LENGTH' || name === 'CONTENT_TYPE') {
+      if (key === 'CONTENT_LENGTH' || key === 'CONTENT_TYPE') {
         if (previous !== value) throw new BadRequestError(`Conflicting ${rawName} headers`);
         continue;
       }
-      environ[key] = previous + (name === 'COOKIE' ? '; ' : ', ') + value;
+      environ[key] = previous + (key === 'HTTP_COOKIE' ? '; ' : ', ') + value;
     } else {
       environ[key] = value;
     }
   }
   return environ;
+}
+
+/**
+ * The environ key of each header name seen so far, as the client spelled it ("User-Agent" →
+ * "HTTP_USER_AGENT", "content-type" → "CONTENT_TYPE"; "" for a name with "_", which is dropped):
+ * a name that comes back on every request is not upper-cased and rewritten every time. At most
+ * {@link HEADER_KEYS_MAX} names are kept (clients sending made-up names cannot grow it further).
+ */
+const headerKeys = new Map<string, string>();
+const HEADER_KEYS_MAX = 1024;
+
+/** {@link headerKeys}' key for one header name, undefined when the header is dropped (its name has "_"). */
+function headerKey(rawName: string): string | undefined {
+  let key = headerKeys.get(rawName);
+  if (key === undefined) {
+    if (rawName.includes('_')) {
+      key = '';
+    } else {
+      const name = rawName.toUpperCase().replace(/-/g, '_');
+      key = name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH' ? name : `HTTP_${name}`;
+    }
+    if (headerKeys.size < HEADER_KEYS_MAX) headerKeys.set(rawName, key);
+  }
+  return key === '' ? undefined : key;
+}
+
+let lastHost = '';
+let lastServerName = '';
+
+/** SERVER_NAME from a Host value: the port and IPv6 brackets dropped (the last answer is kept: one host serves most requests). */
+function serverNameOf(host: string): string {
+  if (host !== lastHost) {
+    lastServerName = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    lastHost = host;
+  }
+  return lastServerName;
 }

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
-import { Pool, errors as undiciErrors } from 'undici';
+import type { Pool } from 'undici';
 import { quotePath, type Application, type AppFactory, type Environ, type Headers } from '@stackware/gateway';
 import { HOP_BY_HOP_HEADERS as HOP_BY_HOP } from '@stackware/gateway';
 
@@ -95,12 +95,15 @@ export function proxy(options: ProxyOptions): ProxyApplication {
   const target = new URL(options.target);
   if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new TypeError(`proxy target must be http:// or https://, got ${options.target}`);
   const basePath = target.pathname.replace(/\/+$/, '');
-  const pool = new Pool(target.origin, {
+  // undici (~20 MiB resident) loads with the first proxied request, not with @stackware/middleware:
+  // a stack that imports the package for another middleware does not pay for it.
+  let pool: Promise<Pool> | undefined;
+  const upstream = () => (pool ??= import('undici').then(({ Pool }) => new Pool(target.origin, {
     connections: options.connections ?? 32,
     headersTimeout: options.headersTimeoutMs ?? 30_000,
     bodyTimeout: options.bodyTimeoutMs ?? 300_000,
     connectTimeout: options.connectTimeoutMs ?? 10_000,
-  });
+  })));
 
   const app = (async (environ, startResponse) => {
     const method = environ.REQUEST_METHOD;
@@ -113,9 +116,9 @@ export function proxy(options: ProxyOptions): ProxyApplication {
     }
     const path = basePath + quotePath(environ.PATH_INFO || '/') + (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : '');
     const hasBody = environ.CONTENT_LENGTH !== undefined ? environ.CONTENT_LENGTH !== '0' : typeof environ.HTTP_TRANSFER_ENCODING === 'string';
-    let response: Awaited<ReturnType<typeof pool.request>>;
+    let response: Awaited<ReturnType<Pool['request']>>;
     try {
-      response = await pool.request({
+      response = await (await upstream()).request({
         method: method as 'GET',
         path,
         headers: upstreamHeaders(environ, options, target.host),
@@ -124,7 +127,8 @@ export function proxy(options: ProxyOptions): ProxyApplication {
     } catch (error) {
       const code = (error as { code?: string }).code;
       environ['stackware.errors'].write(`proxy: ${method} ${target.origin}${path} failed: ${String(error)}\n`);
-      if (error instanceof undiciErrors.HeadersTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
+      // undici's HeadersTimeoutError and ConnectTimeoutError carry these codes.
+      if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
         return gatewayError(504, 'the upstream server did not answer in time.')(environ, startResponse);
       }
       return gatewayError(502, 'the upstream server could not be reached.')(environ, startResponse);
@@ -149,7 +153,9 @@ export function proxy(options: ProxyOptions): ProxyApplication {
       },
     };
   }) as ProxyApplication;
-  app.close = () => pool.close();
+  app.close = async () => {
+    if (pool) await (await pool).close();
+  };
   return app;
 }
 

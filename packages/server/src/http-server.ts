@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { HTTP_DEFAULTS, checkNumberOption, type HttpServerOptions } from './options.js';
 import { checkProgress, limitAnswer, limitMessages, resolveLimits, sweepIntervalMs, type LimitStatus, type Limits } from './limits.js';
 import { HttpSink, plainResponse } from './http-sink.js';
-import { createLogger } from './logger.js';
+import { createLogger, flushLogger } from './logger.js';
 import { requestId, REQUEST_ID_KEY } from './request-id.js';
 import { accessLogRecord } from './access-log.js';
 import { LoggerErrorStream } from './error-stream.js';
@@ -303,6 +303,8 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     drain.stop();
     if (sweeper) clearInterval(sweeper);
     if (outcome.forced) logger.warn({ shutdown_timeout_ms: o.shutdownTimeoutMs }, 'shutdown timeout: remaining connections destroyed');
+    // Every request is answered and logged: write the access lines the logger still holds.
+    await flushLogger(logger);
   };
 
   return { server, stop, stats };
@@ -349,7 +351,8 @@ function drainIdleConnections(connections: Set<Socket>, graceMs: number): { stop
 /**
  * Starts an HTTP server for `app` and resolves once it listens. `close()` is the graceful stop:
  * stop accepting, let in-flight requests finish (busy keep-alive connections get `Connection: close`),
- * destroy what is left after `shutdownTimeoutMs` (5 s). Options and defaults: {@link HttpServerOptions}.
+ * destroy what is left after `shutdownTimeoutMs` (5 s), then write the log lines the logger still
+ * holds in memory (every access line of the requests served is out when `close()` resolves). Options and defaults: {@link HttpServerOptions}.
  * @throws the listen error (EADDRINUSE, EACCES) with the address in its message.
  * @example
  * const running = await serve(hello, { port: 8080 });

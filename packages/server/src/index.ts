@@ -10,7 +10,7 @@ export {
   type LimitOptions, type Limits, type LimitStatus, type LimitAnswer, type RequestProgress, type TimeoutTrip,
 } from './limits.js';
 export { HttpSink, plainResponse } from './http-sink.js';
-export { createLogger, prettyLine, type Logger, type LoggerOptions } from './logger.js';
+export { createLogger, flushLogger, prettyLine, type Logger, type LoggerOptions } from './logger.js';
 export { accessLogRecord, type AccessLogRecord } from './access-log.js';
 export { loggerErrorStream, LoggerErrorStream } from './error-stream.js';
 export { ResponseSignal } from './response-signal.js';

@@ -143,7 +143,8 @@ export function session(app: Application, options: SessionOptions): Application 
     const flush = (): WriteFunction | undefined => {
       if (realWrite || !pending) return realWrite;
       const cookie = setCookieHeader(environ, current.cookieAction());
-      const headers = cookie ? [...pending.headers, cookie] : pending.headers.slice();
+      // A session never loaded adds nothing: the application's headers go on as they are (no copy).
+      const headers = cookie ? [...pending.headers, cookie] : current.loaded ? pending.headers.slice() : pending.headers;
       // A page built from a session is one user's: no shared cache may store it (PHP's
       // session.cache_limiter, Rails), unless the application chose its own Cache-Control.
       if (current.loaded && !headers.some(([name]) => name.toLowerCase() === 'cache-control')) headers.push(['Cache-Control', 'private']);
@@ -188,7 +189,8 @@ export function session(app: Application, options: SessionOptions): Application 
     if (Array.isArray(body) || isFileWrapper(body)) {
       // The response is produced: save now, then let the headers go out with the right cookie.
       try {
-        await current.save();
+        // An untouched session has nothing to save (and no lock): no await, no microtask.
+        if (current.loaded) await current.save();
         flush();
       } catch (error) {
         await (body as ResponseBody).close?.();
