@@ -7,6 +7,7 @@ import { configFilter } from './location.js';
 import { checkOptionType, closest, exampleOf } from './options.js';
 import { importUse, parseUse, pickExport, pickFactory, UseError, type FactoryKind } from './use.js';
 import { poolDispatcher, startThreadPool, type PoolHandle } from './pools.js';
+import { groupDispatcher } from './groups.js';
 
 type AnyFactory = AppFactory | FilterFactory | ServerFactory;
 const SECTION = { apps: 'app', filters: 'filter', servers: 'server' } as const;
@@ -15,6 +16,8 @@ const SECTION = { apps: 'app', filters: 'filter', servers: 'server' } as const;
 export interface BuildOptions {
   /** Dispatch `[location]`s that name a `pool` to their thread-pool group (default true). Pool threads build with false. */
   pools?: boolean;
+  /** Route requests of `[location]`s and hosts that name a `[group.NAME]` to its processes (default true). Group processes and pool threads build with false. */
+  groups?: boolean;
 }
 
 /** An application built from a deployment, with the resources it holds (thread pools). */
@@ -74,6 +77,14 @@ export class Deployment extends DeploymentDefinition {
       const dispatched = await poolDispatcher(this, name, app);
       app = dispatched.app;
       pools = dispatched.pools;
+    }
+    if (options.groups !== false) {
+      try {
+        app = groupDispatcher(this.groups, this.locations, app);
+      } catch (error) {
+        await Promise.allSettled(pools.map((p) => p.close()));
+        this.fail(undefined, undefined, undefined, message(error), 'serve the deploy file with `stackware serve`', error);
+      }
     }
     app = configFilter(this.defaults, this.locations)(app);
     return { app, dispose: async () => { await Promise.allSettled(pools.map((p) => p.close())); } };

@@ -5,6 +5,7 @@ import { startPrimary, runWorker, watchFiles, type Logger } from '@stackware/ser
 import type { BuiltApplication, Deployment } from './build.js';
 import { ConfigError } from './config-error.js';
 import { LiveApplication } from './live.js';
+import { isGroupProcess, serveGroupProcess, startGroups, type GroupRunner } from './group-serve.js';
 import { loadDeployment } from './load.js';
 
 /** Options of {@link serveDeployment}. Defaults: watch true, debounceMs 200, drainTimeoutMs 30000. */
@@ -36,6 +37,8 @@ export interface ServingDeployment {
   close(): Promise<void>;
   /** Resolves with the exit code once a prefork primary has stopped (0 otherwise, after close()). */
   readonly done: Promise<number>;
+  /** Replaces the processes of one `[group.NAME]` gracefully (the primary only). @throws Error for an unknown group or outside the primary. */
+  reloadGroup(name: string): void;
 }
 
 /**
@@ -58,11 +61,32 @@ export interface ServingDeployment {
 export async function serveDeployment(file: string, options: ServeDeploymentOptions): Promise<ServingDeployment> {
   const path = resolve(file);
   const logger = options.logger;
+  // Process groups (issue 23): a group process serves its group and nothing else; the primary starts the groups.
+  if (isGroupProcess()) {
+    const group = await serveGroupProcess(path, logger);
+    return { deployment: await loadDeployment(path), servers: [], reload: async () => false, close: group.close, done: new Promise(() => {}), reloadGroup: notPrimary };
+  }
   let deployment = applyOverrides(await loadDeployment(path), options.overrides);
   const workers = Math.max(0, ...[...deployment.servers.values()].map((s) => s.workers));
   if (deployment.servers.size === 0) deployment.fail(undefined, undefined, undefined, 'the deploy file declares no server', 'add a [server.main] section with host and port (or use `stackware check` to validate only)');
+  const groups = cluster.isPrimary ? startGroups(deployment, { logger, debounceMs: options.debounceMs }) : undefined;
+  try {
+    if (workers > 0 && cluster.isPrimary) return await servePrimary(path, deployment, workers, options, groups);
+    return await serveFront(path, deployment, options, groups);
+  } catch (error) {
+    await groups?.close();
+    throw error;
+  }
+}
 
-  if (workers > 0 && cluster.isPrimary) return servePrimary(path, deployment, workers, options);
+function notPrimary(): never {
+  throw new Error('process groups are reloaded by the primary process');
+}
+
+/** One process, or one prefork worker: serves the deployment's servers (with `groups`, routing to process groups). */
+async function serveFront(path: string, initial: Deployment, options: ServeDeploymentOptions, groups: GroupRunner | undefined): Promise<ServingDeployment> {
+  const logger = options.logger;
+  let deployment = initial;
 
   // One process (or one prefork worker): live applications per served application name.
   const lives = new Map<string, LiveApplication>();
@@ -90,6 +114,7 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
       stopWatching();
       await Promise.allSettled(started.map((s) => s.server.close()));
       await Promise.allSettled([...lives.values()].map((l) => l.close()));
+      await groups?.close();
     })();
     return closing;
   };
@@ -99,7 +124,7 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
     const combined: RunningServer = { url: servers[0]!.url, close: closeAll };
     const maxMemoryMb = Math.max(0, ...[...deployment.servers.values()].map((d) => d.maxMemoryMb));
     await runWorker({ app: lives.values().next().value!.app, start: async () => combined, logger, maxMemoryMb });
-    return { deployment, servers, reload: async () => false, close: closeAll, done: new Promise(() => {}) };
+    return { deployment, servers, reload: async () => false, close: closeAll, done: new Promise(() => {}), reloadGroup: notPrimary };
   }
 
   let serverShape = JSON.stringify([...deployment.servers.values()]);
@@ -131,6 +156,7 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
       serverShape = JSON.stringify([...next.servers.values()]);
     }
     deployment = next;
+    groups?.apply(next);
     for (const [name, built] of nextBuilds) {
       lives.get(name)?.swap(built, options.drainTimeoutMs ?? 30_000).catch((error: unknown) => logger.warn({ err: error }, 'disposing the previous configuration failed'));
     }
@@ -146,6 +172,7 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
     reload,
     close: closeAll,
     done: Promise.resolve(0),
+    reloadGroup: (name: string) => (groups ? groups.reloadGroup(name) : notPrimary()),
   };
 }
 
@@ -230,7 +257,7 @@ function applyOverrides(deployment: Deployment, overrides: ServeDeploymentOption
 }
 
 /** The prefork primary: validates edits and replaces workers gracefully. */
-async function servePrimary(path: string, deployment: Deployment, workers: number, options: ServeDeploymentOptions): Promise<ServingDeployment> {
+async function servePrimary(path: string, deployment: Deployment, workers: number, options: ServeDeploymentOptions, groups: GroupRunner | undefined): Promise<ServingDeployment> {
   const logger = options.logger;
   const primary = startPrimary({ workers, logger, reload: false, shutdownTimeoutMs: options.drainTimeoutMs });
   let current = deployment;
@@ -241,6 +268,7 @@ async function servePrimary(path: string, deployment: Deployment, workers: numbe
       logger.error({ file: path }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
       return false;
     }
+    groups?.apply(current);
     primary.reloadWorkers(`${basename(path)} changed`);
     logger.info({ file: path }, `configuration valid: replacing ${workers} workers gracefully`);
     return true;
@@ -252,8 +280,9 @@ async function servePrimary(path: string, deployment: Deployment, workers: numbe
     get deployment() { return current; },
     servers: [],
     reload,
-    close: async () => { stopWatching(); await primary.close(); },
-    done: primary.done,
+    close: async () => { stopWatching(); await primary.close(); await groups?.close(); },
+    done: primary.done.then(async (code) => { await groups?.close(); return code; }),
+    reloadGroup: (name: string) => (groups ? groups.reloadGroup(name) : notPrimary()),
   };
 }
 
