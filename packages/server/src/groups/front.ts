@@ -21,8 +21,8 @@ export interface GroupFrontOptions {
   /** How long a request waits for a process of the group to accept it (the group starting, restarting or woken from inactivity), in ms; then 503 with Retry-After. Default 15000 (mod_wsgi's connect-timeout). */
   connectTimeoutMs?: number;
   /**
-   * Asks for the group's processes to be started (they were stopped for inactivity). Default: in a
-   * cluster worker, a `group-wake` message to the primary; in the primary, nothing.
+   * Asks for the group's processes to be started (they were stopped for inactivity). Default: the
+   * supervisor of this process (the primary), else a `group-wake` message to the primary.
    */
   wake?: (group: string) => void;
 }
@@ -136,6 +136,15 @@ function answer(startResponse: StartResponse, status: string, message: string, e
   return [body];
 }
 
+/** The supervisor of this process, when it is the primary (set by GroupSupervisor). */
+let localWake: ((group: string) => void) | undefined;
+
+/** Registers the wake-up of the supervisor running in this process (the front in the primary calls it directly). */
+export function setLocalWake(wake: ((group: string) => void) | undefined): void {
+  localWake = wake;
+}
+
 function defaultWake(group: string): void {
-  if (cluster.isWorker && process.connected) process.send!({ stackware: 'group-wake', group } satisfies GroupWakeMessage);
+  if (localWake) localWake(group);
+  else if (cluster.isWorker && process.connected) process.send!({ stackware: 'group-wake', group } satisfies GroupWakeMessage);
 }

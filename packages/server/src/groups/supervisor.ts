@@ -8,6 +8,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unl
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { setLocalWake } from './front.js';
 import { GROUP_ENV, GROUP_HEARTBEAT_ENV, GROUP_SOCKET_ENV, isMessage, type GroupProcessMessage, type GroupStopMessage, type GroupWakeMessage, type RestartCause } from './messages.js';
 
 /** One group to supervise. Units in the names; 0 disables a limit. */
@@ -138,6 +139,7 @@ export class GroupSupervisor {
       this.groups.set(spec.name, run);
     }
     cluster.on('message', this.onClusterMessage);
+    setLocalWake((name) => this.wake(name));
     this.check = setInterval(() => this.checkProcesses(), options.checkIntervalMs ?? 250);
     for (const run of this.groups.values()) for (const slot of run.slots) this.spawn(run, slot);
   }
@@ -180,6 +182,7 @@ export class GroupSupervisor {
   close(): Promise<void> {
     this.closing ??= (async () => {
       cluster.off('message', this.onClusterMessage);
+      setLocalWake(undefined);
       for (const run of this.groups.values()) for (const slot of run.slots) clearTimeout(slot.timer);
       const exited = new Promise<void>((resolve) => (this.allExited = resolve));
       for (const state of this.states.values()) this.stop(state);
