@@ -19,7 +19,7 @@ export interface GroupSection {
   processes?: number;
   /** Worker threads per process that run the application (default 0: the process's event loop runs it) [threads]. */
   threads?: number;
-  /** The user the processes run as: a name from /etc/passwd or a uid (default: the server's user; ignored with a warning unless the server runs as root) [user]. */
+  /** The user the processes run as: a name from /etc/passwd or a uid (default, or "": the server's user; ignored with a warning unless the server runs as root) [user]. */
   user?: string | number;
   /** The group id they run as: a name from /etc/group or a gid (default: the user's primary group) [group]. */
   group?: string | number;
@@ -100,7 +100,8 @@ export function parseGroup(name: string, section: unknown, here: string, fail: F
   }
   let uid: number | undefined;
   let gid: number | undefined;
-  const user = table.user;
+  // An empty value is unset (the server's user), so that user = "${VAR:-}" works.
+  const user = table.user === '' ? undefined : table.user;
   if (user !== undefined) {
     if (typeof user !== 'string' && typeof user !== 'number') fail('user', `must be a user name or uid, got ${typeName(user)}`, 'write user = "www-data"');
     const found = lookupUser(user as string | number);
@@ -108,7 +109,7 @@ export function parseGroup(name: string, section: unknown, here: string, fail: F
     uid = found.uid;
     gid = found.gid;
   }
-  const group = table.group;
+  const group = table.group === '' ? undefined : table.group;
   if (group !== undefined) {
     if (typeof group !== 'string' && typeof group !== 'number') fail('group', `must be a group name or gid, got ${typeName(group)}`, 'write group = "www-data"');
     const found = lookupGroup(group as string | number);

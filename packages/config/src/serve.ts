@@ -112,9 +112,11 @@ async function serveFront(path: string, initial: Deployment, options: ServeDeplo
   const closeAll = () => {
     closing ??= (async () => {
       stopWatching();
+      // The groups stop with the servers (they are replaced no more once closing starts).
+      const groupsClosed = groups?.close();
       await Promise.allSettled(started.map((s) => s.server.close()));
       await Promise.allSettled([...lives.values()].map((l) => l.close()));
-      await groups?.close();
+      await groupsClosed;
     })();
     return closing;
   };
