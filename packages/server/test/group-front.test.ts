@@ -12,7 +12,7 @@ import { tempDir } from '@stackware/testing';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
+  for (const c of cleanups.splice(0).toReversed()) await c();
 });
 
 /** An SCGI server for `app` on `<dir>/0.1.sock`, the socket layout the supervisor makes. */
