@@ -3,7 +3,7 @@
  * with four `[group.NAME]` sections, each a set of real processes forked by the primary.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { chmod, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { freePort, tempDir, type Peer } from '@stackware/testing';
@@ -17,6 +17,13 @@ export const app = (environ, startResponse) => {
   const path = environ.PATH_INFO;
   const group = process.env.STACKWARE_GROUP ?? 'main';
   if (path === '/hang') return new Promise(() => {});
+  if (path === '/greet') {
+    // "greeting" is no package: only a group whose modulePaths has lib/ resolves it
+    return import('greeting').then(
+      (m) => { startResponse('200 OK', [['Content-Type', 'text/plain']]); return [Buffer.from(m.greeting)]; },
+      (e) => { startResponse('500 Internal Server Error', [['Content-Type', 'text/plain']]); return [Buffer.from(String(e.code))]; },
+    );
+  }
   if (path === '/crash') setTimeout(() => process.exit(7), 20);
   if (path === '/grow') {
     // Allocate 10 MiB at a time, the event loop free between steps, until the supervisor replaces us.
@@ -64,6 +71,7 @@ group = "gi"
 ${root ? 'user = "nobody"' : ''}
 timeoutMs = 3000
 watch = ["a.mjs"]
+modulePaths = ["lib"]
 
 [group.gb]
 processes = 2
@@ -111,6 +119,9 @@ beforeAll(async () => {
   await chmod(site.dir, 0o755);
   await writeFile(join(site.dir, 'a.mjs'), APP);
   await writeFile(join(site.dir, 'b.mjs'), APP);
+  await mkdir(join(site.dir, 'lib'));
+  await chmod(join(site.dir, 'lib'), 0o755);
+  await writeFile(join(site.dir, 'lib', 'greeting.mjs'), 'export const greeting = "hello from lib/";\n');
   const port = await freePort();
   await writeFile(join(site.dir, 'site.toml'), SITE(port));
   peer = stackware(['serve', join(site.dir, 'site.toml'), '--log-level', 'info']);
@@ -136,6 +147,11 @@ describe('process groups ([group.NAME], mod_wsgi daemon mode) on the real server
     expect(pidOf(a)).not.toBe(pidOf(b));
     expect(readyPids('ga')).toContain(pidOf(a));
   }, 60_000);
+
+  it('modulePaths: a bare import resolves under the group\'s roots in that group only', async () => {
+    expect(await get(`${url}/a/greet`)).toMatchObject({ status: 200, body: 'hello from lib/' });
+    expect(await get(`${url}/b/greet`)).toMatchObject({ status: 500, body: 'ERR_MODULE_NOT_FOUND' });
+  }, 30_000);
 
   (root ? it : it.skip)('a group runs as another user: process.getuid() inside group ga is nobody (65534) (root only: user = is ignored otherwise)', async () => {
     const a = await get(`${url}/a/uid`);

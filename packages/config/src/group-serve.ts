@@ -6,7 +6,7 @@
 import { GROUP_ENV, GROUPS_DIR_ENV, GroupSupervisor, isGroupProcess, runGroupProcess, watchFiles, type FileWatcher, type Logger, type RestartCause } from '@stackware/server';
 import type { Application } from '@stackware/gateway';
 import type { DeploymentDefinition } from './deployment.js';
-import type { GroupDef } from './groups.js';
+import { MODULE_PATHS_ENV, useModulePaths, type GroupDef } from './groups.js';
 import { loadDeployment } from './load.js';
 import { startThreadPool } from './pools.js';
 
@@ -84,7 +84,7 @@ function specOf(def: GroupDef) {
     processes: def.processes,
     uid: def.uid,
     gid: def.gid,
-    env: { ...def.env },
+    env: { ...def.env, ...(def.modulePaths.length ? { [MODULE_PATHS_ENV]: def.modulePaths.join(':') } : {}) },
     memoryLimitMb: def.memoryLimitMb,
     timeoutMs: def.timeoutMs,
     inactivityTimeoutMs: def.inactivityTimeoutMs,
@@ -95,6 +95,16 @@ function specOf(def: GroupDef) {
 export { isGroupProcess };
 
 /**
+ * In the front (the primary, or a prefork worker): registers every group's `modulePaths`, since the
+ * front builds the whole application too (the groups' modules included). Nothing when none.
+ * @throws Error when they differ from paths registered already (a reload that changed them: restart).
+ */
+export async function useAllModulePaths(deployment: DeploymentDefinition): Promise<void> {
+  const all = [...new Set([...deployment.groups.values()].flatMap((g) => g.modulePaths))];
+  await useModulePaths(all);
+}
+
+/**
  * In a group process: loads the deploy file afresh, builds the application the servers serve
  * (without group routing or location pools; in `threads` worker threads when the group has them)
  * and serves it on the group's socket until the supervisor stops it.
@@ -102,6 +112,8 @@ export { isGroupProcess };
  */
 export async function serveGroupProcess(path: string, logger: Logger): Promise<{ close(): Promise<void> }> {
   const name = process.env[GROUP_ENV]!;
+  // The group's modulePaths (passed in the environment: the file's modules load as it is read).
+  await useModulePaths();
   const deployment = await loadDeployment(path);
   const def = deployment.groups.get(name);
   if (!def) return deployment.fail('group', name, undefined, `this process serves group "${name}", which the deploy file no longer declares`, 'restart the server after removing a group');

@@ -23,6 +23,8 @@ export interface GroupSection {
   user?: string | number;
   /** The group id they run as: a name from /etc/group or a gid (default: the user's primary group) [group]. */
   group?: string | number;
+  /** Extra module resolution roots (relative to the deploy file): bare imports Node cannot resolve from node_modules are looked up there (@stackware/loader's registerModulePaths) [python-path]. */
+  modulePaths?: string[];
   /** Extra environment variables of the processes (a table of strings). */
   env?: Record<string, string>;
   /** A process whose resident memory passes this many MiB is replaced gracefully (default 0: no limit) [memory-limit]. */
@@ -52,6 +54,8 @@ export interface GroupDef {
   readonly uid: number | undefined;
   readonly gid: number | undefined;
   readonly env: Readonly<Record<string, string>>;
+  /** Absolute paths. */
+  readonly modulePaths: readonly string[];
   readonly memoryLimitMb: number;
   readonly maxRequests: number;
   readonly timeoutMs: number;
@@ -65,7 +69,7 @@ export interface GroupDef {
 
 /** The keys of a `[group.NAME]` section with their defaults (numbers) or kinds. */
 const NUMBERS = { processes: 1, threads: 0, memoryLimitMb: 0, maxRequests: 0, timeoutMs: 30_000, inactivityTimeoutMs: 0, gracefulTimeoutMs: 15_000, connectTimeoutMs: 15_000 } as const;
-const KEYS = [...Object.keys(NUMBERS), 'user', 'group', 'env', 'hosts', 'watch'];
+const KEYS = [...Object.keys(NUMBERS), 'user', 'group', 'modulePaths', 'env', 'hosts', 'watch'];
 const EXAMPLES: Record<string, string> = { processes: '2', threads: '4', memoryLimitMb: '512', maxRequests: '1000', timeoutMs: '30000', inactivityTimeoutMs: '300000', gracefulTimeoutMs: '15000', connectTimeoutMs: '15000' };
 
 type Fail = (key: string | undefined, problem: string, fix: string) => never;
@@ -124,7 +128,7 @@ export function parseGroup(name: string, section: unknown, here: string, fail: F
       env[key] = String(value);
     }
   }
-  const list = (key: 'hosts' | 'watch', example: string): string[] => {
+  const list = (key: 'hosts' | 'watch' | 'modulePaths', example: string): string[] => {
     const value = table[key];
     if (value === undefined) return [];
     if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) fail(key, `must be an array of strings, got ${typeName(value)}`, `write ${key} = [${example}]`);
@@ -132,7 +136,23 @@ export function parseGroup(name: string, section: unknown, here: string, fail: F
   };
   const hosts = list('hosts', '"admin.example.com"').map((h) => h.toLowerCase());
   const watch = list('watch', '"lib/admin.mjs"').map((p) => resolve(here, p));
-  return Object.freeze({ name, ...numbers, user: user === undefined ? undefined : String(user), uid, gid, env: Object.freeze(env), hosts: Object.freeze(hosts), watch: Object.freeze(watch) });
+  const modulePaths = list('modulePaths', '"lib"').map((p) => resolve(here, p));
+  return Object.freeze({ name, ...numbers, user: user === undefined ? undefined : String(user), uid, gid, env: Object.freeze(env), modulePaths: Object.freeze(modulePaths), hosts: Object.freeze(hosts), watch: Object.freeze(watch) });
+}
+
+/** The environment variable that carries a group's module paths to its processes and their threads (joined with ":"). */
+export const MODULE_PATHS_ENV = 'STACKWARE_MODULE_PATHS';
+
+/**
+ * Registers module paths in this thread (@stackware/loader): `paths`, or those of
+ * `STACKWARE_MODULE_PATHS` when not given. Nothing when there are none.
+ * @throws Error when other paths were registered in this thread already.
+ */
+export async function useModulePaths(paths?: readonly string[]): Promise<void> {
+  const list = paths ?? (process.env[MODULE_PATHS_ENV] ?? '').split(':').filter(Boolean);
+  if (list.length === 0) return;
+  const { registerModulePaths } = await import('@stackware/loader');
+  registerModulePaths(list);
 }
 
 /** The groups some location or host actually routes to. */

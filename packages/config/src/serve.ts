@@ -5,7 +5,7 @@ import { startPrimary, runWorker, watchFiles, type Logger } from '@stackware/ser
 import type { BuiltApplication, Deployment } from './build.js';
 import { ConfigError } from './config-error.js';
 import { LiveApplication } from './live.js';
-import { isGroupProcess, serveGroupProcess, startGroups, type GroupRunner } from './group-serve.js';
+import { isGroupProcess, serveGroupProcess, startGroups, useAllModulePaths, type GroupRunner } from './group-serve.js';
 import { loadDeployment } from './load.js';
 
 /** Options of {@link serveDeployment}. Defaults: watch true, debounceMs 200, drainTimeoutMs 30000. */
@@ -66,7 +66,9 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
     const group = await serveGroupProcess(path, logger);
     return { deployment: await loadDeployment(path), servers: [], reload: async () => false, close: group.close, done: new Promise(() => {}), reloadGroup: notPrimary };
   }
-  let deployment = applyOverrides(await loadDeployment(path), options.overrides);
+  let deployment = applyOverrides(await loadDeployment(path, { check: false }), options.overrides);
+  await useAllModulePaths(deployment); // before the file's modules load
+  await deployment.check();
   const workers = Math.max(0, ...[...deployment.servers.values()].map((s) => s.workers));
   if (deployment.servers.size === 0) deployment.fail(undefined, undefined, undefined, 'the deploy file declares no server', 'add a [server.main] section with host and port (or use `stackware check` to validate only)');
   const groups = cluster.isPrimary ? startGroups(deployment, { logger, debounceMs: options.debounceMs }) : undefined;

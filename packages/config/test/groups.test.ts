@@ -20,16 +20,16 @@ describe('[group.NAME] sections (process groups)', () => {
     const d = parse(
       '[group.admin]', 'processes = "${N:-2}"', 'threads = 4', 'user = "nobody"', 'group = "nogroup"', 'env = { MODE = "admin", LEVEL = 3 }',
       'memoryLimitMb = 512', 'maxRequests = 1000', 'timeoutMs = 20000', 'inactivityTimeoutMs = 300000', 'gracefulTimeoutMs = 5000', 'connectTimeoutMs = 2000',
-      'hosts = ["Admin.Example.com"]', 'watch = ["lib/admin.mjs"]',
+      'hosts = ["Admin.Example.com"]', 'watch = ["lib/admin.mjs"]', 'modulePaths = ["lib", "/opt/shared"]',
       '[group.plain]',
       '[location."/admin"]', 'group = "admin"', 'title = "Admin"',
     );
     expect(d.groups.get('admin')).toEqual({
       name: 'admin', processes: 2, threads: 4, user: 'nobody', uid: 65534, gid: 65534, env: { MODE: 'admin', LEVEL: '3' },
       memoryLimitMb: 512, maxRequests: 1000, timeoutMs: 20000, inactivityTimeoutMs: 300000, gracefulTimeoutMs: 5000, connectTimeoutMs: 2000,
-      hosts: ['admin.example.com'], watch: ['/srv/site/lib/admin.mjs'],
+      hosts: ['admin.example.com'], watch: ['/srv/site/lib/admin.mjs'], modulePaths: ['/srv/site/lib', '/opt/shared'],
     });
-    expect(d.groups.get('plain')).toMatchObject({ processes: 1, threads: 0, uid: undefined, memoryLimitMb: 0, maxRequests: 0, timeoutMs: 30000, inactivityTimeoutMs: 0, gracefulTimeoutMs: 15000, connectTimeoutMs: 15000, hosts: [], watch: [] });
+    expect(d.groups.get('plain')).toMatchObject({ processes: 1, threads: 0, uid: undefined, memoryLimitMb: 0, maxRequests: 0, timeoutMs: 30000, inactivityTimeoutMs: 0, gracefulTimeoutMs: 15000, connectTimeoutMs: 15000, hosts: [], watch: [], modulePaths: [] });
     const location = d.locations.find((l) => l.prefix === '/admin')!;
     expect(location.group).toBe('admin');
     expect(location.settings).toEqual({ title: 'Admin' });
