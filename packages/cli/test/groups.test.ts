@@ -241,3 +241,43 @@ describe('process groups ([group.NAME], mod_wsgi daemon mode) on the real server
     expect(alive(pidOf(again))).toBe(true);
   }, 90_000);
 });
+
+describe('process groups behind prefork fronts (workers = 2)', () => {
+  it('each front worker routes to the group; an idle group is woken by a front worker\'s request (IPC to the primary)', async () => {
+    const dir = await tempDir('stackware-groups-prefork-');
+    await chmod(dir.dir, 0o755);
+    const port = await freePort();
+    await writeFile(join(dir.dir, 'a.mjs'), APP);
+    await writeFile(join(dir.dir, 'site.toml'), `
+[app.main]
+application = "./a.mjs#app"
+[location."/g"]
+group = "g"
+[group.g]
+inactivityTimeoutMs = 1500
+[server.web]
+host = "127.0.0.1"
+port = ${port}
+workers = 2
+`);
+    const front = stackware(['serve', join(dir.dir, 'site.toml'), '--log-level', 'info']);
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      const logs = () => records(front.output());
+      await until(() => logs().filter((r) => r.msg === 'worker ready').length >= 2 && logs().some((r) => r.group === 'g' && String(r.msg).endsWith('process ready')), 90_000, 'two front workers and group g', front.output);
+      const first = await get(`${base}/g/x`, 30_000);
+      expect(body(first)).toMatch(/^g \d+ /);
+      const frontAnswer = await get(`${base}/x`);
+      expect(body(frontAnswer)).toMatch(/^main \d+ /);
+      await until(() => logs().some((r) => r.group === 'g' && r.cause === 'inactivity'), 30_000, 'group g stopped for inactivity', front.output);
+      await until(() => !alive(pidOf(first)), 20_000, 'the idle process gone', front.output);
+      const woken = await get(`${base}/g/y`, 30_000);
+      expect(woken).toMatchObject({ status: 200 });
+      expect(pidOf(woken)).not.toBe(pidOf(first));
+      expect(logs().some((r) => typeof r.msg === 'string' && r.msg.includes('woken by a request'))).toBe(true);
+    } finally {
+      await front.stop();
+      await dir.cleanup();
+    }
+  }, 150_000);
+});

@@ -5,6 +5,7 @@
  */
 import { GROUP_ENV, GROUPS_DIR_ENV, GroupSupervisor, isGroupProcess, runGroupProcess, watchFiles, type FileWatcher, type Logger, type RestartCause } from '@stackware/server';
 import type { Application } from '@stackware/gateway';
+import type { Deployment } from './build.js';
 import type { DeploymentDefinition } from './deployment.js';
 import { MODULE_PATHS_ENV, useModulePaths, type GroupDef } from './groups.js';
 import { loadDeployment } from './load.js';
@@ -110,7 +111,7 @@ export async function useAllModulePaths(deployment: DeploymentDefinition): Promi
  * and serves it on the group's socket until the supervisor stops it.
  * @throws ConfigError for a mistake in the file (the process exits; the supervisor retries with back-off).
  */
-export async function serveGroupProcess(path: string, logger: Logger): Promise<{ close(): Promise<void> }> {
+export async function serveGroupProcess(path: string, logger: Logger): Promise<{ deployment: Deployment; close(): Promise<void> }> {
   const name = process.env[GROUP_ENV]!;
   // The group's modulePaths (passed in the environment: the file's modules load as it is read).
   await useModulePaths();
@@ -130,5 +131,5 @@ export async function serveGroupProcess(path: string, logger: Logger): Promise<{
     dispose = built.dispose;
   }
   const running = await runGroupProcess({ app, logger, maxRequests: def.maxRequests, gracefulTimeoutMs: def.gracefulTimeoutMs, multithread: def.threads > 0 });
-  return { close: async () => { await running.close(); await dispose(); } };
+  return { deployment, close: async () => { await running.close(); await dispose(); } };
 }

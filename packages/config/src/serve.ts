@@ -64,7 +64,7 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
   // Process groups (issue 23): a group process serves its group and nothing else; the primary starts the groups.
   if (isGroupProcess()) {
     const group = await serveGroupProcess(path, logger);
-    return { deployment: await loadDeployment(path), servers: [], reload: async () => false, close: group.close, done: new Promise(() => {}), reloadGroup: notPrimary };
+    return { deployment: group.deployment, servers: [], reload: async () => false, close: group.close, done: new Promise(() => {}), reloadGroup: notPrimary };
   }
   let deployment = applyOverrides(await loadDeployment(path, { check: false }), options.overrides);
   await useAllModulePaths(deployment); // before the file's modules load
