@@ -3,7 +3,7 @@
  * with four `[group.NAME]` sections, each a set of real processes forked by the primary.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { chmod, mkdir, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { freePort, tempDir, type Peer } from '@stackware/testing';
@@ -239,6 +239,19 @@ describe('process groups ([group.NAME], mod_wsgi daemon mode) on the real server
     expect(again).toMatchObject({ status: 200 });
     expect(pidOf(again)).not.toBe(first);
     expect(alive(pidOf(again))).toBe(true);
+  }, 90_000);
+
+  it('editing one group\'s section in the deploy file reloads that group alone; SIGHUP reloads every group', async () => {
+    const gm = pidOf(await get(`${url}/m/pid`, 30_000));
+    const gb = readyPids('gb').filter(alive);
+    const file = join(site.dir, 'site.toml');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('memoryLimitMb = 150', 'memoryLimitMb = 160'));
+    await until(() => restarts('gm', 'reload').some((r) => r.worker_pid === gm), 30_000, 'the reload of gm', peer.output);
+    for (const pid of gb) expect(alive(pid)).toBe(true);
+    expect(restarts('gb', 'reload')).toHaveLength(0);
+    peer.process.kill('SIGHUP');
+    await until(() => gb.every((pid) => restarts('gb', 'reload').some((r) => r.worker_pid === pid)), 30_000, 'SIGHUP reloading gb', peer.output);
+    expect((await get(`${url}/b/after`, 30_000))).toMatchObject({ status: 200 });
   }, 90_000);
 });
 
