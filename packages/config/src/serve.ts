@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { basename, dirname, resolve } from 'node:path';
 import type { Application, RunningServer } from '@stackware/gateway';
-import { startPrimary, runWorker, watchFiles, type Logger } from '@stackware/server';
+import { startPrimary, runWorker, watchFiles, type Logger, type RestartCause } from '@stackware/server';
 import type { BuiltApplication, Deployment } from './build.js';
 import { ConfigError } from './config-error.js';
 import { LiveApplication } from './live.js';
@@ -23,6 +23,8 @@ export interface ServeDeploymentOptions {
   debounceMs?: number;
   /** How long a replaced configuration may keep serving its in-flight requests, in ms (default 30000). */
   drainTimeoutMs?: number;
+  /** Called in the primary once per restart of a `[group.NAME]` process, with its cause (crash, timeout, memory, max-requests, reload, inactivity): for metrics. */
+  onGroupRestart?: (group: string, cause: RestartCause, pid: number | undefined) => void;
 }
 
 /** A deployment being served. */
@@ -71,7 +73,7 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
   await deployment.check();
   const workers = Math.max(0, ...[...deployment.servers.values()].map((s) => s.workers));
   if (deployment.servers.size === 0) deployment.fail(undefined, undefined, undefined, 'the deploy file declares no server', 'add a [server.main] section with host and port (or use `stackware check` to validate only)');
-  const groups = cluster.isPrimary ? startGroups(deployment, { logger, debounceMs: options.debounceMs }) : undefined;
+  const groups = cluster.isPrimary ? startGroups(deployment, { logger, debounceMs: options.debounceMs, onRestart: options.onGroupRestart }) : undefined;
   try {
     if (workers > 0 && cluster.isPrimary) return await servePrimary(path, deployment, workers, options, groups);
     return await serveFront(path, deployment, options, groups);
