@@ -93,13 +93,22 @@ export class Deployment extends DeploymentDefinition {
   /**
    * Builds application `name` to run in `server.threads` worker threads (@stackware/threadpool):
    * each thread rebuilds it from the deploy file; the per-request timeout is the server's
-   * `timeoutMs` (default 30000). The configuration filter runs inside the threads.
+   * `timeoutMs` (default 30000). The configuration filter runs inside the threads; requests for a
+   * `[group.NAME]` are routed to the group before they reach the threads.
    */
   async buildThreaded(name: string, server: ServerDef): Promise<BuiltApplication> {
     await this.check();
     const timeoutMs = typeof server.options.timeoutMs === 'number' ? server.options.timeoutMs : 30_000;
     const pool = await startThreadPool(this, name, `server.${server.name}`, server.threads, timeoutMs, ['server', server.name, 'threads']);
-    return { app: pool.app, dispose: () => pool.close() };
+    // Requests for a process group go to the group's processes, not into these threads.
+    let app: Application;
+    try {
+      app = groupDispatcher(this.groups, this.locations, pool.app);
+    } catch (error) {
+      await pool.close();
+      return this.fail(undefined, undefined, undefined, message(error), 'serve the deploy file with `stackware serve`', error);
+    }
+    return { app, dispose: () => pool.close() };
   }
 
   /**
