@@ -31,5 +31,14 @@ export function registerSourceCondition(): void;
  */
 export function importModule(url: string | URL): Promise<Record<string, unknown>>;
 
+/**
+ * Adds extra module resolution roots in the calling thread (mod_wsgi's python-path; NODE_PATH for
+ * ES modules): a bare specifier Node cannot resolve from node_modules is looked up under each
+ * absolute path in `paths`, in order (ROOT/SPEC, with .js/.mjs/.cjs or /index.js, /index.mjs; then
+ * a package in ROOT/node_modules). Once per thread: a second call with other paths throws.
+ * @throws Error when called again with different paths, or when a path is not absolute.
+ */
+export function registerModulePaths(paths: Iterable<string>): void;
+
 /** Development in this repository: {@link registerTypeScript} and {@link registerSourceCondition}. */
 export function registerLoaders(): Promise<void>;

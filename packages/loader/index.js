@@ -86,6 +86,26 @@ export async function importModule(url) {
   return import(href);
 }
 
+let modulePaths;
+
+/**
+ * Adds extra module resolution roots in the calling thread (mod_wsgi's python-path; NODE_PATH for
+ * ES modules): a bare specifier Node cannot resolve from node_modules is looked up under each
+ * absolute path in `paths`, in order (ROOT/SPEC, with .js/.mjs/.cjs or /index.js, /index.mjs; then
+ * a package in ROOT/node_modules). Once per thread: a second call with other paths throws.
+ * @throws Error when called again with different paths, or when a path is not absolute.
+ */
+export function registerModulePaths(paths) {
+  const list = [...paths];
+  for (const path of list) if (typeof path !== 'string' || !path.startsWith('/')) throw new Error(`module path ${JSON.stringify(path)} is not an absolute path`);
+  if (modulePaths !== undefined) {
+    if (JSON.stringify(modulePaths) !== JSON.stringify(list)) throw new Error(`module paths are already registered in this thread (${modulePaths.join(', ')})`);
+    return;
+  }
+  modulePaths = list;
+  if (list.length) register('./module-paths.js', import.meta.url, { data: { paths: list } });
+}
+
 /** Development in this repository: tsx and the "source" condition (see README). */
 export async function registerLoaders() {
   await registerTypeScript('Stackware\'s own source');

@@ -2,8 +2,8 @@
  * Deploy files in the CLI (@stackware/config): `stackware serve site.toml` and
  * `stackware check site.toml`.
  */
-import { ConfigError, deploymentPlan, describeDeployment, loadDeployment } from '@stackware/config';
-import { run } from '@stackware/server';
+import { ConfigError, deploymentPlan, describeDeployment, loadDeployment, serveDeployment } from '@stackware/config';
+import { isGroupProcess, run } from '@stackware/server';
 import type { ParsedCommand } from './args.js';
 import { cliLogger } from './serve.js';
 import { UsageError } from './usage-error.js';
@@ -37,7 +37,9 @@ export async function serveDeployFileCommand(command: ParsedCommand): Promise<vo
     workers: command.given.has('workers') ? (command.options.workers as number) : undefined,
   };
   try {
-    await run((await deploymentPlan(file!, { logger, overrides })).plan);
+    // A process of a `[group.NAME]` (forked by the primary with STACKWARE_GROUP set) serves its group only.
+    if (isGroupProcess()) await serveDeployment(file!, { logger });
+    else await run((await deploymentPlan(file!, { logger, overrides })).plan);
   } catch (error) {
     // A server that cannot listen (port in use) is a system error (exit 1), as for a module.
     if (error instanceof ConfigError && !hasSystemCause(error)) throw new UsageError(error.message);

@@ -8,6 +8,7 @@ import { configFilter } from './location.js';
 import { checkOptionType, closest, exampleOf } from './options.js';
 import { importUse, parseUse, pickExport, pickFactory, UseError, type FactoryKind } from './use.js';
 import { poolDispatcher, startThreadPool, type PoolHandle } from './pools.js';
+import { groupDispatcher } from './groups.js';
 
 type AnyFactory = AppFactory | FilterFactory | ServerFactory;
 const SECTION = { apps: 'app', filters: 'filter', servers: 'server' } as const;
@@ -16,6 +17,8 @@ const SECTION = { apps: 'app', filters: 'filter', servers: 'server' } as const;
 export interface BuildOptions {
   /** Dispatch `[location]`s that name a `pool` to their thread-pool group (default true). Pool threads build with false. */
   pools?: boolean;
+  /** Route requests of `[location]`s and hosts that name a `[group.NAME]` to its processes (default true). Group processes and pool threads build with false. */
+  groups?: boolean;
 }
 
 /** An application built from a deployment, with the resources it holds (thread pools): the orchestrator's type. */
@@ -72,6 +75,14 @@ export class Deployment extends DeploymentDefinition {
       app = dispatched.app;
       pools = dispatched.pools;
     }
+    if (options.groups !== false) {
+      try {
+        app = groupDispatcher(this.groups, this.locations, app);
+      } catch (error) {
+        await Promise.allSettled(pools.map((p) => p.close()));
+        this.fail(undefined, undefined, undefined, message(error), 'serve the deploy file with `stackware serve`', error);
+      }
+    }
     app = configFilter(this.defaults, this.locations)(app);
     return { app, dispose: async () => { await Promise.allSettled(pools.map((p) => p.close())); } };
   }
@@ -79,13 +90,22 @@ export class Deployment extends DeploymentDefinition {
   /**
    * Builds application `name` to run in `server.threads` worker threads (@stackware/threadpool):
    * each thread rebuilds it from the deploy file; the per-request timeout is the server's
-   * `timeoutMs` (default 30000). The configuration filter runs inside the threads.
+   * `timeoutMs` (default 30000). The configuration filter runs inside the threads; requests for a
+   * `[group.NAME]` are routed to the group before they reach the threads.
    */
   async buildThreaded(name: string, server: ServerDef): Promise<BuiltApplication> {
     await this.check();
     const timeoutMs = typeof server.options.timeoutMs === 'number' ? server.options.timeoutMs : 30_000;
     const pool = await startThreadPool(this, name, `server.${server.name}`, server.threads, timeoutMs, ['server', server.name, 'threads']);
-    return { app: pool.app, dispose: () => pool.close() };
+    // Requests for a process group go to the group's processes, not into these threads.
+    let app: Application;
+    try {
+      app = groupDispatcher(this.groups, this.locations, pool.app);
+    } catch (error) {
+      await pool.close();
+      return this.fail(undefined, undefined, undefined, message(error), 'serve the deploy file with `stackware serve`', error);
+    }
+    return { app, dispose: () => pool.close() };
   }
 
   /**

@@ -2,6 +2,7 @@ import type { AppFactory, Application, ApplicationSource, FilterFactory, ServerF
 import { ConfigError } from './config-error.js';
 import { sortLocations, type LocationDef } from './location.js';
 import { checkOptionType, closest, typeName } from './options.js';
+import { parseGroup, type GroupDef, type GroupSection } from './groups.js';
 
 /** Where sections and keys are in the source text (line numbers for messages); absent for code. */
 export interface SourceLocator {
@@ -75,7 +76,9 @@ export interface DeploymentSpec {
   composites?: Record<string, Record<string, string>>;
   servers?: Record<string, ServerSection>;
   pools?: Record<string, PoolSection>;
-  /** Prefix → settings merged over `defaults` for requests under it; the key `pool` picks a thread-pool group. */
+  /** Process groups (mod_wsgi's daemon processes): name → section (groups.ts). */
+  groups?: Record<string, GroupSection>;
+  /** Prefix → settings merged over `defaults` for requests under it; the key `pool` picks a thread-pool group, `group` a process group. */
   locations?: Record<string, Record<string, unknown>>;
   /** Line numbers for messages (the TOML loader provides one). */
   locator?: SourceLocator;
@@ -105,7 +108,7 @@ export interface ServerDef {
 export interface PoolDef { readonly name: string; readonly threads: number; readonly timeoutMs: number }
 
 /** Section type words in the deploy file, and their `DeploymentSpec` keys. */
-export const SECTION_TYPES = { app: 'apps', filter: 'filters', pipeline: 'pipelines', composite: 'composites', server: 'servers', pool: 'pools', location: 'locations' } as const;
+export const SECTION_TYPES = { app: 'apps', filter: 'filters', pipeline: 'pipelines', composite: 'composites', server: 'servers', pool: 'pools', group: 'groups', location: 'locations' } as const;
 export type SectionType = keyof typeof SECTION_TYPES;
 
 const SERVER_KEYS: Record<string, 'string' | 'number'> = { host: 'string', port: 'number', workers: 'number', threads: 'number', maxMemoryMb: 'number' };
@@ -137,6 +140,8 @@ export class DeploymentDefinition {
   readonly filters = new Map<string, FilterDef>();
   readonly servers = new Map<string, ServerDef>();
   readonly pools = new Map<string, PoolDef>();
+  /** `[group.NAME]` process groups (groups.ts). */
+  readonly groups = new Map<string, GroupDef>();
   /** Locations, shortest prefix first. */
   readonly locations: readonly LocationDef[];
   readonly locator: SourceLocator | undefined;
@@ -155,6 +160,7 @@ export class DeploymentDefinition {
     for (const [name, table] of Object.entries(spec.composites ?? {})) this.defineComposite(name, table);
     for (const [name, section] of Object.entries(spec.filters ?? {})) this.defineFilter(name, section);
     for (const [name, section] of Object.entries(spec.pools ?? {})) this.definePool(name, section);
+    for (const [name, section] of Object.entries(spec.groups ?? {})) this.groups.set(name, parseGroup(name, section, this.here, (key, problem, fix) => this.fail('group', name, key, problem, fix)));
     const locations: LocationDef[] = [];
     for (const [prefix, table] of Object.entries(spec.locations ?? {})) locations.push(this.defineLocation(prefix, table));
     this.locations = Object.freeze(sortLocations(locations));
@@ -264,12 +270,17 @@ export class DeploymentDefinition {
   private defineLocation(prefix: string, table: Record<string, unknown>): LocationDef {
     if (!prefix.startsWith('/')) this.fail('location', prefix, undefined, `"${prefix}" is not a path prefix`, `write [location."/${prefix.replace(/^\/*/, '')}"]`);
     if (typeName(table) !== 'table') this.fail('location', prefix, undefined, `must be a table, got ${typeName(table)}`, `write [location."${prefix}"] followed by key = value lines`);
-    const { pool, ...settings } = table;
+    const { pool, group, ...settings } = table;
+    if (group !== undefined) {
+      if (typeof group !== 'string') this.fail('location', prefix, 'group', `must name a [group.NAME] section, got ${typeName(group)}`, 'write group = "name"');
+      if (!this.groups.has(group)) this.fail('location', prefix, 'group', `no process group named "${group}"`, this.groups.size ? `use one of: ${[...this.groups.keys()].join(', ')}` : `declare [group.${group}] with processes = N`);
+      if (pool !== undefined) this.fail('location', prefix, 'pool', 'a location is served by a thread pool or by a process group, not both', 'remove pool, and give the group threads = N instead');
+    }
     if (pool !== undefined) {
       if (typeof pool !== 'string') this.fail('location', prefix, 'pool', `must name a [pool.NAME] section, got ${typeName(pool)}`, 'write pool = "name"');
       if (!this.pools.has(pool)) this.fail('location', prefix, 'pool', `no thread-pool group named "${pool}"`, this.pools.size ? `use one of: ${[...this.pools.keys()].join(', ')}` : `declare [pool.${pool}] with threads = N`);
     }
-    return Object.freeze({ prefix: normalisePrefix(prefix), settings: Object.freeze(settings), pool: pool as string | undefined });
+    return Object.freeze({ prefix: normalisePrefix(prefix), settings: Object.freeze(settings), pool: pool as string | undefined, group: group as string | undefined });
   }
 
   private defineServer(name: string, section: ServerSection): void {

@@ -42,11 +42,22 @@ export function describeDeployment(deployment: DeploymentDefinition): string {
   for (const name of roots) tree(name, '  ', new Set());
   if (deployment.locations.length) {
     out.push('', 'locations (longest prefix wins, merged over defaults):');
-    for (const loc of deployment.locations) out.push(`  ${loc.prefix || '/'}: ${Object.entries(loc.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') || '(no settings)'}${loc.pool ? ` [pool ${loc.pool}]` : ''}`);
+    for (const loc of deployment.locations) out.push(`  ${loc.prefix || '/'}: ${Object.entries(loc.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') || '(no settings)'}${loc.pool ? ` [pool ${loc.pool}]` : ''}${loc.group ? ` [group ${loc.group}]` : ''}`);
   }
   if (deployment.pools.size) {
     out.push('', 'thread-pool groups:');
     for (const pool of deployment.pools.values()) out.push(`  ${pool.name}: ${pool.threads} threads, timeout ${pool.timeoutMs} ms`);
+  }
+  if (deployment.groups.size) {
+    out.push('', 'process groups:');
+    for (const g of deployment.groups.values()) {
+      const limits = [
+        `${g.processes} process${g.processes === 1 ? '' : 'es'}`, ...(g.threads ? [`${g.threads} threads each`] : []), ...(g.user !== undefined ? [`user ${g.user}`] : []),
+        ...(g.memoryLimitMb ? [`memory ${g.memoryLimitMb} MiB`] : []), ...(g.maxRequests ? [`max ${g.maxRequests} requests`] : []), `timeout ${g.timeoutMs} ms`,
+        ...(g.inactivityTimeoutMs ? [`inactivity ${g.inactivityTimeoutMs} ms`] : []), ...(g.hosts.length ? [`hosts ${g.hosts.join(' ')}`] : []),
+      ];
+      out.push(`  ${g.name}: ${limits.join(', ')}`);
+    }
   }
   out.push('', 'servers:');
   if (!deployment.servers.size) out.push('  (none: `stackware serve` needs a [server.NAME] section)');

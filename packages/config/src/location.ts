@@ -4,10 +4,12 @@ import { CONFIG_LOCATION_KEY, CONFIG_SETTINGS_KEY, type Application, type Enviro
 export interface LocationDef {
   /** Path prefix without a trailing slash ("" for "/"); matches whole segments. */
   readonly prefix: string;
-  /** The settings (every key but `pool`). */
+  /** The settings (every key but `pool` and `group`). */
   readonly settings: Readonly<Record<string, unknown>>;
   /** The thread-pool group that serves this prefix, if any. */
   readonly pool: string | undefined;
+  /** The process group (`[group.NAME]`) that serves this prefix, if any. */
+  readonly group?: string | undefined;
 }
 
 const SETTINGS = CONFIG_SETTINGS_KEY;

@@ -1,7 +1,8 @@
 import { basename, dirname, resolve } from 'node:path';
-import { buildApplications, run, type ApplicationPlan, type Logger, type ServePlan, type ServerPlan } from '@stackware/server';
+import { buildApplications, run, type ApplicationPlan, type Logger, type RestartCause, type ServePlan, type ServerPlan, type Supervisor } from '@stackware/server';
 import type { Deployment } from './build.js';
 import { ConfigError } from './config-error.js';
+import { isGroupProcess, serveGroupProcess, startGroups, useAllModulePaths, type GroupRunner } from './group-serve.js';
 import { loadDeployment } from './load.js';
 
 /** Options of {@link deploymentPlan} and {@link serveDeployment}. Defaults: watch true, debounceMs 200, drainTimeoutMs 30000. */
@@ -21,6 +22,8 @@ export interface ServeDeploymentOptions {
   drainTimeoutMs?: number;
   /** Install SIGTERM/SIGINT handlers that stop gracefully and exit (`run`'s `signals`). Default: true for deploymentPlan, false for serveDeployment. */
   signals?: boolean;
+  /** Called in the primary once per restart of a `[group.NAME]` process, with its cause (crash, timeout, memory, max-requests, reload, inactivity): for metrics. */
+  onGroupRestart?: (group: string, cause: RestartCause, pid: number | undefined) => void;
 }
 
 /** A deployment being served. */
@@ -35,6 +38,8 @@ export interface ServingDeployment {
   close(): Promise<void>;
   /** Resolves with the exit code once a prefork primary has stopped (0 otherwise, after close()). */
   readonly done: Promise<number>;
+  /** Replaces the processes of one `[group.NAME]` gracefully (the primary only). @throws Error for an unknown group or outside the primary. */
+  reloadGroup(name: string): void;
 }
 
 /** A deployment's plan for `run` (@stackware/server), and the deployment it was made from. */
@@ -42,6 +47,8 @@ export interface DeploymentPlan {
   plan: ServePlan;
   /** The deployment in use: the one loaded at start, then the latest valid edit. */
   readonly deployment: Deployment;
+  /** Replaces the processes of one `[group.NAME]` gracefully, once the plan runs (the primary only). @throws Error for an unknown group or outside the primary. */
+  reloadGroup(name: string): void;
 }
 
 /**
@@ -68,7 +75,9 @@ export interface DeploymentPlan {
 export async function deploymentPlan(file: string, options: ServeDeploymentOptions): Promise<DeploymentPlan> {
   const path = resolve(file);
   const { logger } = options;
-  let deployment = applyOverrides(await loadDeployment(path), options.overrides);
+  let deployment = applyOverrides(await loadDeployment(path, { check: false }), options.overrides);
+  await useAllModulePaths(deployment); // the groups' modulePaths, before the file's modules load
+  await deployment.check();
   if (deployment.servers.size === 0) deployment.fail(undefined, undefined, undefined, 'the deploy file declares no server', 'add a [server.main] section with host and port (or use `stackware check` to validate only)');
   const workers = Math.max(0, ...[...deployment.servers.values()].map((s) => s.workers));
   const initial = deployment;
@@ -84,6 +93,16 @@ export async function deploymentPlan(file: string, options: ServeDeploymentOptio
   });
   const served = new Set(servers.map((s) => s.app));
   let serverShape = JSON.stringify([...deployment.servers.values()]);
+  // Process groups (issue 23): started by the supervising process (the prefork primary, or the
+  // single process) before the fronts fork or listen; stopped after the servers have drained.
+  let groups: GroupRunner | undefined;
+  const supervisors: Supervisor[] = deployment.groups.size === 0 ? [] : [{
+    name: 'process groups',
+    start: async ({ logger: log }) => {
+      groups = startGroups(initial, { logger: log, debounceMs: options.debounceMs, onRestart: options.onGroupRestart });
+      return { close: async () => { const g = groups; groups = undefined; await g?.close(); } };
+    },
+  }];
   const invalid = (error: unknown) => logger.error({ file: path }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
 
   const plan: ServePlan = {
@@ -103,6 +122,7 @@ export async function deploymentPlan(file: string, options: ServeDeploymentOptio
           invalid(error);
           return false;
         }
+        groups?.apply(deployment);
         logger.info({ file: path }, `configuration valid: replacing ${workers} workers gracefully`);
         return true;
       },
@@ -128,15 +148,21 @@ export async function deploymentPlan(file: string, options: ServeDeploymentOptio
           serverShape = JSON.stringify([...next.servers.values()]);
         }
         deployment = next;
+        groups?.apply(next);
         return builds;
       },
     },
     // The deploy file (a content edit, a rename-save, a `touch`); under prefork also its directory,
     // since workers import the modules afresh.
     watch: options.watch === false ? undefined : { paths: workers > 0 ? [path, dirname(path)] : [path], debounceMs: options.debounceMs ?? 200 },
+    supervisors,
     signals: options.signals ?? true,
   };
-  return { plan, get deployment() { return deployment; } };
+  return {
+    plan,
+    get deployment() { return deployment; },
+    reloadGroup: (name) => (groups ? groups.reloadGroup(name) : notPrimary()),
+  };
 }
 
 /** One application plan per application a server section serves (`threads` → a thread pool). */
@@ -159,6 +185,11 @@ function applicationsOf(deployment: Deployment): Map<string, ApplicationPlan> {
  * @throws ConfigError for a mistake in the file at start, or a server that cannot start.
  */
 export async function serveDeployment(file: string, options: ServeDeploymentOptions): Promise<ServingDeployment> {
+  // A process of a `[group.NAME]` serves its group and nothing else (the primary started it).
+  if (isGroupProcess()) {
+    const group = await serveGroupProcess(resolve(file), options.logger);
+    return { deployment: group.deployment, servers: [], reload: async () => false, close: group.close, done: new Promise(() => {}), reloadGroup: notPrimary };
+  }
   const planned = await deploymentPlan(file, { ...options, signals: options.signals ?? false });
   const running = await run(planned.plan);
   return {
@@ -167,7 +198,12 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
     reload: running.reload,
     close: running.close,
     done: running.done,
+    reloadGroup: planned.reloadGroup,
   };
+}
+
+function notPrimary(): never {
+  throw new Error('process groups are reloaded by the primary process');
 }
 
 /** A factory that threw while building (not a mistake in the file): retried by later requests. */

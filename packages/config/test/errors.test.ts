@@ -39,7 +39,7 @@ const ECHO = '[app.main]\nuse = "./lib/apps.ts#echo"\n';
 describe('each mistake gives one message naming file, section, key and fix', () => {
   it('unknown section type', async () => {
     const { error, file } = await errorOf(`${ECHO}\n[apps.site]\nuse = "x"\n`);
-    expect(error.message).toBe(`${file}:4:1: [apps] unknown section type "apps" — did you mean [app.…]? section types are: app, filter, pipeline, composite, server, pool, location, defaults`);
+    expect(error.message).toBe(`${file}:4:1: [apps] unknown section type "apps" — did you mean [app.…]? section types are: app, filter, pipeline, composite, server, pool, group, location, defaults`);
   });
 
   it('missing use', async () => {

@@ -33,3 +33,10 @@ export { cgiResponseHead } from './cgi-response.js';
 export type { ListenTarget } from './fastcgi/listener.js';
 export { fastcgiServerFactory, scgiServerFactory } from './fastcgi/factories.js';
 export * as fastcgi from './fastcgi/records.js';
+// Process groups: mod_wsgi's daemon mode (issue 23)
+export { GroupSupervisor, residentMb, type GroupSpec, type GroupSupervisorOptions } from './groups/supervisor.js';
+export { groupApplication, type GroupFrontOptions } from './groups/front.js';
+export { runGroupProcess, isGroupProcess, type GroupProcessOptions } from './groups/process.js';
+export { scgiRequest, scgiRequestHead, SCGIForwardError, type SCGIRequestOptions, type SCGIResponse } from './groups/scgi-client.js';
+export { GROUP_ENV, GROUPS_DIR_ENV, type RestartCause } from './groups/messages.js';
+export { lookupUser, lookupGroup } from './groups/users.js';
