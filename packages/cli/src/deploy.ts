@@ -38,7 +38,7 @@ export async function serveDeployFileCommand(command: ParsedCommand): Promise<vo
   };
   let serving;
   try {
-    serving = await serveDeployment(file!, { logger, overrides });
+    serving = await serveDeployment(file!, { logger, overrides, metrics: { listen: command.options.metrics as string | undefined, public: command.given.has('metricsPublic') ? (command.options.metricsPublic as boolean) : undefined } });
   } catch (error) {
     // A server that cannot listen (port in use) is a system error (exit 1), as for a module.
     if (error instanceof ConfigError && !hasSystemCause(error)) throw new UsageError(error.message);

@@ -6,6 +6,7 @@ import type { OptionValue } from './options.js';
 import { isDeployFile, loadApplication, resolveTarget, type Target } from './target.js';
 import { pickServer } from './servers.js';
 import { UsageError } from './usage-error.js';
+import type { OperationsListener } from '@stackware/config';
 
 /**
  * Builds the application a target names (imports the module and picks its export). Wrappers that
@@ -36,6 +37,23 @@ export function cliLogger(options: Record<string, OptionValue>): Logger {
 }
 
 /**
+ * The metrics listener of `--metrics HOST:PORT` (`--metrics-public` for a non-loopback host): in
+ * the single process or the prefork primary; a worker installs its counters only (startOperations
+ * in @stackware/config). Nothing at all without `--metrics`. @throws UsageError for a refused address.
+ */
+export async function startMetrics(options: Record<string, OptionValue>, logger: Logger): Promise<OperationsListener | undefined> {
+  // A worker's primary sets STACKWARE_METRICS=1 when it serves metrics (config's METRICS_ENV).
+  if (cluster.isWorker ? process.env.STACKWARE_METRICS !== '1' : options.metrics === undefined) return undefined;
+  const { startOperations } = await import('@stackware/config');
+  try {
+    return await startOperations({ listen: options.metrics as string | undefined, public: options.metricsPublic as boolean }, logger);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).syscall) throw error;
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/**
  * `stackware serve <target> [options]`. The flow: resolve the target → (prefork primary: fork
  * workers and stop here) → build the application → start the server `--protocol` picks → wait
  * for SIGTERM/SIGINT and stop gracefully.
@@ -58,6 +76,7 @@ export async function serveCommand(command: ParsedCommand): Promise<void> {
   }
   const logger = cliLogger(options);
   const prefork = workers > 0 || options.reload === true;
+  const metrics = await startMetrics(options, logger);
 
   if (prefork && cluster.isPrimary) {
     await runPrimary({ workers: Math.max(1, workers), timeoutMs, shutdownTimeoutMs, reload: options.reload as boolean, watchPaths: target.watchPaths, logger });
@@ -78,7 +97,7 @@ export async function serveCommand(command: ParsedCommand): Promise<void> {
   const running = await start(app, { options, logger });
   logger.info({ url: running.url, target: target.spec }, `serving ${target.spec} on ${running.url}`);
   onShutdownSignals(async () => {
-    await running.close();
+    await Promise.all([running.close(), metrics?.close()]);
     await (app as { close?(): Promise<void> }).close?.();
   }, { logger });
 }

@@ -6,6 +6,7 @@ import type { BuiltApplication, Deployment } from './build.js';
 import { ConfigError } from './config-error.js';
 import { LiveApplication } from './live.js';
 import { loadDeployment } from './load.js';
+import { startOperations, type MetricsSettings, type OperationsListener } from './operations.js';
 
 /** Options of {@link serveDeployment}. Defaults: watch true, debounceMs 200, drainTimeoutMs 30000. */
 export interface ServeDeploymentOptions {
@@ -22,6 +23,8 @@ export interface ServeDeploymentOptions {
   debounceMs?: number;
   /** How long a replaced configuration may keep serving its in-flight requests, in ms (default 30000). */
   drainTimeoutMs?: number;
+  /** Command-line overrides of `[metrics]` (`--metrics HOST:PORT`, `--metrics-public`). */
+  metrics?: MetricsSettings;
 }
 
 /** A deployment being served. */
@@ -62,7 +65,8 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
   const workers = Math.max(0, ...[...deployment.servers.values()].map((s) => s.workers));
   if (deployment.servers.size === 0) deployment.fail(undefined, undefined, undefined, 'the deploy file declares no server', 'add a [server.main] section with host and port (or use `stackware check` to validate only)');
 
-  if (workers > 0 && cluster.isPrimary) return servePrimary(path, deployment, workers, options);
+  const metrics = await startMetrics(deployment, options);
+  if (workers > 0 && cluster.isPrimary) return servePrimary(path, deployment, workers, options, metrics);
 
   // One process (or one prefork worker): live applications per served application name.
   const lives = new Map<string, LiveApplication>();
@@ -88,7 +92,7 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
   const closeAll = () => {
     closing ??= (async () => {
       stopWatching();
-      await Promise.allSettled(started.map((s) => s.server.close()));
+      await Promise.allSettled([...started.map((s) => s.server.close()), metrics?.close()]);
       await Promise.allSettled([...lives.values()].map((l) => l.close()));
     })();
     return closing;
@@ -229,8 +233,22 @@ function applyOverrides(deployment: Deployment, overrides: ServeDeploymentOption
   return deployment;
 }
 
+/**
+ * The metrics listener of `[metrics]` (read at start; `options.metrics` from the command line wins),
+ * see startOperations. @throws ConfigError for a listen address it refuses.
+ */
+async function startMetrics(deployment: Deployment, options: ServeDeploymentOptions): Promise<OperationsListener | undefined> {
+  const settings = { ...deployment.metrics, ...Object.fromEntries(Object.entries(options.metrics ?? {}).filter(([, v]) => v !== undefined)) };
+  try {
+    return await startOperations(settings, options.logger);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).syscall) throw error;
+    return deployment.fail('metrics', undefined, 'listen', (error as Error).message, 'listen on 127.0.0.1, or set public = true in [metrics]');
+  }
+}
+
 /** The prefork primary: validates edits and replaces workers gracefully. */
-async function servePrimary(path: string, deployment: Deployment, workers: number, options: ServeDeploymentOptions): Promise<ServingDeployment> {
+async function servePrimary(path: string, deployment: Deployment, workers: number, options: ServeDeploymentOptions, metrics: OperationsListener | undefined): Promise<ServingDeployment> {
   const logger = options.logger;
   const primary = startPrimary({ workers, logger, reload: false, shutdownTimeoutMs: options.drainTimeoutMs });
   let current = deployment;
@@ -252,7 +270,7 @@ async function servePrimary(path: string, deployment: Deployment, workers: numbe
     get deployment() { return current; },
     servers: [],
     reload,
-    close: async () => { stopWatching(); await primary.close(); },
+    close: async () => { stopWatching(); await Promise.all([primary.close(), metrics?.close()]); },
     done: primary.done,
   };
 }

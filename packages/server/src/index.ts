@@ -19,6 +19,8 @@ export { requestId, getRequestId, REQUEST_ID_KEY } from './request-id.js';
 export { environFlags, type EnvironFlags } from './environ-flags.js';
 export { startWatchdog, type Watchdog } from './watchdog.js';
 export { watchFiles, isIgnoredPath, type FileWatcher, type WatchFilesOptions } from './watch.js';
+// The operations hooks the metrics listener reads (issue 23); prom-client itself is in @stackware/server/metrics.
+export { operations, setOperations, countRestart, processGroup, type Operations, type RestartCause, type InFlightRequest, type PoolReport } from './metrics/hooks.js';
 export { startPrimary, runPrimary, runWorker, reportBootFailure, BOOT_FAILURE_EXIT_CODE, type PrimaryOptions, type PreforkPrimary, type WorkerOptions } from './prefork.js';
 export { factories, httpServerFactory } from './factories.js';
 export { closeGracefully, onShutdownSignals, DEFAULT_SHUTDOWN_TIMEOUT_MS, type CloseOutcome, type CloseGracefullyOptions, type ShutdownSignalOptions } from './shutdown.js';
