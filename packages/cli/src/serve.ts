@@ -79,6 +79,7 @@ export async function serveCommand(command: ParsedCommand): Promise<void> {
   const metrics = await startMetrics(options, logger);
 
   if (prefork && cluster.isPrimary) {
+    metrics?.serving(); // the primary's own readiness check waits for the workers
     await runPrimary({ workers: Math.max(1, workers), timeoutMs, shutdownTimeoutMs, reload: options.reload as boolean, watchPaths: target.watchPaths, logger });
     return;
   }
@@ -95,6 +96,7 @@ export async function serveCommand(command: ParsedCommand): Promise<void> {
     return;
   }
   const running = await start(app, { options, logger });
+  metrics?.serving();
   logger.info({ url: running.url, target: target.spec }, `serving ${target.spec} on ${running.url}`);
   onShutdownSignals(async () => {
     await Promise.all([running.close(), metrics?.close()]);

@@ -36,6 +36,11 @@ export function parseListenAddress(text: string, option = '--metrics'): { host: 
 export interface OperationsListener {
   /** "http://127.0.0.1:9100". */
   readonly url: string;
+  /**
+   * Call once the site's servers listen (the single process) or the prefork primary has started:
+   * until then `/readyz` answers 503 "the server is starting".
+   */
+  serving(): void;
   close(): Promise<void>;
 }
 
@@ -105,7 +110,9 @@ export async function startOperations(settings: MetricsSettings, logger: Logger)
   const { installMetrics, startMetricsListener } = await import('@stackware/server/metrics');
   const metrics = installMetrics();
   process.env[METRICS_ENV] = '1';
+  let serving = false;
+  metrics.operations.readiness.add(async () => (serving ? undefined : 'the server is starting'));
   const running: RunningServer = await startMetricsListener({ host, port, logger, metrics, protectStatus: await statusProtection(logger) });
   logger.info({ url: running.url }, `metrics on ${running.url}/metrics (also /healthz, /readyz, /status)`);
-  return { url: running.url, close: () => running.close() };
+  return { url: running.url, serving: () => void (serving = true), close: () => running.close() };
 }

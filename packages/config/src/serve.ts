@@ -84,6 +84,7 @@ export async function serveDeployment(file: string, options: ServeDeploymentOpti
     await Promise.allSettled([...lives.values()].map((l) => l.close()));
     throw error;
   }
+  metrics?.serving();
   for (const s of started) logger.info({ server: s.name, url: s.server.url, file: path }, `serving ${basename(path)} [server.${s.name}] on ${s.server.url}`);
   const servers = started.map((s) => ({ name: s.name, url: s.server.url }));
 
@@ -251,6 +252,7 @@ async function startMetrics(deployment: Deployment, options: ServeDeploymentOpti
 async function servePrimary(path: string, deployment: Deployment, workers: number, options: ServeDeploymentOptions, metrics: OperationsListener | undefined): Promise<ServingDeployment> {
   const logger = options.logger;
   const primary = startPrimary({ workers, logger, reload: false, shutdownTimeoutMs: options.drainTimeoutMs });
+  metrics?.serving(); // from now on the primary's own readiness check waits for the workers
   let current = deployment;
   const reload = async (): Promise<boolean> => {
     try {

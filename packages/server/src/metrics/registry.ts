@@ -43,19 +43,19 @@ export function installMetrics(): ProcessMetrics {
   const initFailures = new Counter({ name: 'stackware_init_failures_total', help: 'Threads that failed to load the application', registers });
   const inFlight = new Set<InFlightRequest>();
   const pools: Operations['pools'] = new Set();
-  new Gauge({
-    name: 'stackware_requests_in_flight', help: 'Requests being served now', labelNames: ['group'], registers,
+  registry.registerMetric(new Gauge({
+    name: 'stackware_requests_in_flight', help: 'Requests being served now', labelNames: ['group'], registers: [],
     collect() {
       this.set({ group }, inFlight.size);
     },
-  });
-  new Gauge({
-    name: 'stackware_pool_queue_length', help: 'Requests waiting for a thread of a thread pool', labelNames: ['group'], registers,
+  }));
+  registry.registerMetric(new Gauge({
+    name: 'stackware_pool_queue_length', help: 'Requests waiting for a thread of a thread pool', labelNames: ['group'], registers: [],
     collect() {
       this.reset();
       for (const pool of pools) this.inc({ group: pool.name }, pool.queueLength());
     },
-  });
+  }));
   // Zero series, so a scrape shows every counter from the start (rate() needs the first sample).
   requests.inc({ status_class: '2xx', group }, 0);
   for (const counter of [storeErrors, bootFailures, initFailures]) counter.inc(0);
