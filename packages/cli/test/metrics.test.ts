@@ -34,7 +34,7 @@ async function serveWithMetrics(args: string[], options: { env?: Record<string, 
     await waitForPort(metricsPort, 30_000);
     await waitFor(async () => ((await fetchText(`${served.metrics}/readyz`)).status === 200 ? true : undefined), 30_000, '/readyz 200');
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- output ---\n${peer.output().slice(-3000)}`);
+    throw new Error(`${(error as Error).message}\n--- output ---\n${peer.output().slice(-3000)}`, { cause: error });
   }
   return served;
 }
