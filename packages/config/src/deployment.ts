@@ -180,7 +180,7 @@ export class DeploymentDefinition {
     const { listen, public: open, ...rest } = section;
     const extra = Object.keys(rest)[0];
     if (extra !== undefined) this.fail('metrics', undefined, extra, `unknown key "${extra}" in [metrics]`, 'its keys are listen = "HOST:PORT" and public = true|false');
-    if (listen !== undefined) {
+    if (listen !== undefined && listen !== '') {
       if (typeof listen !== 'string') this.fail('metrics', undefined, 'listen', `must be a string "HOST:PORT", got ${typeName(listen)}`, 'write listen = "127.0.0.1:9100"');
       try {
         parseListenAddress(listen, 'listen');
@@ -189,7 +189,8 @@ export class DeploymentDefinition {
       }
     }
     if (open !== undefined && typeof open !== 'boolean') this.fail('metrics', undefined, 'public', `must be true or false, got ${typeName(open)}`, 'write public = true to bind a non-loopback address on purpose');
-    return Object.freeze({ ...(listen !== undefined ? { listen: listen as string } : {}), ...(open !== undefined ? { public: open as boolean } : {}) });
+    // listen = "" (e.g. "${METRICS:-}" unset): no listener.
+    return Object.freeze({ ...(listen !== undefined && listen !== '' ? { listen: listen as string } : {}), ...(open !== undefined ? { public: open as boolean } : {}) });
   }
 
   fail(type: string | undefined, name: string | undefined, key: string | undefined, problem: string, fix: string, cause?: unknown): never {
