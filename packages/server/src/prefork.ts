@@ -463,6 +463,7 @@ export async function runWorker(options: WorkerOptions): Promise<RunningServer> 
     clearInterval(beat);
     watchdog?.stop();
     await running.close();
+    await operations()?.beforeExit?.();
     process.exit(0);
   };
   process.on('message', (message: PreforkMessage) => {

@@ -57,6 +57,12 @@ export interface Operations {
   readonly readiness: Set<() => Promise<string | undefined>>;
   /** Thread pools of this process. */
   readonly pools: Set<PoolReport>;
+  /**
+   * Set in a prefork worker: hands this process's final counts to the primary, so that counters
+   * keep adding up after a graceful stop (max-requests, memory, reload). `runWorker` awaits it
+   * before the worker exits.
+   */
+  beforeExit?: () => Promise<void>;
 }
 
 const KEY = Symbol.for('stackware.operations');

@@ -6,5 +6,5 @@
  * `@stackware/server` itself (`operations()`, `countRestart()`).
  */
 export { installMetrics, uninstallMetrics, DURATION_BUCKETS_SECONDS, type ProcessMetrics, type MetricsJson } from './registry.js';
-export { answerPrimary, localReport, serverReport, readinessOf, READINESS_TIMEOUT_MS, WORKER_REPORT_TIMEOUT_MS, type ProcessReport, type ProcessStatus, type PoolStatus, type RequestStatus, type ServerReport } from './report.js';
+export { answerPrimary, keepRetiredCounts, localReport, serverReport, readinessOf, READINESS_TIMEOUT_MS, WORKER_REPORT_TIMEOUT_MS, type ProcessReport, type ProcessStatus, type PoolStatus, type RequestStatus, type ServerReport } from './report.js';
 export { metricsApplication, startMetricsListener, renderStatusHtml, type MetricsApplicationOptions, type MetricsListenerOptions } from './listener.js';

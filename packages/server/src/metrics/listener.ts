@@ -1,7 +1,7 @@
 import { escapeHtml, type Application, type Environ, type RunningServer } from '@stackware/gateway';
 import type { Logger } from 'pino';
 import { serve } from '../http-server.js';
-import { serverReport, type ProcessStatus, type ServerReport } from './report.js';
+import { keepRetiredCounts, serverReport, type ProcessStatus, type ServerReport } from './report.js';
 import type { ProcessMetrics } from './registry.js';
 
 /** Options of {@link metricsApplication}. */
@@ -108,5 +108,6 @@ export interface MetricsListenerOptions extends MetricsApplicationOptions {
  * `startOperations` in @stackware/config. Resolves once it listens.
  */
 export function startMetricsListener(options: MetricsListenerOptions): Promise<RunningServer> {
+  keepRetiredCounts();
   return serve(metricsApplication(options), { host: options.host, port: options.port, accessLog: false, logger: options.logger, countRequests: false, shutdownTimeoutMs: 1000 });
 }

@@ -88,15 +88,53 @@ export async function localReport(metrics: ProcessMetrics, role: ProcessStatus['
 }
 
 /** IPC between the primary and its workers (over node:cluster's channel). */
-type ReportMessage = { stackware: 'ops-request'; id: number } | { stackware: 'ops-report'; id: number; report: ProcessReport };
+type ReportMessage = { stackware: 'ops-request'; id: number } | { stackware: 'ops-report'; id: number; report: ProcessReport } | { stackware: 'ops-final'; report: ProcessReport };
 
 let nextId = 0;
+
+/** The counters and histograms of workers that stopped gracefully, added up (a primary's). */
+let retired: MetricsJson = [];
+/** Workers whose final report arrived: a late answer of theirs to a scrape is not counted twice. */
+const retiredPids = new Set<number>();
+let keepingRetired = false;
+
+/**
+ * In the prefork primary: keeps the final counts each worker sends as it stops gracefully
+ * (counters and histograms; gauges describe the living only), so `stackware_requests_total` does not
+ * go back when a worker is recycled. A worker that crashes takes its counts since the last scrape
+ * with it. Idempotent.
+ */
+export function keepRetiredCounts(): void {
+  if (keepingRetired || !cluster.isPrimary) return;
+  keepingRetired = true;
+  let queue = Promise.resolve();
+  cluster.on('message', (_worker, message: ReportMessage) => {
+    if (!message || typeof message !== 'object' || message.stackware !== 'ops-final') return;
+    retiredPids.add(message.report.status.pid);
+    // getMetricsAsJSON() gives the type as text ("counter"), whatever prom-client's MetricType says.
+    const kept = message.report.metrics.filter((m) => ['counter', 'histogram'].includes(String(m.type)));
+    queue = queue.then(async () => {
+      retired = (await AggregatorRegistry.aggregate([retired, kept]).getMetricsAsJSON()) as MetricsJson;
+    });
+  });
+}
 
 /**
  * In a cluster worker: answers the primary's report requests with this process's
  * {@link localReport}. Call once, after `installMetrics()`.
  */
 export function answerPrimary(metrics: ProcessMetrics): void {
+  metrics.operations.beforeExit = async () => {
+    if (!process.connected) return;
+    const report = await localReport(metrics, 'worker');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      process.send!({ stackware: 'ops-final', report } satisfies ReportMessage, undefined, {}, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  };
   process.on('message', (message: ReportMessage) => {
     if (!message || typeof message !== 'object' || message.stackware !== 'ops-request') return;
     void localReport(metrics, 'worker').then((report) => {
@@ -130,6 +168,7 @@ export async function serverReport(metrics: ProcessMetrics): Promise<ServerRepor
       worker!.send({ stackware: 'ops-request', id } satisfies ReportMessage, (error: Error | null) => error && resolve(undefined));
     }), WORKER_REPORT_TIMEOUT_MS, undefined)));
     answers.forEach((answer, i) => {
+      if (answer && retiredPids.has(answer.status.pid)) return; // its counts are in `retired` now
       if (answer) {
         reports.push(answer);
         notReady.push(...answer.notReady.map((reason) => `worker ${answer.status.pid}: ${reason}`));
@@ -138,6 +177,6 @@ export async function serverReport(metrics: ProcessMetrics): Promise<ServerRepor
       }
     });
   }
-  const registry = AggregatorRegistry.aggregate(reports.map((r) => r.metrics));
+  const registry = AggregatorRegistry.aggregate([...reports.map((r) => r.metrics), retired]);
   return { registry, processes: reports.map((r) => r.status), notReady };
 }
