@@ -49,7 +49,7 @@ async function scrape(served: Served) {
 async function statusJson(served: Served, headers: Record<string, string> = {}) {
   const res = await fetchText(`${served.metrics}/status?format=json`, { headers });
   expect(res.status).toBe(200);
-  return JSON.parse(res.body) as { ready: boolean; notReady: string[]; processes: Array<{ pid: number; role: string; group: string; served: number; inFlight: Array<{ method: string; path: string; ageMs: number }>; pools: Array<{ name: string; threads: number; queueLength: number }> }> };
+  return JSON.parse(res.body) as { ready: boolean; notReady: string[]; processes: Array<{ pid: number; role: string; group: string; served: number; restarts: Record<string, number>; inFlight: Array<{ method: string; path: string; ageMs: number }>; pools: Array<{ name: string; threads: number; queueLength: number }> }> };
 }
 
 describe('stackware serve --metrics', () => {
@@ -143,7 +143,10 @@ describe('stackware serve --metrics', () => {
     const status = await statusJson(served);
     // The worker serving now did not serve them all: the recycled ones' requests come from their final reports.
     expect(status.processes.find((p) => p.role === 'worker')!.served).toBeLessThan(sent);
-    expect(total(await scrape(served), 'stackware_requests_total')).toBe(sent);
+    // The status page shows the primary's replacements by cause.
+    const samples = await scrape(served);
+    expect(status.processes.find((p) => p.role === 'primary')!.restarts['max-requests']).toBe(total(samples, 'stackware_restarts_total', { cause: 'max-requests' }));
+    expect(total(samples, 'stackware_requests_total')).toBe(sent);
   }, 90_000);
 
   it('serves [metrics] listen from a deploy file with workers', async () => {

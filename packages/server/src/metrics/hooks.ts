@@ -41,6 +41,8 @@ export interface Operations {
   readonly inFlight: Set<InFlightRequest>;
   /** Requests finished in this process. */
   served: number;
+  /** Restarts counted by this process (a primary's workers, a pool's threads), by cause. */
+  readonly restarts: Partial<Record<RestartCause, number>>;
   /** Called once per request when it starts; returns what `finish` gets back. */
   start(method: string, path: string): InFlightRequest;
   /** Called once per request when its response ended (or was abandoned); `status` 0 when none was sent. */

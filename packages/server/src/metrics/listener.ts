@@ -28,18 +28,23 @@ function wantsJson(environ: Environ): boolean {
   return /application\/json/i.test(accept) && !/text\/html/i.test(accept);
 }
 
+/** "max-requests 2, crash 1", or "none". */
+function causes(counts: Partial<Record<string, number>>): string {
+  return Object.entries(counts).filter(([, n]) => n).map(([cause, n]) => `${cause} ${n}`).join(', ') || 'none';
+}
+
 /** The status page as HTML (mod_status's table: one row per process, then what each serves now). */
 export function renderStatusHtml(report: Pick<ServerReport, 'processes' | 'notReady'>): string {
-  const rows = report.processes.map((p: ProcessStatus) => `<tr><td>${p.pid}</td><td>${escapeHtml(p.role)}</td><td>${escapeHtml(p.group)}</td><td>${p.slot ?? ''}</td><td>${p.uptimeSeconds}</td><td>${Math.round(p.rssBytes / 1048576)}</td><td>${p.served}</td><td>${p.inFlight.length}</td></tr>`).join('\n');
+  const rows = report.processes.map((p: ProcessStatus) => `<tr><td>${p.pid}</td><td>${escapeHtml(p.role)}</td><td>${escapeHtml(p.group)}</td><td>${p.slot ?? ''}</td><td>${p.uptimeSeconds}</td><td>${Math.round(p.rssBytes / 1048576)}</td><td>${p.served}</td><td>${p.inFlight.length}</td><td>${escapeHtml(causes(p.restarts))}</td></tr>`).join('\n');
   const requests = report.processes.flatMap((p) => p.inFlight.map((r) => `<tr><td>${p.pid}</td><td>${escapeHtml(p.group)}</td><td>${escapeHtml(r.method)}</td><td>${escapeHtml(r.path)}</td><td>${r.ageMs}</td></tr>`)).join('\n');
-  const pools = report.processes.flatMap((p) => p.pools.map((pool) => `<tr><td>${p.pid}</td><td>${escapeHtml(pool.name)}</td><td>${pool.threads}</td><td>${pool.queueLength}</td><td>${escapeHtml(Object.entries(pool.restarts).filter(([, n]) => n).map(([cause, n]) => `${cause} ${n}`).join(', ') || 'none')}</td></tr>`)).join('\n');
+  const pools = report.processes.flatMap((p) => p.pools.map((pool) => `<tr><td>${p.pid}</td><td>${escapeHtml(pool.name)}</td><td>${pool.threads}</td><td>${pool.queueLength}</td><td>${escapeHtml(causes(pool.restarts))}</td></tr>`)).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Stackware status</title>
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:24px}table{border-collapse:collapse;margin-bottom:24px}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}</style></head>
 <body><h1>Stackware status</h1>
 <p>${report.notReady.length ? `Not ready: ${report.notReady.map(escapeHtml).join('; ')}` : 'Ready.'}</p>
 <h2>Processes</h2>
-<table><tr><th>pid</th><th>role</th><th>group</th><th>slot</th><th>uptime (s)</th><th>RSS (MiB)</th><th>requests served</th><th>in flight</th></tr>
+<table><tr><th>pid</th><th>role</th><th>group</th><th>slot</th><th>uptime (s)</th><th>RSS (MiB)</th><th>requests served</th><th>in flight</th><th>restarts</th></tr>
 ${rows}
 </table>
 <h2>Serving now</h2>

@@ -64,6 +64,7 @@ export function installMetrics(): ProcessMetrics {
     group,
     inFlight,
     served: 0,
+    restarts: {},
     pools,
     readiness: new Set(),
     start(method, path) {
@@ -79,6 +80,7 @@ export function installMetrics(): ProcessMetrics {
     },
     restart(cause: RestartCause, name = group) {
       restarts.inc({ group: name, cause });
+      ops.restarts[cause] = (ops.restarts[cause] ?? 0) + 1;
     },
     sessionStoreError: () => storeErrors.inc(),
     bootFailure: () => bootFailures.inc(),

@@ -32,6 +32,8 @@ export interface ProcessStatus {
   rssBytes: number;
   /** Requests finished by this process. */
   served: number;
+  /** Replacements this process made (a primary: of its workers; with thread pools: of their threads), by cause. */
+  restarts: Partial<Record<RestartCause, number>>;
   /** What the process is serving now, oldest first. */
   inFlight: RequestStatus[];
   pools: PoolStatus[];
@@ -79,7 +81,7 @@ export async function localReport(metrics: ProcessMetrics, role: ProcessStatus['
   const slot = process.env.STACKWARE_WORKER_SLOT;
   const status: ProcessStatus = {
     pid: process.pid, role, group: ops.group, ...(slot !== undefined && role === 'worker' ? { slot: Number(slot) } : {}),
-    uptimeSeconds: Math.round(process.uptime()), rssBytes: process.memoryUsage.rss(), served: ops.served,
+    uptimeSeconds: Math.round(process.uptime()), rssBytes: process.memoryUsage.rss(), served: ops.served, restarts: { ...ops.restarts },
     inFlight: [...ops.inFlight].map((r) => ({ method: r.method, path: r.path, ageMs: Math.round(now - r.startedMs) })),
     pools: [...ops.pools].map((p) => ({ name: p.name, threads: p.threads(), queueLength: p.queueLength(), restarts: p.restarts() })),
   };
