@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import { statusLine, type Application } from '@stackware/gateway';
 import { resolveOptions, type ResolvedOptions, type ThreadPoolOptions } from './options.js';
 import { failureResponse, relay, type RelayContext } from './relay.js';
-import { countRestart, operations, watchFiles, type RestartCause } from '@stackware/server';
+import { countRestart, operations, watchFiles, type PoolReport, type RestartCause } from '@stackware/server';
 import type { ThreadConfig } from './thread.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { Tagged, ThreadEvent, WorkerMessage } from './protocol.js';
@@ -290,14 +290,13 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
 
   // The metrics listener's view of this pool (when one is configured): queue length and restarts.
   const ops = operations();
-  if (ops) {
-    ops.pools.add({
-      name: resolved.name,
-      threads: () => resolved.threads,
-      queueLength: () => current.piscina.queueSize,
-      restarts: () => ({ timeout: stats.replaced.timeout, memory: stats.replaced.memory, crash: stats.replaced.crash, 'max-requests': stats.replaced.recycle, reload: stats.reloads * resolved.threads }),
-    });
-  }
+  const report: PoolReport | undefined = ops && {
+    name: resolved.name,
+    threads: () => resolved.threads,
+    queueLength: () => current.piscina.queueSize,
+    restarts: () => ({ timeout: stats.replaced.timeout, memory: stats.replaced.memory, crash: stats.replaced.crash, 'max-requests': stats.replaced.recycle, reload: stats.reloads * resolved.threads }),
+  };
+  if (report) ops!.pools.add(report);
 
   Object.defineProperties(app, {
     ready: { value: () => current.ready() },
@@ -306,6 +305,7 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
       value: () => {
         closing ??= (async () => {
           unwatch();
+          if (report) ops!.pools.delete(report);
           await Promise.all([current.close(resolved.shutdownTimeoutMs), ...draining]);
         })();
         return closing;
