@@ -16,4 +16,4 @@ export { interpolate } from './interpolate.js';
 export { describeDeployment } from './describe.js';
 export { serveDeployment, type ServeDeploymentOptions, type ServingDeployment } from './serve.js';
 export { LiveApplication } from './live.js';
-export { startOperations, parseListenAddress, METRICS_ENV, type MetricsSettings, type OperationsListener } from './operations.js';
+export { startOperations, metricsSupervisor, parseListenAddress, METRICS_ENV, type MetricsSettings, type OperationsListener } from './operations.js';

@@ -116,3 +116,22 @@ export async function startOperations(settings: MetricsSettings, logger: Logger)
   logger.info({ url: running.url }, `metrics on ${running.url}/metrics (also /healthz, /readyz, /status)`);
   return { url: running.url, serving: () => void (serving = true), close: () => running.close() };
 }
+
+/**
+ * The metrics listener in the shape of a plan supervisor (`{ name, start({ logger, role }) }`: what
+ * an orchestrator starts in the prefork primary or the single process before the servers listen
+ * and stops after them). `start` resolves with `{ close, serving }`; call `serving()` once the
+ * site's servers listen (single process) — in a primary it is called at once, and the primary's
+ * own check waits for the workers. Workers call {@link startOperations} with no `listen` instead.
+ * Without `settings.listen`, `start` starts nothing.
+ */
+export function metricsSupervisor(settings: MetricsSettings): { name: string; start(context: { logger: Logger; role: 'primary' | 'single' }): Promise<{ close(): Promise<void>; serving(): void }> } {
+  return {
+    name: 'metrics',
+    async start({ logger, role }) {
+      const listener = await startOperations(settings, logger);
+      if (role === 'primary') listener?.serving();
+      return { close: async () => listener?.close(), serving: () => listener?.serving() };
+    },
+  };
+}

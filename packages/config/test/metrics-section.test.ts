@@ -2,7 +2,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { join } from 'node:path';
 import { createLogger, operations } from '@stackware/server';
-import { ConfigError, parseDeployment, parseListenAddress, startOperations } from '@stackware/config';
+import { ConfigError, metricsSupervisor, parseDeployment, parseListenAddress, startOperations } from '@stackware/config';
 
 const FILE = join('/srv', 'site', 'site.toml');
 const APP = '[app.hello]\napplication = "./hello.ts"\n\n';
@@ -62,5 +62,13 @@ describe('startOperations', () => {
     await expect(startOperations({ listen: '0.0.0.0:0' }, logger)).rejects.toThrow(/must bind a loopback address .* --metrics-public \(or public = true in \[metrics\]\)/);
     await expect(startOperations({ listen: '192.0.2.1:0' }, logger)).rejects.toThrow(/loopback/);
     expect(operations()).toBeUndefined();
+  });
+});
+
+describe('metricsSupervisor', () => {
+  it('starts nothing without listen', async () => {
+    const started = await metricsSupervisor({}).start({ logger, role: 'single' });
+    expect(operations()).toBeUndefined();
+    await started.close();
   });
 });
