@@ -39,7 +39,10 @@ export async function serveDeployFileCommand(command: ParsedCommand): Promise<vo
   try {
     // A process of a `[group.NAME]` (forked by the primary with STACKWARE_GROUP set) serves its group only.
     if (isGroupProcess()) await serveDeployment(file!, { logger });
-    else await run((await deploymentPlan(file!, { logger, overrides })).plan);
+    else {
+      const metrics = { listen: command.options.metrics as string | undefined, public: command.given.has('metricsPublic') ? (command.options.metricsPublic as boolean) : undefined };
+      await run((await deploymentPlan(file!, { logger, overrides, metrics })).plan);
+    }
   } catch (error) {
     // A server that cannot listen (port in use) is a system error (exit 1), as for a module.
     if (error instanceof ConfigError && !hasSystemCause(error)) throw new UsageError(error.message);

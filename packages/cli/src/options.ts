@@ -51,6 +51,8 @@ export const OPTIONS: readonly CliOption[] = [
   { name: 'reload', type: 'boolean', default: false, commands: ['serve'], help: 'replace the workers gracefully when a file in the application\'s directory changes (development)' },
   { name: 'log-level', short: 'l', type: 'string', default: 'info', placeholder: 'LEVEL', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], commands: ['serve'], help: 'log records at this level and above (pino); JSON lines unless stdout is a terminal' },
   { name: 'access-log', type: 'boolean', default: true, commands: ['serve'], help: 'one log record per request (--no-access-log to turn off)' },
+  { name: 'metrics', type: 'string', default: undefined, placeholder: 'HOST:PORT', commands: ['serve'], help: 'serve /metrics (Prometheus), /healthz, /readyz and /status on this separate listener (e.g. 127.0.0.1:9100; port 0: a free one); loopback only unless --metrics-public. Off by default: no metrics code runs' },
+  { name: 'metrics-public', type: 'boolean', default: false, commands: ['serve'], help: 'allow --metrics on a non-loopback address (/status stays loopback-only)' },
   { name: 'help', short: 'h', type: 'boolean', default: false, commands: ['serve', 'check', 'cgi'], help: 'print this help' },
 ];
 

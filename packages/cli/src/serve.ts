@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { Application } from '@stackware/gateway';
-import { createLogger, run, type BuiltApplication, type Logger, type LoggerOptions, type ServePlan } from '@stackware/server';
+import { createLogger, run, type BuiltApplication, type Logger, type LoggerOptions, type ServePlan, type Supervisor } from '@stackware/server';
 import type { ParsedCommand } from './args.js';
 import type { OptionValue } from './options.js';
 import { isDeployFile, loadApplication, resolveTarget, type Target } from './target.js';
@@ -27,6 +27,23 @@ export async function buildApplication(target: Target, options: Record<string, O
     return pool;
   }
   return loadApplication(target);
+}
+
+/**
+ * The metrics listener of `--metrics HOST:PORT` (`--metrics-public` for a non-loopback host) as a
+ * supervisor of the plan: in the single process or the prefork primary, and each worker's counters
+ * (metricsSupervisor in @stackware/config, loaded only when `--metrics` is given: without it no
+ * metrics code runs). A refused address is a UsageError (exit 2).
+ */
+export function metricsFromOptions(options: Record<string, OptionValue>): Supervisor | undefined {
+  if (options.metrics === undefined) return undefined;
+  const settings = { listen: options.metrics as string, public: options.metricsPublic as boolean };
+  const load = async () => (await import('@stackware/config')).metricsSupervisor(settings, (error) => { throw new UsageError(error.message); });
+  return {
+    name: 'metrics',
+    start: async (context) => (await load()).start(context),
+    startInWorker: async (context) => (await load()).startInWorker?.(context),
+  };
 }
 
 /** The logger of `stackware serve` (`--log-level`; workers add their slot). */
@@ -76,6 +93,7 @@ export function commandPlan(command: ParsedCommand, logger: Logger): ServePlan {
       maxMemoryMb: options.maxMemoryMb as number,
     } : undefined,
     watch: reload ? { paths: target.watchPaths, debounceMs: 300 } : undefined,
+    supervisors: [metricsFromOptions(options)].filter((s) => s !== undefined),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { AppFactory, Application, ApplicationSource, FilterFactory, ServerFactory } from '@stackware/gateway';
+import { parseListenAddress } from './operations.js';
 import { ConfigError } from './config-error.js';
 import { sortLocations, type LocationDef } from './location.js';
 import { checkOptionType, closest, typeName } from './options.js';
@@ -80,6 +81,8 @@ export interface DeploymentSpec {
   groups?: Record<string, GroupSection>;
   /** Prefix → settings merged over `defaults` for requests under it; the key `pool` picks a thread-pool group, `group` a process group. */
   locations?: Record<string, Record<string, unknown>>;
+  /** `[metrics]`: `listen = "HOST:PORT"` (the metrics listener, loopback unless `public = true`). */
+  metrics?: Record<string, unknown>;
   /** Line numbers for messages (the TOML loader provides one). */
   locator?: SourceLocator;
 }
@@ -145,6 +148,8 @@ export class DeploymentDefinition {
   /** Locations, shortest prefix first. */
   readonly locations: readonly LocationDef[];
   readonly locator: SourceLocator | undefined;
+  /** `[metrics]`: the metrics listener (`listen` absent: none). */
+  readonly metrics: Readonly<{ listen?: string; public?: boolean }>;
   private readonly mainName: string | undefined;
 
   constructor(spec: DeploymentSpec) {
@@ -154,6 +159,7 @@ export class DeploymentDefinition {
     const defaults = spec.defaults ?? {};
     if (typeName(defaults) !== 'table') this.fail('defaults', undefined, undefined, `[defaults] must be a table, got ${typeName(defaults)}`, 'write [defaults] followed by key = value lines');
     this.defaults = Object.freeze({ ...defaults });
+    this.metrics = this.defineMetrics(spec.metrics ?? {});
 
     for (const [name, section] of Object.entries(spec.apps ?? {})) this.defineApp(name, section);
     for (const [name, list] of Object.entries(spec.pipelines ?? {})) this.definePipeline(name, list);
@@ -174,6 +180,25 @@ export class DeploymentDefinition {
   }
 
   /** Throws a ConfigError located at the section (and key) in the file. */
+  /** Checks `[metrics]`: `listen` a "HOST:PORT" string, `public` a boolean, nothing else. */
+  private defineMetrics(section: Record<string, unknown>): Readonly<{ listen?: string; public?: boolean }> {
+    if (typeName(section) !== 'table') this.fail('metrics', undefined, undefined, `[metrics] must be a table, got ${typeName(section)}`, 'write [metrics] followed by listen = "127.0.0.1:9100"');
+    const { listen, public: open, ...rest } = section;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) this.fail('metrics', undefined, extra, `unknown key "${extra}" in [metrics]`, 'its keys are listen = "HOST:PORT" and public = true|false');
+    if (listen !== undefined && listen !== '') {
+      if (typeof listen !== 'string') this.fail('metrics', undefined, 'listen', `must be a string "HOST:PORT", got ${typeName(listen)}`, 'write listen = "127.0.0.1:9100"');
+      try {
+        parseListenAddress(listen, 'listen');
+      } catch (error) {
+        this.fail('metrics', undefined, 'listen', (error as Error).message, 'write listen = "127.0.0.1:9100"');
+      }
+    }
+    if (open !== undefined && typeof open !== 'boolean') this.fail('metrics', undefined, 'public', `must be true or false, got ${typeName(open)}`, 'write public = true to bind a non-loopback address on purpose');
+    // listen = "" (e.g. "${METRICS:-}" unset): no listener.
+    return Object.freeze({ ...(listen !== undefined && listen !== '' ? { listen: listen as string } : {}), ...(open !== undefined ? { public: open as boolean } : {}) });
+  }
+
   fail(type: string | undefined, name: string | undefined, key: string | undefined, problem: string, fix: string, cause?: unknown): never {
     const path = type === undefined ? [] : name === undefined ? [type] : [type, name];
     const at = this.locator?.locate(path, key) ?? (key !== undefined ? this.locator?.locate(path) : undefined);

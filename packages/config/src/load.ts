@@ -64,6 +64,11 @@ export function parseDeployment(text: string, file: string, options: LoadOptions
       spec.defaults = expand(value, ['defaults']) as Record<string, unknown>;
       continue;
     }
+    if (top === 'metrics') {
+      if (typeName(value) !== 'table') fail([], top, `"metrics" must be a table, got ${typeName(value)}`, 'write [metrics] followed by listen = "127.0.0.1:9100"');
+      spec.metrics = expand(value, ['metrics']) as Record<string, unknown>;
+      continue;
+    }
     if (top === 'main') {
       if (typeof value !== 'string') fail([], 'main', `main must name an application, got ${typeName(value)}`, 'write main = "appName" before the first section');
       spec.main = value as string;

@@ -1,9 +1,10 @@
 import { basename, dirname, resolve } from 'node:path';
-import { buildApplications, run, type ApplicationPlan, type Logger, type RestartCause, type ServePlan, type ServerPlan, type Supervisor } from '@stackware/server';
+import { buildApplications, countRestart, run, type ApplicationPlan, type Logger, type RestartCause, type ServePlan, type ServerPlan, type Supervisor } from '@stackware/server';
 import type { Deployment } from './build.js';
 import { ConfigError } from './config-error.js';
 import { isGroupProcess, serveGroupProcess, startGroups, useAllModulePaths, type GroupRunner } from './group-serve.js';
 import { loadDeployment } from './load.js';
+import { metricsSupervisor, startOperations, type MetricsSettings } from './operations.js';
 
 /** Options of {@link deploymentPlan} and {@link serveDeployment}. Defaults: watch true, debounceMs 200, drainTimeoutMs 30000. */
 export interface ServeDeploymentOptions {
@@ -24,6 +25,8 @@ export interface ServeDeploymentOptions {
   signals?: boolean;
   /** Called in the primary once per restart of a `[group.NAME]` process, with its cause (crash, timeout, memory, max-requests, reload, inactivity): for metrics. */
   onGroupRestart?: (group: string, cause: RestartCause, pid: number | undefined) => void;
+  /** Command-line overrides of `[metrics]` (`--metrics HOST:PORT`, `--metrics-public`). */
+  metrics?: MetricsSettings;
 }
 
 /** A deployment being served. */
@@ -99,10 +102,20 @@ export async function deploymentPlan(file: string, options: ServeDeploymentOptio
   const supervisors: Supervisor[] = deployment.groups.size === 0 ? [] : [{
     name: 'process groups',
     start: async ({ logger: log }) => {
-      groups = startGroups(initial, { logger: log, debounceMs: options.debounceMs, onRestart: options.onGroupRestart });
+      const onRestart = (group: string, cause: RestartCause, pid: number | undefined) => {
+        countRestart(cause, group);
+        options.onGroupRestart?.(group, cause, pid);
+      };
+      groups = startGroups(initial, { logger: log, debounceMs: options.debounceMs, onRestart });
       return { close: async () => { const g = groups; groups = undefined; await g?.close(); } };
     },
   }];
+  // The metrics listener of `[metrics]` (read at start; the command line's `--metrics` wins): first,
+  // so that it counts what the groups and workers do from their start.
+  const metrics = { ...deployment.metrics, ...Object.fromEntries(Object.entries(options.metrics ?? {}).filter(([, v]) => v !== undefined)) } as MetricsSettings;
+  if (metrics.listen) {
+    supervisors.unshift(metricsSupervisor(metrics, (error) => initial.fail('metrics', undefined, 'listen', error.message, 'listen on 127.0.0.1, or set public = true in [metrics]')));
+  }
   const invalid = (error: unknown) => logger.error({ file: path }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
 
   const plan: ServePlan = {
@@ -187,6 +200,7 @@ function applicationsOf(deployment: Deployment): Map<string, ApplicationPlan> {
 export async function serveDeployment(file: string, options: ServeDeploymentOptions): Promise<ServingDeployment> {
   // A process of a `[group.NAME]` serves its group and nothing else (the primary started it).
   if (isGroupProcess()) {
+    await startOperations({}, options.logger); // its counters, when the primary serves metrics
     const group = await serveGroupProcess(resolve(file), options.logger);
     return { deployment: group.deployment, servers: [], reload: async () => false, close: group.close, done: new Promise(() => {}), reloadGroup: notPrimary };
   }

@@ -8,6 +8,7 @@ import { HttpSink, plainResponse } from './http-sink.js';
 import { createLogger, flushLogger } from './logger.js';
 import { requestId, REQUEST_ID_KEY } from './request-id.js';
 import { accessLogRecord } from './access-log.js';
+import { IN_FLIGHT_KEY, operations, type InFlightRequest } from './metrics/hooks.js';
 import { LoggerErrorStream } from './error-stream.js';
 import { EmptyInput } from './empty-input.js';
 import { environFlags } from './environ-flags.js';
@@ -127,6 +128,8 @@ async function* requestBody(req: IncomingMessage, sink: HttpSink, expectContinue
 export function createHttpServer(app: Application, options: HttpServerOptions = {}): HttpServerParts {
   const o = resolveOptions(options);
   const logger = o.logger;
+  // The metrics hooks, when a metrics listener is configured (else undefined: no per-request work).
+  const ops = options.countRequests === false ? undefined : operations();
   const stats = { handled: 0 };
   const active = new Set<HttpSink>();
   let closing = false;
@@ -147,13 +150,14 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
   const handle = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => {
     if (refused.has(req.socket)) return; // answered 503 over maxConnections: the application never sees it
     const started = performance.now();
+    const counted = ops?.start(req.method!, req.url!);
     const id = requestId(req.headers['x-request-id'] as string | undefined);
     const sink = new HttpSink(res, o.serverHeader, started);
     sink.closeConnection = closing;
     const lengthHeader = req.headers['content-length'];
     const contentLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
     if (contentLength !== undefined && contentLength > o.maxBodyBytes) {
-      refuse(req, res, id, started, 413, limitMessages.body(o));
+      refuse(req, res, id, started, 413, limitMessages.body(o), counted);
       return;
     }
     // RFC 9112 §6.1: HTTP/1.0 with Transfer-Encoding has faulty framing; close after answering.
@@ -180,19 +184,21 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     } catch (error) {
       // Never let a request take the process down: a bad request is 400, anything else 500.
       if (error instanceof BadRequestError) {
-        refuse(req, res, id, started, 400, error.message);
+        refuse(req, res, id, started, 400, error.message, counted);
       } else {
         logger.error({ req_id: id, err: error }, 'cannot build the environ');
         plainResponse(req, res, 500, 'Internal Server Error', 'Internal Server Error', o.serverHeader);
-        logEarly(req, id, 500, started);
+        logEarly(req, id, 500, started, counted);
       }
       return;
     }
     environ[REQUEST_ID_KEY] = id;
+    if (counted) environ[IN_FLIGHT_KEY] = counted;
     active.add(sink);
     void runApplication(app, environ, sink, new RequestRunOptions(req.method === 'HEAD', logger, id)).then((result) => {
       active.delete(sink);
       stats.handled++;
+      if (counted) ops!.finish(counted, sink.earlyStatus || (result.status ? parseInt(result.status, 10) : 0));
       if (o.accessLog) {
         const status = sink.earlyStatus || (result.status ? parseInt(result.status, 10) : 0);
         logger.info(accessLogRecord(environ, id, status, result.bytesSent, performance.now() - started, !result.completed && !result.errorResponseSent), 'request');
@@ -201,14 +207,15 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
   };
 
   /** Answers a request the server refuses before the application runs (limits.ts renders the answer). */
-  const refuse = (req: IncomingMessage, res: ServerResponse, id: string, started: number, code: LimitStatus, message: string) => {
+  const refuse = (req: IncomingMessage, res: ServerResponse, id: string, started: number, code: LimitStatus, message: string, counted?: InFlightRequest) => {
     const answer = limitAnswer(code, message);
     plainResponse(req, res, answer.code, answer.reason, message, o.serverHeader);
-    logEarly(req, id, answer.code, started);
+    logEarly(req, id, answer.code, started, counted);
   };
 
-  const logEarly = (req: IncomingMessage, id: string, status: number, started: number) => {
+  const logEarly = (req: IncomingMessage, id: string, status: number, started: number, counted?: InFlightRequest) => {
     stats.handled++;
+    if (counted) ops!.finish(counted, status);
     if (!o.accessLog) return;
     // No environ yet: the same record (one builder, gateway's accessLogRecord) from the request itself.
     const request = { REQUEST_METHOD: req.method!, REQUEST_URI: req.url, SERVER_PROTOCOL: `HTTP/${req.httpVersion}`, REMOTE_ADDR: req.socket.remoteAddress, HTTP_REFERER: req.headers.referer, HTTP_USER_AGENT: req.headers['user-agent'] };

@@ -19,9 +19,11 @@ export { requestId, getRequestId, REQUEST_ID_KEY } from './request-id.js';
 export { environFlags, type EnvironFlags } from './environ-flags.js';
 export { startWatchdog, type Watchdog } from './watchdog.js';
 export { watchFiles, isIgnoredPath, type FileWatcher, type WatchFilesOptions } from './watch.js';
+// The operations hooks the metrics listener reads (issue 23); prom-client itself is in @stackware/server/metrics.
+export { operations, setOperations, countRestart, processGroup, type Operations, type RestartCause, type InFlightRequest, type PoolReport } from './metrics/hooks.js';
 export { startPrimary, runPrimary, runWorker, reportBootFailure, BOOT_FAILURE_EXIT_CODE, type PrimaryOptions, type PreforkPrimary, type WorkerOptions } from './prefork.js';
 export { factories, httpServerFactory } from './factories.js';
-export { run, buildApplications, type ServePlan, type RunningPlan, type ApplicationPlan, type BuiltApplication, type ServerPlan, type PreforkPlan, type ReloadPlan, type WatchPlan, type Supervisor } from './run.js';
+export { run, buildApplications, type ServePlan, type RunningPlan, type ApplicationPlan, type BuiltApplication, type ServerPlan, type PreforkPlan, type ReloadPlan, type WatchPlan, type Supervisor, type StartedSupervisor } from './run.js';
 export { LiveApplication } from './live.js';
 export { closeGracefully, onShutdownSignals, DEFAULT_SHUTDOWN_TIMEOUT_MS, type CloseOutcome, type CloseGracefullyOptions, type ShutdownSignalOptions } from './shutdown.js';
 // FastCGI, SCGI and CGI gateways (issue 4)
@@ -38,5 +40,5 @@ export { GroupSupervisor, residentMb, type GroupSpec, type GroupSupervisorOption
 export { groupApplication, type GroupFrontOptions } from './groups/front.js';
 export { runGroupProcess, isGroupProcess, type GroupProcessOptions } from './groups/process.js';
 export { scgiRequest, scgiRequestHead, SCGIForwardError, type SCGIRequestOptions, type SCGIResponse } from './groups/scgi-client.js';
-export { GROUP_ENV, GROUPS_DIR_ENV, type RestartCause } from './groups/messages.js';
+export { GROUP_ENV, GROUPS_DIR_ENV } from './groups/messages.js';
 export { lookupUser, lookupGroup } from './groups/users.js';

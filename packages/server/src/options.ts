@@ -29,6 +29,8 @@ export interface HttpServerOptions extends LimitOptions {
   /** Environ flag overrides; by default `stackware.multiprocess` is true inside a cluster worker. */
   multithread?: boolean;
   multiprocess?: boolean;
+  /** false: this server's requests are not counted by the metrics hooks (the metrics listener itself). Default true. */
+  countRequests?: boolean;
 }
 
 /** The defaults of {@link HttpServerOptions} (logger excluded: created on demand); the limits are {@link LIMIT_DEFAULTS}. */

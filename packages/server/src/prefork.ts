@@ -6,6 +6,7 @@ import { Server as HttpServer } from 'node:http';
 import { onShutdownSignals } from './shutdown.js';
 import { startWatchdog } from './watchdog.js';
 import { watchFiles, type FileWatcher } from './watch.js';
+import { countRestart, operations, type RestartCause } from './metrics/hooks.js';
 
 /**
  * Prefork (gunicorn's sync-worker model on node:cluster): a primary process forks N workers that
@@ -25,7 +26,7 @@ import { watchFiles, type FileWatcher } from './watch.js';
  */
 
 /** Messages between primary and workers (over the cluster IPC channel). */
-type PreforkMessage = { stackware: 'ready' | 'heartbeat' | 'stop' } | { stackware: 'retire'; reason?: string } | { stackware: 'boot-error'; message: string };
+type PreforkMessage = { stackware: 'ready' | 'heartbeat' | 'stop' } | { stackware: 'retire'; reason?: string; cause?: 'memory' | 'max-requests' } | { stackware: 'boot-error'; message: string };
 
 /** Exit code of a primary whose workers cannot boot (gunicorn's WORKER_BOOT_ERROR / HALT code). */
 export const BOOT_FAILURE_EXIT_CODE = 3;
@@ -188,6 +189,8 @@ class Primary {
   /** Starts the heartbeat check, the reload watcher (with `reload`) and one worker per slot. */
   start(): void {
     this.check = setInterval(() => this.checkWorkers(), this.heartbeatMs);
+    // /readyz of the metrics listener: ready once every slot has a worker that reported ready.
+    operations()?.readiness.add(async () => this.notReady());
     const { options } = this;
     if (options.reload && (options.watchPaths ?? []).length) {
       this.watcher = watchFiles(options.watchPaths!, (path) => this.reloadWorkers(`changed: ${path}`), { debounceMs: options.reloadDebounceMs ?? 300, logger: this.logger });
@@ -224,10 +227,11 @@ class Primary {
   }
 
   /** Forks a replacement for a serving worker; the old one stops once the new one is ready. */
-  replace(state: WorkerState, reason: string): void {
+  replace(state: WorkerState, reason: string, cause: RestartCause): void {
     const slot = state.slot;
     if (this.stopping || state.stopping || slot.current !== state || slot.next || slot.timer) return;
     this.logger.info({ worker_pid: state.worker.process.pid, reason }, 'replacing worker');
+    countRestart(cause);
     this.spawn(slot);
   }
 
@@ -248,7 +252,7 @@ class Primary {
       }
       this.logger.info({ worker_pid: state.worker.process.pid, slot: slot.index }, 'worker ready');
     } else if (message.stackware === 'retire') {
-      this.replace(state, typeof message.reason === 'string' ? message.reason : 'max-requests reached');
+      this.replace(state, typeof message.reason === 'string' ? message.reason : 'max-requests reached', message.cause === 'memory' ? 'memory' : 'max-requests');
     } else if (message.stackware === 'boot-error' && typeof message.message === 'string') {
       state.bootError = message.message;
     }
@@ -299,6 +303,7 @@ class Primary {
       slot.failures++;
       delay = Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** (slot.failures - 1));
     }
+    countRestart(state.killedForTimeout ? 'timeout' : 'crash');
     this.logger.error({ worker_pid: state.worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: delay }, state.killedForTimeout ? 'worker killed after timeout; replacing it' : 'worker died; replacing it');
     // A worker that died while its replacement was starting: the replacement takes the slot.
     if (slot.timer || (!wasReplacement && slot.current)) return;
@@ -314,6 +319,7 @@ class Primary {
     const { bootFailures } = this;
     const now = Date.now();
     bootFailures.push(now);
+    operations()?.bootFailure();
     while (bootFailures.length && now - bootFailures[0]! > this.bootFailureWindowMs) bootFailures.shift();
     if (state.bootError) this.failure = state.bootError;
     const serving = [...this.states.values()].some((s) => s.readyAt !== undefined && !s.stopping);
@@ -351,10 +357,17 @@ class Primary {
     }
   }
 
+  /** Why the primary is not ready (a slot without a ready worker), or undefined when every slot serves. */
+  notReady(): string | undefined {
+    if (this.stopping) return 'the server is shutting down';
+    const waiting = this.slots.filter((slot) => slot.current?.readyAt === undefined && slot.next?.readyAt === undefined).length;
+    return waiting ? `${waiting} of ${this.slots.length} workers not booted yet` : undefined;
+  }
+
   /** Replaces every serving worker gracefully (reload). */
   reloadWorkers(reason: string): void {
     this.logger.info({ reason }, 'reloading workers');
-    for (const slot of this.slots) if (slot.current) this.replace(slot.current, reason);
+    for (const slot of this.slots) if (slot.current) this.replace(slot.current, reason, 'reload');
   }
 
   /** Stops the heartbeat check and resolves `done` with the exit code (once). */
@@ -450,6 +463,7 @@ export async function runWorker(options: WorkerOptions): Promise<RunningServer> 
     clearInterval(beat);
     watchdog?.stop();
     await running.close();
+    await operations()?.beforeExit?.();
     process.exit(0);
   };
   process.on('message', (message: PreforkMessage) => {
@@ -467,7 +481,7 @@ export async function runWorker(options: WorkerOptions): Promise<RunningServer> 
       if (rss > maxMemoryBytes) {
         overMemory = true;
         options.logger.warn({ rss_mb: Math.round(rss / 1048576), max_memory_mb: options.maxMemoryMb }, 'memory limit reached: asking for a replacement');
-        send({ stackware: 'retire', reason: `memory limit reached (${Math.round(rss / 1048576)} MiB > ${options.maxMemoryMb} MiB)` });
+        send({ stackware: 'retire', cause: 'memory', reason: `memory limit reached (${Math.round(rss / 1048576)} MiB > ${options.maxMemoryMb} MiB)` });
       }
     }
   }, heartbeatMs);

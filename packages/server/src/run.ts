@@ -96,8 +96,20 @@ export interface WatchPlan {
 export interface Supervisor {
   /** For log lines and errors. */
   name: string;
-  /** Starts it; `role` says whether workers serve ("primary") or this process does ("single"). */
-  start(context: { logger: Logger; role: 'primary' | 'single' }): Promise<{ close(): Promise<void> }>;
+  /**
+   * Starts it; `role` says whether workers serve ("primary") or this process does ("single").
+   * `serving()`, when given, is called once this process's servers listen (single process only).
+   */
+  start(context: { logger: Logger; role: 'primary' | 'single' }): Promise<StartedSupervisor>;
+  /** Called in each prefork worker before it builds the applications (a worker's part of it, such as its metrics). */
+  startInWorker?(context: { logger: Logger }): Promise<void>;
+}
+
+/** A started {@link Supervisor}. */
+export interface StartedSupervisor {
+  close(): Promise<void>;
+  /** The single process's servers listen now (for readiness). */
+  serving?(): void;
 }
 
 /** What {@link run} runs. */
@@ -157,8 +169,8 @@ export async function run(plan: ServePlan): Promise<RunningPlan> {
 }
 
 /** Starts the supervisors in order; on a failure stops those started and throws. */
-async function startSupervisors(plan: ServePlan, role: 'primary' | 'single'): Promise<Array<{ close(): Promise<void> }>> {
-  const started: Array<{ close(): Promise<void> }> = [];
+async function startSupervisors(plan: ServePlan, role: 'primary' | 'single'): Promise<StartedSupervisor[]> {
+  const started: StartedSupervisor[] = [];
   try {
     for (const supervisor of plan.supervisors ?? []) started.push(await supervisor.start({ logger: plan.logger, role }));
   } catch (error) {
@@ -217,6 +229,7 @@ async function runServing(plan: ServePlan): Promise<RunningPlan> {
   const { logger } = plan;
   const worker = cluster.isWorker;
   const supervisors = worker ? [] : await startSupervisors(plan, 'single');
+  if (worker) for (const supervisor of plan.supervisors ?? []) await supervisor.startInWorker?.({ logger });
   // In one process that reloads, each application is live (swapped between requests); otherwise it is served as built.
   const swappable = !worker && plan.reload?.rebuild !== undefined;
   const serving = new Map<string, { app: Application; live?: LiveApplication; built: BuiltApplication }>();
@@ -247,6 +260,7 @@ async function runServing(plan: ServePlan): Promise<RunningPlan> {
       const def = plan.servers[i]!;
       logger.info({ ...def.logFields, url: s.server.url }, `serving ${def.label} on ${s.server.url}`);
     }
+    for (const s of supervisors) s.serving?.();
   };
 
   let stopWatching = () => {};

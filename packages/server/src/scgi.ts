@@ -7,6 +7,7 @@ import {
   BadRequestError, ClientDisconnectedError, HTTPError, createInput, runApplication, stderrErrors,
   type Application, type ErrorStream, type ResponseSink, type RunningServer,
 } from '@stackware/gateway';
+import { IN_FLIGHT_KEY, operations } from './metrics/hooks.js';
 import { environFromCgi } from './cgi-environ.js';
 import { environFlags } from './environ-flags.js';
 import { cgiErrorResponse, PendingCgiHead } from './cgi-response.js';
@@ -281,7 +282,12 @@ class SCGIConnection implements TrackedConnection, RequestProgress {
       abort: () => this.socket.destroy(),
       signal,
     };
-    await runApplication(this.app, environ, sink, { head: environ.REQUEST_METHOD === 'HEAD' });
+    // The metrics hooks (undefined unless a metrics listener is configured).
+    const ops = operations();
+    const counted = ops?.start(environ.REQUEST_METHOD, typeof environ.REQUEST_URI === 'string' ? environ.REQUEST_URI : environ.PATH_INFO);
+    if (counted) environ[IN_FLIGHT_KEY] = counted;
+    const result = await runApplication(this.app, environ, sink, { head: environ.REQUEST_METHOD === 'HEAD' });
+    if (counted) ops!.finish(counted, result.status ? parseInt(result.status, 10) : 0);
     if (!this.socket.writableEnded) this.socket.destroy();
   }
 }

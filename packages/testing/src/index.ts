@@ -103,6 +103,50 @@ export async function startRedis(): Promise<RedisPeer> {
   return { port, url: `redis://127.0.0.1:${port}`, stop: () => peer.stop() };
 }
 
+/** A running Prometheus server on loopback (its own process group). */
+export interface PrometheusPeer {
+  port: number;
+  url: string;
+  /** An instant query through the HTTP API (`/api/v1/query`): the numeric values of the result vector. */
+  query(promql: string): Promise<number[]>;
+  /** Everything Prometheus logged so far. */
+  output(): string;
+  /** Stops it by its pid (SIGTERM, then SIGKILL after 3 s) and removes its data directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Debian's `prometheus` on a free loopback port, scraping `targets` ("127.0.0.1:9100", path
+ * /metrics) every `scrapeIntervalSeconds` (default 1), with its TSDB in a temp directory. The
+ * process is detached into its own process group and stopped by its pid.
+ */
+export async function startPrometheus(targets: string[], scrapeIntervalSeconds = 1): Promise<PrometheusPeer> {
+  const bin = requireBinary('prometheus');
+  const { dir, cleanup } = await tempDir('stackware-prometheus-');
+  const port = await freePort();
+  const config = join(dir, 'prometheus.yml');
+  await writeFile(config, `global:\n  scrape_interval: ${scrapeIntervalSeconds}s\n  evaluation_interval: ${scrapeIntervalSeconds}s\nscrape_configs:\n  - job_name: stackware\n    static_configs:\n      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]\n`);
+  const peer = startProcess(bin, [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { cwd: dir, detached: true });
+  const stop = async () => {
+    await peer.stop();
+    await cleanup();
+  };
+  try {
+    await waitForPort(port, 30_000);
+  } catch (error) {
+    await stop();
+    throw new Error(`prometheus did not start: ${peer.output()}`, { cause: error });
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const query = async (promql: string): Promise<number[]> => {
+    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = await res.json() as { status: string; error?: string; data?: { resultType: string; result: Array<{ value: [number, string] }> } };
+    if (body.status !== 'success') throw new Error(`prometheus query ${promql} failed: ${body.error ?? res.status}`);
+    return (body.data?.result ?? []).map((r) => Number(r.value[1]));
+  };
+  return { port, url, query, output: peer.output, stop };
+}
+
 /** A running nginx. */
 export interface NginxPeer { port: number; url: string; dir: string; errorLog(): Promise<string>; stop(): Promise<void> }
 

@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import { statusLine, type Application } from '@stackware/gateway';
 import { resolveOptions, type ResolvedOptions, type ThreadPoolOptions } from './options.js';
 import { failureResponse, relay, type RelayContext } from './relay.js';
-import { watchFiles } from '@stackware/server';
+import { countRestart, operations, watchFiles, type PoolReport, type RestartCause } from '@stackware/server';
 import type { ThreadConfig } from './thread.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { Tagged, ThreadEvent, WorkerMessage } from './protocol.js';
@@ -12,6 +12,9 @@ import type { Tagged, ThreadEvent, WorkerMessage } from './protocol.js';
 // The worker entry is plain JavaScript beside this module: src/bootstrap.mjs, copied by the build
 // to dist/bootstrap.mjs (compiled code never loads from src/).
 const BOOTSTRAP = fileURLToPath(new URL('./bootstrap.mjs', import.meta.url));
+
+/** The `cause` label of `stackware_restarts_total` for each reason a thread is replaced ("init" counts as an init failure instead). */
+const RESTART_CAUSES: Record<'timeout' | 'memory' | 'crash' | 'recycle', RestartCause> = { timeout: 'timeout', memory: 'memory', crash: 'crash', recycle: 'max-requests' };
 
 /** Counters of a pool, for monitoring and tests. */
 export interface ThreadPoolStats {
@@ -244,6 +247,8 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
     },
     onReplaced: (reason) => {
       stats.replaced[reason]++;
+      if (reason === 'init') operations()?.initFailure();
+      else countRestart(RESTART_CAUSES[reason], resolved.name);
     },
   });
   let relayContext = contextFor(current);
@@ -266,6 +271,7 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
     current = newGeneration();
     relayContext = contextFor(current);
     stats.reloads++;
+    for (let i = 0; i < resolved.threads; i++) countRestart('reload', resolved.name);
     const drained = old.close(Math.max(resolved.shutdownTimeoutMs, resolved.timeoutMs)).catch((error: unknown) => {
       resolved.log(`threadpool ${resolved.name}: closing the old threads failed: ${String(error)}\n`);
     });
@@ -282,6 +288,16 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
     : undefined;
   const unwatch = () => void watcher?.close();
 
+  // The metrics listener's view of this pool (when one is configured): queue length and restarts.
+  const ops = operations();
+  const report: PoolReport | undefined = ops && {
+    name: resolved.name,
+    threads: () => resolved.threads,
+    queueLength: () => current.piscina.queueSize,
+    restarts: () => ({ timeout: stats.replaced.timeout, memory: stats.replaced.memory, crash: stats.replaced.crash, 'max-requests': stats.replaced.recycle, reload: stats.reloads * resolved.threads }),
+  };
+  if (report) ops!.pools.add(report);
+
   Object.defineProperties(app, {
     ready: { value: () => current.ready() },
     reload: { value: reload },
@@ -289,6 +305,7 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
       value: () => {
         closing ??= (async () => {
           unwatch();
+          if (report) ops!.pools.delete(report);
           await Promise.all([current.close(resolved.shutdownTimeoutMs), ...draining]);
         })();
         return closing;

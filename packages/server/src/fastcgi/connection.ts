@@ -4,6 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import { BadRequestError, ClientDisconnectedError, HTTPError, createInput, runApplication, type Application, type ErrorStream, type ResponseSink } from '@stackware/gateway';
+import { IN_FLIGHT_KEY, operations } from '../metrics/hooks.js';
 import {
   FCGI_KEEP_CONN, FastCGIProtocolError, ProtocolStatus, RecordParser, RecordType, Role,
   decodeBeginRequest, decodeNameValuePairs, encodeEndRequest, encodeNameValuePairs, encodeRecord, encodeStream, encodeUnknownType,
@@ -466,7 +467,12 @@ export class FastCGIConnection implements TrackedConnection {
       },
       signal: request.signal,
     };
-    await runApplication(this.app, environ, sink, { head: environ.REQUEST_METHOD === 'HEAD' });
+    // The metrics hooks (undefined unless a metrics listener is configured).
+    const ops = operations();
+    const counted = ops?.start(environ.REQUEST_METHOD, typeof environ.REQUEST_URI === 'string' ? environ.REQUEST_URI : environ.PATH_INFO);
+    if (counted) environ[IN_FLIGHT_KEY] = counted;
+    const result = await runApplication(this.app, environ, sink, { head: environ.REQUEST_METHOD === 'HEAD' });
+    if (counted) ops!.finish(counted, result.status ? parseInt(result.status, 10) : 0);
     // Answer ABORT_REQUEST with END_REQUEST (spec §5.4); a vanished connection gets nothing.
     if (!request.finished && request.abortedByClient) this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE);
     else if (!request.finished && !this.closed) this.finish(request, 1, ProtocolStatus.REQUEST_COMPLETE);

@@ -3,6 +3,7 @@
  * the group over its Unix-domain socket (SCGI), as mod_wsgi's Apache child hands a request to the
  * daemon processes of its WSGIProcessGroup.
  */
+import { markForwarded } from '../metrics/hooks.js';
 import cluster from 'node:cluster';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,6 +81,8 @@ export function groupApplication(options: GroupFrontOptions): Application {
   };
 
   return async (environ: Environ, startResponse: StartResponse) => {
+    // The group process counts this request under its group's label (metrics); the front does not count it again.
+    markForwarded(environ);
     const deadline = Date.now() + connectTimeoutMs;
     const tried = new Set<string>();
     const controller = new AbortController();

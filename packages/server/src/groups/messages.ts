@@ -12,8 +12,8 @@ export const GROUP_HEARTBEAT_ENV = 'STACKWARE_GROUP_HEARTBEAT_MS';
 /** The runtime directory of every group (one 0700 subdirectory per group), given to prefork fronts. */
 export const GROUPS_DIR_ENV = 'STACKWARE_GROUPS_DIR';
 
-/** Why a group process was restarted (the `cause` field of the log record, and {@link GroupSupervisorOptions.onRestart}). */
-export type RestartCause = 'crash' | 'timeout' | 'memory' | 'max-requests' | 'reload' | 'inactivity';
+/** Why a group process was restarted (the `cause` field of the log record, and GroupSupervisorOptions.onRestart): the metrics' restart causes, one list in metrics/hooks.ts. */
+export type { RestartCause } from '../metrics/hooks.js';
 
 /** Group process → supervisor. */
 export type GroupProcessMessage =

@@ -3,6 +3,7 @@ import type { SessionStore } from '../types.js';
 import { isValidSessionId } from '../ids.js';
 import { acquireWithRetry } from './retry.js';
 import { isDeadHolder, newLockHolder } from './lock-holder.js';
+import { addStoreReadiness, countStoreError } from './operations.js';
 
 /** Options of {@link RedisStore}. Give `client` or `url`. */
 export interface RedisStoreOptions {
@@ -35,6 +36,7 @@ export class RedisStore implements SessionStore {
   readonly client: Redis;
   readonly keyPrefix: string;
   readonly #owned: boolean;
+  readonly #unready: () => void;
 
   /** @throws Error when neither `client` nor `url` is given. */
   constructor(options: RedisStoreOptions) {
@@ -51,6 +53,8 @@ export class RedisStore implements SessionStore {
       throw new Error('RedisStore needs a "client" (an ioredis instance) or a "url" ("redis://127.0.0.1:6379")');
     }
     this.keyPrefix = options.keyPrefix ?? 'stackware:session:';
+    // /readyz of the metrics listener (when one is configured): Redis must answer PING.
+    this.#unready = addStoreReadiness('the Redis session store', () => this.client.ping());
   }
 
   #key(id: string): string {
@@ -59,19 +63,19 @@ export class RedisStore implements SessionStore {
   }
 
   async get(id: string): Promise<string | undefined> {
-    return (await this.client.get(this.#key(id))) ?? undefined;
+    return (await this.client.get(this.#key(id)).catch(countStoreError)) ?? undefined;
   }
 
   async set(id: string, value: string, ttlSeconds: number): Promise<void> {
-    await this.client.set(this.#key(id), value, 'EX', Math.max(1, Math.ceil(ttlSeconds)));
+    await this.client.set(this.#key(id), value, 'EX', Math.max(1, Math.ceil(ttlSeconds))).catch(countStoreError);
   }
 
   async destroy(id: string): Promise<void> {
-    await this.client.del(this.#key(id));
+    await this.client.del(this.#key(id)).catch(countStoreError);
   }
 
   async touch(id: string, ttlSeconds: number): Promise<void> {
-    await this.client.expire(this.#key(id), Math.max(1, Math.ceil(ttlSeconds)));
+    await this.client.expire(this.#key(id), Math.max(1, Math.ceil(ttlSeconds))).catch(countStoreError);
   }
 
   async lock(id: string, options: { waitMs: number; ttlMs: number }): Promise<() => Promise<void>> {
@@ -95,6 +99,7 @@ export class RedisStore implements SessionStore {
 
   /** Closes the client if the store opened it (from `url`). */
   async close(): Promise<void> {
+    this.#unready();
     if (this.#owned) await this.client.quit().catch(() => this.client.disconnect());
   }
 }
