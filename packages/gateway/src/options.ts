@@ -151,6 +151,25 @@ export const option = {
     const schema = v.pipe(v.unknown(), v.check((value) => typeName(value) === 'table', (i) => `must be a table ({ key = value }), ${got(i)}`));
     return make(schema as v.GenericSchema<unknown, T>, init.type ?? 'table', 'table', '{ key = "value" }', doc, init);
   },
+  /**
+   * A string converted by `parse` at load time (a regular expression, a PIN); `parse` throws an
+   * Error whose message completes "option "x" …" ("is not a valid regular expression: …").
+   */
+  parsed<T>(doc: string, type: string, parse: (text: string) => T, init: OptionInit<string> = {}): Option<T> {
+    const schema = v.pipe(
+      v.unknown(),
+      v.string((i) => `must be a string, ${got(i)}`),
+      v.rawTransform<string, T>(({ dataset, addIssue, NEVER }) => {
+        try {
+          return parse(dataset.value);
+        } catch (error) {
+          addIssue({ message: error instanceof Error ? error.message : String(error) });
+          return NEVER;
+        }
+      }),
+    );
+    return make(schema, type, 'string', '"text"', doc, init);
+  },
   /** A value the factory checks itself (`type` says what it takes, for the README). */
   custom<T>(schema: v.GenericSchema<unknown, T>, type: string, doc: string, init: OptionInit<T> = {}): Option<T> {
     return make(schema, type, 'any', init.example ?? '"value"', doc, init);
