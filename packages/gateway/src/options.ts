@@ -60,6 +60,8 @@ export interface NumberInit extends OptionInit<number> {
   integer?: boolean;
   /** Smallest allowed value (inclusive). */
   min?: number;
+  /** The value must be greater than this (exclusive: `greaterThan: 0` is "> 0"). */
+  greaterThan?: number;
   /** Largest allowed value (inclusive). */
   max?: number;
 }
@@ -117,6 +119,7 @@ export const option = {
       if (!Number.isFinite(n)) return 'a finite number';
       if (init.integer && !Number.isInteger(n)) return 'a whole number';
       if (init.min !== undefined && n < init.min) return `≥ ${init.min}`;
+      if (init.greaterThan !== undefined && !(n > init.greaterThan)) return `> ${init.greaterThan}`;
       if (init.max !== undefined && n > init.max) return `≤ ${init.max}`;
       return undefined;
     };
@@ -134,17 +137,24 @@ export const option = {
     const schema = v.pipe(v.unknown(), v.transform(toBoolean), v.boolean((i) => `must be true or false, ${got(i)}`));
     return make(schema, 'boolean', 'boolean', 'true', doc, init);
   },
+  /** true, false, or one of a few words (`cookieSecure = "auto"`). */
+  switch<const T extends readonly [string, ...string[]]>(words: T, doc: string, init: OptionInit<boolean | T[number]> = {}): Option<boolean | T[number]> {
+    const list = ['true', 'false', ...words.map((x) => JSON.stringify(x))];
+    const schema = v.pipe(v.unknown(), v.transform(toBoolean), v.union([v.boolean(), v.picklist(words)], (i) => `must be ${list.slice(0, -1).join(', ')} or ${list.at(-1)}, ${got(i)}`));
+    return make(schema, `boolean | ${words.map((x) => JSON.stringify(x)).join(' | ')}`, 'any', list.at(-1)!, doc, init);
+  },
   /** One of a fixed set of strings. */
   oneOf<const T extends readonly [string, ...string[]]>(values: T, doc: string, init: OptionInit<T[number]> = {}): Option<T[number]> {
     const list = values.map((x) => JSON.stringify(x));
     const schema = v.pipe(v.unknown(), v.picklist(values, (i) => `must be ${list.slice(0, -1).join(', ')} or ${list.at(-1)}, ${got(i)}`));
-    return make(schema, list.join(' \\| '), 'string', list[0]!, doc, init);
+    return make(schema, list.join(' | '), 'string', list[0]!, doc, init);
   },
   /** An array of strings; with `commaSeparated`, one string "a, b" is split too (for `${ENV}` values). */
-  strings(doc: string, init: OptionInit<string[]> & { commaSeparated?: boolean } = {}): Option<string[]> {
-    const split = (value: unknown) => (init.commaSeparated && typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value);
+  strings(doc: string, init: OptionInit<string[]> & { commaSeparated?: boolean; single?: boolean } = {}): Option<string[]> {
+    // commaSeparated: "a, b" → ["a", "b"]; single: "a" → ["a"] (a secret may hold commas).
+    const split = (value: unknown) => (typeof value !== 'string' ? value : init.commaSeparated ? value.split(',').map((s) => s.trim()).filter(Boolean) : init.single ? [value] : value);
     const schema = v.pipe(v.unknown(), v.transform(split), v.array(v.string(), (i) => `must be an array of strings, ${got(i)}`));
-    return make(schema as v.GenericSchema<unknown, string[]>, init.commaSeparated ? 'string[] or "a, b"' : 'string[]', 'string[]', '["a", "b"]', doc, init);
+    return make(schema as v.GenericSchema<unknown, string[]>, init.commaSeparated ? 'string[] or "a, b"' : init.single ? 'string or string[]' : 'string[]', 'string[]', '["a", "b"]', doc, init);
   },
   /** A TOML table ({ key = value }) whose values the factory checks itself. */
   table<T = Record<string, unknown>>(doc: string, init: OptionInit<T> & { type?: string } = {}): Option<T> {
@@ -295,7 +305,7 @@ function distance(a: string, b: string): number {
 export function optionsTable(schema: OptionsSchema): string {
   const rows = Object.entries(schema.shape).map(([name, o]) => {
     const cells = [`\`${name}\`${o.required ? ' (required)' : ''}`, o.type, o.default === undefined ? '—' : `\`${o.default}\``, o.unit ?? '—', o.doc];
-    return `| ${cells.map((c) => c.replaceAll('|', '\\|').replaceAll('\\\\|', '\\|')).join(' | ')} |`;
+    return `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
   });
   const renamed = Object.entries(schema.renamed).map(([from, to]) => `| \`${from}\` | | | | deprecated: the old name of \`${to}\` (still read, with a warning) |`);
   return ['| option | type | default | unit | meaning |', '|---|---|---|---|---|', ...rows, ...renamed].join('\n');

@@ -20,7 +20,7 @@ export { environFlags, type EnvironFlags } from './environ-flags.js';
 export { startWatchdog, type Watchdog } from './watchdog.js';
 export { watchFiles, isIgnoredPath, type FileWatcher, type WatchFilesOptions } from './watch.js';
 export { startPrimary, runPrimary, runWorker, reportBootFailure, BOOT_FAILURE_EXIT_CODE, type PrimaryOptions, type PreforkPrimary, type WorkerOptions } from './prefork.js';
-export { factories, httpServerFactory } from './factories.js';
+export { factories, httpServerFactory, HTTP_SERVER_OPTIONS } from './factories.js';
 export { closeGracefully, onShutdownSignals, DEFAULT_SHUTDOWN_TIMEOUT_MS, type CloseOutcome, type CloseGracefullyOptions, type ShutdownSignalOptions } from './shutdown.js';
 // FastCGI, SCGI and CGI gateways (issue 4)
 export { serveFastCGI, type FastCGIServerOptions } from './fastcgi/serve.js';
@@ -29,5 +29,5 @@ export { runCgi, type CgiOptions } from './cgi.js';
 export { environFromCgi, type CgiEnvironOptions, type CgiValue } from './cgi-environ.js';
 export { cgiResponseHead } from './cgi-response.js';
 export type { ListenTarget } from './fastcgi/listener.js';
-export { fastcgiServerFactory, scgiServerFactory } from './fastcgi/factories.js';
+export { fastcgiServerFactory, scgiServerFactory, FASTCGI_SERVER_OPTIONS, SCGI_SERVER_OPTIONS } from './fastcgi/factories.js';
 export * as fastcgi from './fastcgi/records.js';
