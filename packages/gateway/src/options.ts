@@ -180,6 +180,16 @@ export const option = {
     );
     return make(schema, type, 'string', '"text"', doc, init);
   },
+  /** Either of two options' values (`watch = true` or `watch = ["lib"]`); the first that fits wins. */
+  either<A, B>(first: Option<A>, second: Option<B>, doc: string, init: OptionInit<A | B> = {}): Option<A | B> {
+    const type = `${first.type} or ${second.type}`;
+    const schema = v.pipe(v.unknown(), v.union([first.schema, second.schema], (i) => `must be ${type}, ${got(i)}`));
+    return make(schema, type, 'any', first.example, doc, init);
+  },
+  /** Any value, passed to the factory as it is (its type is the factory's business). */
+  any(doc: string, init: OptionInit<unknown> & { type?: string } = {}): Option<unknown> {
+    return make(v.unknown(), init.type ?? 'any', 'any', '"value"', doc, init);
+  },
   /** A value the factory checks itself (`type` says what it takes, for the README). */
   custom<T>(schema: v.GenericSchema<unknown, T>, type: string, doc: string, init: OptionInit<T> = {}): Option<T> {
     return make(schema, type, 'any', init.example ?? '"value"', doc, init);
