@@ -156,6 +156,12 @@ export const option = {
     const schema = v.pipe(v.unknown(), v.transform(split), v.array(v.string(), (i) => `must be an array of strings, ${got(i)}`));
     return make(schema as v.GenericSchema<unknown, string[]>, init.commaSeparated ? 'string[] or "a, b"' : init.single ? 'string or string[]' : 'string[]', 'string[]', '["a", "b"]', doc, init);
   },
+  /** An array whose items are each one of a fixed set of strings (`encodings = ["br", "gzip"]`). */
+  listOf<const T extends readonly [string, ...string[]]>(values: T, doc: string, init: OptionInit<T[number][]> = {}): Option<T[number][]> {
+    const list = values.map((x) => JSON.stringify(x));
+    const schema = v.pipe(v.unknown(), v.array(v.picklist(values, (i) => `must hold only ${list.join(', ')}, got ${preview(i.input)}`), (i) => `must be an array of ${list.join(', ')}, ${got(i)}`));
+    return make(schema, `array of ${list.join(' | ')}`, 'string[]', `[${list[0]}]`, doc, init);
+  },
   /** A TOML table ({ key = value }) whose values the factory checks itself. */
   table<T = Record<string, unknown>>(doc: string, init: OptionInit<T> & { type?: string } = {}): Option<T> {
     const schema = v.pipe(v.unknown(), v.check((value) => typeName(value) === 'table', (i) => `must be a table ({ key = value }), ${got(i)}`));
