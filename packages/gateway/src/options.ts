@@ -32,8 +32,10 @@ export interface Option<T> {
   readonly example: string;
   /** What the option means, one sentence. */
   readonly doc: string;
-  /** The default as the README shows it ("30000", "none"); undefined: no default (absent means off). */
+  /** The default value as TOML ("30000", "\"lax\""); undefined: none, or see {@link defaultText}. */
   readonly default?: string;
+  /** A default that is not one value ("os.tmpdir()", "true in a prefork worker"), in words. */
+  readonly defaultText?: string;
   /** The unit of a number ("ms", "s", "bytes", "MiB"), or undefined. */
   readonly unit?: string;
   /** True when the factory refuses to build without it. */
@@ -102,7 +104,7 @@ function shown(value: unknown): string | undefined {
 function make<T>(schema: v.GenericSchema<unknown, T>, type: string, optionType: OptionType, example: string, doc: string, init: OptionInit<unknown> & { unit?: string }): Option<T> {
   return Object.freeze({
     schema, type, optionType, doc, example: init.example ?? example,
-    default: init.defaultText ?? shown(init.default), unit: init.unit, required: init.required,
+    default: shown(init.default), defaultText: init.defaultText, unit: init.unit, required: init.required,
   });
 }
 
@@ -320,7 +322,7 @@ function distance(a: string, b: string): number {
  */
 export function optionsTable(schema: OptionsSchema): string {
   const rows = Object.entries(schema.shape).map(([name, o]) => {
-    const cells = [`\`${name}\`${o.required ? ' (required)' : ''}`, o.type, o.default === undefined ? '—' : `\`${o.default}\``, o.unit ?? '—', o.doc];
+    const cells = [`\`${name}\`${o.required ? ' (required)' : ''}`, o.type, o.default !== undefined ? `\`${o.default}\`` : (o.defaultText ?? '—'), o.unit ?? '—', o.doc];
     return `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
   });
   const renamed = Object.entries(schema.renamed).map(([from, to]) => `| \`${from}\` | | | | deprecated: the old name of \`${to}\` (still read, with a warning) |`);

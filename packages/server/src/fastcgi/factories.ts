@@ -7,7 +7,6 @@ import type { ListenTarget } from './listener.js';
 /** Where a FastCGI/SCGI gateway listens: host and port, or a Unix socket. */
 const LISTEN_OPTIONS = {
   host: option.string('interface to listen on (with port)', { default: '127.0.0.1' }),
-  port: option.number('TCP port to listen on (0: a free port)', { integer: true, min: 0, max: 65535 }),
   socket: option.string('a Unix socket path to listen on instead of host/port'),
 } as const;
 
@@ -27,6 +26,7 @@ function listenTarget<T extends { host?: string; port?: number; socket?: string 
 /** The deploy-file options of the FastCGI responder ({@link FastCGIServerOptions}, `log` excepted). */
 export const FASTCGI_SERVER_OPTIONS = defineOptions({
   ...LISTEN_OPTIONS,
+  port: option.number('TCP port to listen on (0: a free port)', { integer: true, min: 0, max: 65535, default: 9000 }),
   ...LIMIT_OPTIONS,
   maxRequestsPerConnection: option.number('concurrent requests on one connection; more get FCGI_OVERLOADED', { integer: true, min: 1, default: 64 }),
   multiplex: option.boolean('accept several requests at once on one connection (FCGI_MPXS_CONNS)', { default: true }),
@@ -35,7 +35,12 @@ export const FASTCGI_SERVER_OPTIONS = defineOptions({
 });
 
 /** The deploy-file options of the SCGI server ({@link SCGIServerOptions}, `log` excepted). */
-export const SCGI_SERVER_OPTIONS = defineOptions({ ...LISTEN_OPTIONS, ...LIMIT_OPTIONS, ...GATEWAY_OPTIONS });
+export const SCGI_SERVER_OPTIONS = defineOptions({
+  ...LISTEN_OPTIONS,
+  port: option.number('TCP port to listen on (0: a free port)', { integer: true, min: 0, max: 65535, default: 4000 }),
+  ...LIMIT_OPTIONS,
+  ...GATEWAY_OPTIONS,
+});
 
 function checkTarget(options: OptionsOf<typeof SCGI_SERVER_OPTIONS.shape>, section: string): void {
   if (options.socket !== undefined && (options.port !== undefined || options.host !== undefined)) {
