@@ -38,7 +38,7 @@ export interface Option<T> {
   readonly defaultText?: string;
   /** The unit of a number ("ms", "s", "bytes", "MiB"), or undefined. */
   readonly unit?: string;
-  /** True when the factory refuses to build without it. */
+  /** True when the factory refuses to build without it ({@link option.required}). */
   readonly required?: boolean;
 }
 
@@ -48,8 +48,6 @@ export interface OptionInit<T> {
   default?: T;
   /** Shown instead of `default` when the default is computed ("max-requests / 10", "os.tmpdir()"). */
   defaultText?: string;
-  /** True when the factory needs the option. */
-  required?: boolean;
   /** A TOML example value for fixes (defaults from the type). */
   example?: string;
 }
@@ -104,7 +102,7 @@ function shown(value: unknown): string | undefined {
 function make<T>(schema: v.GenericSchema<unknown, T>, type: string, optionType: OptionType, example: string, doc: string, init: OptionInit<unknown> & { unit?: string }): Option<T> {
   return Object.freeze({
     schema, type, optionType, doc, example: init.example ?? example,
-    default: shown(init.default), defaultText: init.defaultText, unit: init.unit, required: init.required,
+    default: shown(init.default), defaultText: init.defaultText, unit: init.unit,
   });
 }
 
@@ -198,6 +196,10 @@ export const option = {
   any(doc: string, init: OptionInit<unknown> & { type?: string } = {}): Option<unknown> {
     return make(v.unknown(), init.type ?? 'any', 'any', '"value"', doc, init);
   },
+  /** The same option, required: the factory refuses to build without it, and its key is not optional in {@link OptionsOf}. */
+  required<T>(declared: Option<T>): Option<T> & { readonly required: true } {
+    return Object.freeze({ ...declared, required: true as const });
+  },
   /** A value the factory checks itself (`type` says what it takes, for the README). */
   custom<T>(schema: v.GenericSchema<unknown, T>, type: string, doc: string, init: OptionInit<T> = {}): Option<T> {
     return make(schema, type, 'any', init.example ?? '"value"', doc, init);
@@ -207,8 +209,13 @@ export const option = {
 /** A table of declared options: option name → {@link Option}. */
 export type OptionShape = Record<string, Option<unknown>>;
 
-/** The options a factory built from `S` receives: every key optional (a required key is checked when parsed). */
-export type OptionsOf<S extends OptionShape> = { -readonly [K in keyof S]?: S[K] extends Option<infer T> ? T : never };
+type ValueOf<O> = O extends Option<infer T> ? T : never;
+type RequiredKeys<S> = { [K in keyof S]: S[K] extends { readonly required: true } ? K : never }[keyof S];
+
+/** The options a factory built from `S` receives: the keys declared `required: true` are present, the others optional. */
+export type OptionsOf<S extends OptionShape> =
+  & { -readonly [K in Exclude<keyof S, RequiredKeys<S>>]?: ValueOf<S[K]> }
+  & { -readonly [K in RequiredKeys<S>]: ValueOf<S[K]> };
 
 /** One problem {@link OptionsSchema.parse} found: the key, what is wrong and a fix. */
 export interface OptionIssue {

@@ -11,7 +11,7 @@ const SCHEMA = defineOptions({
   hosts: option.strings('trusted hosts', { commaSeparated: true }),
   watch: option.either(option.boolean(''), option.strings(''), 'reload on change'),
   pattern: option.parsed('a regular expression', 'string (RegExp)', (text) => new RegExp(text)),
-  name: option.string('a name', { required: true }),
+  name: option.required(option.string('a name')),
   thresholdBytes: option.number('smallest body compressed', { unit: 'bytes', default: 1024 }),
 }, { renamed: { threshold: 'thresholdBytes' } });
 

@@ -156,7 +156,7 @@ export function proxy(options: ProxyOptions): ProxyApplication {
 
 /** The deploy-file options of {@link proxy} ({@link ProxyOptions}). */
 export const PROXY_OPTIONS = defineOptions({
-  target: option.string('the upstream server: "http://127.0.0.1:9000", or "http://backend/base" (the path prefixes every request)', { required: true, example: '"http://127.0.0.1:9000"' }),
+  target: option.required(option.string('the upstream server: "http://127.0.0.1:9000", or "http://backend/base" (the path prefixes every request)', { example: '"http://127.0.0.1:9000"' })),
   headersTimeoutMs: option.number('longest wait for the upstream\'s response headers, then 504', { unit: 'ms', integer: true, min: 0, default: 30_000 }),
   bodyTimeoutMs: option.number('longest silence while the upstream\'s body streams, then the response is broken off', { unit: 'ms', integer: true, min: 0, default: 300_000 }),
   connectTimeoutMs: option.number('longest wait to connect, then 504', { unit: 'ms', integer: true, min: 0, default: 10_000 }),
@@ -168,6 +168,6 @@ export const PROXY_OPTIONS = defineOptions({
 /** Deploy-file factory: `[app.api] use = "@stackware/middleware#proxy"`, `target = "http://127.0.0.1:9000"`; options: {@link PROXY_OPTIONS}. */
 export const proxyFactory = appFactory(
   PROXY_OPTIONS,
-  ({ target, ...options }) => proxy({ target: target ?? '', ...options }),
+  ({ target, ...options }) => proxy({ target, ...options }),
   { description: 'forwards requests to another HTTP server (undici, streaming)' },
 );

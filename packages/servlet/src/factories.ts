@@ -26,7 +26,7 @@ export async function loadServletClass(modulePath: string, exportName?: string):
 
 /** The deploy-file options of {@link servletFactory}: the module, {@link ServletAppOptions} and the {@link FormLimits}. */
 export const SERVLET_OPTIONS = defineOptions({
-  module: option.string('the module exporting a Servlet subclass (relative to the deploy file)', { required: true, example: '"pages/home.ts"' }),
+  module: option.required(option.string('the module exporting a Servlet subclass (relative to the deploy file)', { example: '"pages/home.ts"' })),
   export: option.string('the export to use', { defaultText: 'default, else the one named after the file' }),
   bufferBytes: option.number('response bytes buffered before the response is committed and streamed', { unit: 'bytes', integer: true, min: 0, default: 65536 }),
   maxIdleInstances: option.number('idle servlet instances kept for reuse when instances are not thread-safe', { integer: true, min: 0, default: 16 }),
@@ -46,7 +46,7 @@ export const SERVLET_OPTIONS = defineOptions({
 export const servletFactory = appFactory(
   SERVLET_OPTIONS,
   async ({ module, export: exportName, bufferBytes, maxIdleInstances, tempDir, ...formLimits }, context): Promise<Application> => {
-    const path = isAbsolute(module!) ? module! : resolve(context.here, module!);
+    const path = isAbsolute(module) ? module : resolve(context.here, module);
     const cls = await loadServletClass(path, exportName);
     const app = servletApp(cls, { formLimits, bufferBytes, maxIdleInstances, tempDir });
     return (environ, startResponse) => {

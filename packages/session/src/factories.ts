@@ -11,7 +11,7 @@ import { RedisStore } from './stores/redis.js';
 
 /** The deploy-file options of {@link session} (flat: the cookie attributes are `cookie*` keys, the store is `store` plus its own keys). */
 export const SESSION_OPTIONS = defineOptions({
-  secret: option.strings('the signing secret, or a list: the first signs, every one verifies (rotation); each ≥ 32 characters', { single: true, required: true, example: '"a-secret-of-at-least-32-characters.."' }),
+  secret: option.required(option.strings('the signing secret, or a list: the first signs, every one verifies (rotation); each ≥ 32 characters', { single: true, example: '"a-secret-of-at-least-32-characters.."' })),
   store: option.oneOf(['memory', 'file', 'redis'], 'where sessions live: memory (one process, one thread), file (dir) or redis (url)', { default: 'memory' }),
   dir: option.string('store = "file": the directory of session files (relative to the deploy file)'),
   url: option.string('store = "redis": redis://host:6379 (checked with PING at start)'),
@@ -111,7 +111,7 @@ export const sessionFilterFactory = filterFactory(
       persistent: options.cookiePersistent,
     };
     const sessionOptions: SessionOptions = {
-      secret: options.secret ?? [],
+      secret: options.secret,
       store,
       cookie,
       cookieName: options.cookieName,

@@ -7,7 +7,7 @@ import { DEFAULTS, type ThreadPoolOptions } from './options.js';
 
 /** The deploy-file options of {@link threadPool} ({@link ThreadPoolOptions}, `log` excepted). */
 export const THREAD_POOL_OPTIONS = defineOptions({
-  module: option.string('the application module (relative to the deploy file); TypeScript is fine', { required: true, example: '"site.ts"' }),
+  module: option.required(option.string('the application module (relative to the deploy file); TypeScript is fine', { example: '"site.ts"' })),
   export: option.string('the export that holds the application', { default: 'default' }),
   factory: option.boolean('the export is a factory each thread calls once with factoryOptions', { default: false }),
   factoryOptions: option.any('the argument given to the factory (structured-cloneable)'),
@@ -38,13 +38,13 @@ export const THREAD_POOL_OPTIONS = defineOptions({
  */
 export const threadPoolFactory = appFactory(
   THREAD_POOL_OPTIONS,
-  ({ module, ...options }, context) => threadPool({ name: context.name, module: module ?? '', ...options }, { here: context.here }),
+  ({ module, ...options }, context) => threadPool({ name: context.name, module, ...options }, { here: context.here }),
   { description: 'Runs an application module in a pool of worker threads (timeouts, memory limits, recycling)' },
 );
 
 /** The deploy-file options of {@link threadPoolGroups}. */
 export const THREAD_POOL_GROUPS_OPTIONS = defineOptions({
-  groups: option.table<Record<string, ThreadPoolOptions>>('the named pools: each a table of the thread pool\'s options', { required: true, type: 'table of pools', example: '{ default = { module = "site.ts" } }' }),
+  groups: option.required(option.table<Record<string, ThreadPoolOptions>>('the named pools: each a table of the thread pool\'s options', { type: 'table of pools', example: '{ default = { module = "site.ts" } }' })),
   routes: option.table<Record<string, string>>('URL prefix → group name', { type: 'table of strings', example: '{ "/admin" = "admin" }' }),
   defaultGroup: option.string('the group for requests no route matches', { default: 'default' }),
 });
@@ -62,7 +62,7 @@ export const THREAD_POOL_GROUPS_OPTIONS = defineOptions({
  */
 export const threadPoolGroupsFactory = appFactory(
   THREAD_POOL_GROUPS_OPTIONS,
-  ({ groups, ...options }, context) => threadPoolGroups({ groups: groups ?? {}, ...options }, { here: context.here }),
+  ({ groups, ...options }, context) => threadPoolGroups({ groups, ...options }, { here: context.here }),
   { description: 'Named thread pools with routing by URL prefix (mod_wsgi process groups)' },
 );
 

@@ -6,7 +6,7 @@ import { staticFiles } from './static-files.js';
 
 /** The options both factories take: the root and the static-file options ({@link StaticFileOptions}). */
 const FILE_OPTIONS = {
-  root: option.string('the directory to serve (relative to the deploy file); must exist', { required: true, example: '"public"' }),
+  root: option.required(option.string('the directory to serve (relative to the deploy file); must exist', { example: '"public"' })),
   hide: option.strings('names never served or walked into, per path segment (globs)', { defaultText: 'DEFAULT_HIDE (dot files, node_modules, …)' }),
   listing: option.boolean('answer a directory without an index with an HTML listing', { default: false }),
   allowSymlinksOutside: option.boolean('serve symlinks whose target lies outside the root (else 404)', { default: false }),
@@ -36,14 +36,14 @@ export const STATIC_FILES_OPTIONS = defineOptions({
 /** `use = "@stackware/urlparser"`: a URL parser over `root` (relative to the deploy file's directory); options: {@link URL_PARSER_OPTIONS}. */
 const urlParserFactory = appFactory(
   URL_PARSER_OPTIONS,
-  ({ root, ...options }, context) => urlParser({ ...options, root: resolve(context.here, root!) }),
+  ({ root, ...options }, context) => urlParser({ ...options, root: resolve(context.here, root) }),
   { description: 'URL parser / resource finder: maps the URL onto a directory of static files and modules' },
 );
 
 /** `use = "@stackware/urlparser#static"`: static files from `root`; options: {@link STATIC_FILES_OPTIONS}. */
 const staticFilesFactory = appFactory(
   STATIC_FILES_OPTIONS,
-  ({ root, ...options }, context) => staticFiles({ ...options, root: resolve(context.here, root!) }),
+  ({ root, ...options }, context) => staticFiles({ ...options, root: resolve(context.here, root) }),
   { description: 'Static files from a directory (ranges, conditional requests, no modules)' },
 );
 
