@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import type { FactoryContext, FactoryOptions, FilterFactory } from '@stackware/gateway';
-import { sessionFilterFactory } from '@stackware/session';
+import { defineOptions, filterFactory, option } from '@stackware/gateway/options';
+import { sessionFilterFactory, SESSION_OPTIONS } from '@stackware/session';
 import { ensureDataDir } from './data-dir.js';
 
 /**
@@ -35,20 +35,24 @@ export function persistentSecret(file: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+/** The options of {@link demoSession}: those of @stackware/session's factory, with an optional `secret`, plus `dataDir`. */
+export const DEMO_SESSION_OPTIONS = defineOptions({
+  ...SESSION_OPTIONS.shape,
+  secret: option.string('the signing secret (≥ 32 characters); empty: <dataDir>/session-secret, generated on first start', { default: '' }),
+  dataDir: option.string('the data directory (relative to apps/demo)', { default: '.data' }),
+});
+
 /**
  * The demo's session filter. Options: those of @stackware/session's factory (`secret`, `store`,
  * `dir`, `url`, ...) plus `dataDir` (default ".data", relative to apps/demo). An empty `secret`
  * means `<dataDir>/session-secret`, generated on first start.
  */
-export const demoSession: FilterFactory = Object.assign(
-  (options: FactoryOptions, context: FactoryContext) => {
-    const { dataDir, secret, ...rest } = options;
+export const demoSession = filterFactory(
+  DEMO_SESSION_OPTIONS,
+  ({ dataDir, secret, ...rest }, context) => {
     const dir = ensureDataDir(dataDir);
-    const value = typeof secret === 'string' && secret ? secret : persistentSecret(join(dir, 'session-secret'));
+    const value = secret || persistentSecret(join(dir, 'session-secret'));
     return sessionFilterFactory({ ...rest, secret: value }, context);
   },
-  {
-    description: '@stackware/session with a secret generated once into the data directory when SESSION_SECRET is unset',
-    optionTypes: { ...sessionFilterFactory.optionTypes, dataDir: 'string' },
-  } as const,
+  { description: '@stackware/session with a secret generated once into the data directory when SESSION_SECRET is unset' },
 );

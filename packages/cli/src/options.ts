@@ -1,8 +1,13 @@
 /**
  * THE option table of the `stackware` command: every flag, its type, default and help text.
+ * The server's flags take their defaults from the server's (HTTP_DEFAULTS, the same values its
+ * deploy-file schema shows); durations are in seconds on the command line (gunicorn's
+ * convention, said in each flag's placeholder) and in milliseconds everywhere else.
  * `--help` prints it; the parser (args.ts) is built from it. To add a flag, add one row here
  * (with the commands that accept it) and read it as `options.<camelCaseName>` in your command.
  */
+
+import { HTTP_DEFAULTS } from '@stackware/server';
 
 /** A command name. Add yours here and in commands.ts. */
 export type CommandName = 'serve' | 'check' | 'cgi';
@@ -36,8 +41,8 @@ export interface CliOption {
 }
 
 export const OPTIONS: readonly CliOption[] = [
-  { name: 'host', type: 'string', default: '127.0.0.1', placeholder: 'HOST', commands: ['serve'], help: 'interface to listen on (0.0.0.0 or :: for every interface)' },
-  { name: 'port', short: 'p', type: 'number', integer: true, max: 65535, default: 8080, placeholder: 'PORT', commands: ['serve'], help: 'TCP port to listen on (0: a free port)' },
+  { name: 'host', type: 'string', default: HTTP_DEFAULTS.host, placeholder: 'HOST', commands: ['serve'], help: 'interface to listen on (0.0.0.0 or :: for every interface)' },
+  { name: 'port', short: 'p', type: 'number', integer: true, max: 65535, default: HTTP_DEFAULTS.port, placeholder: 'PORT', commands: ['serve'], help: 'TCP port to listen on (0: a free port)' },
   { name: 'protocol', type: 'string', default: 'http', placeholder: 'NAME', commands: ['serve'], help: 'what the server speaks: http, fastcgi (behind nginx fastcgi_pass, Apache mod_proxy_fcgi) or scgi (nginx scgi_pass)' },
   { name: 'socket', type: 'string', default: undefined, placeholder: 'PATH', commands: ['serve'], help: 'listen on this Unix socket instead of --host/--port (fastcgi and scgi)' },
   { name: 'workers', short: 'w', type: 'number', integer: true, default: 0, placeholder: 'N', commands: ['serve'], help: 'prefork N worker processes (node:cluster); 0: serve in this process' },
@@ -45,12 +50,12 @@ export const OPTIONS: readonly CliOption[] = [
   { name: 'max-requests', type: 'number', integer: true, default: 0, placeholder: 'N', commands: ['serve'], help: 'replace a worker after it has handled N requests, without dropping any (0: never; needs --workers)' },
   { name: 'max-requests-jitter', type: 'number', integer: true, default: undefined, defaultText: 'max-requests / 10', placeholder: 'N', commands: ['serve'], help: 'add a random 0..N to each worker\'s --max-requests so that workers do not restart together' },
   { name: 'max-memory-mb', type: 'number', integer: true, default: 0, placeholder: 'MIB', commands: ['serve'], help: 'replace a worker whose resident memory (RSS: heap, Buffers, native) passes this many MiB; it finishes its requests first (0: no limit; needs --workers)' },
-  { name: 'timeout', short: 't', type: 'number', default: 30, placeholder: 'SECONDS', commands: ['serve'], help: 'per request: no progress from the application within this → 504. A request stuck in a synchronous loop: with --threads its thread is terminated and replaced (504); with --workers (HTTP) its worker answers 504 (503 + Retry-After to requests waiting on its connections) and is replaced; needs --workers or --threads when given (0: none)' },
-  { name: 'shutdown-timeout', type: 'number', default: 5, placeholder: 'SECONDS', commands: ['serve'], help: 'on SIGTERM/SIGINT, in-flight requests get this long before connections are closed' },
-  { name: 'max-body-bytes', type: 'number', integer: true, default: 1024 * 1024 * 1024, placeholder: 'BYTES', commands: ['serve'], help: 'largest request body accepted (larger: 413)' },
+  { name: 'timeout', short: 't', type: 'number', default: HTTP_DEFAULTS.timeoutMs / 1000, placeholder: 'SECONDS', commands: ['serve'], help: 'per request: no progress from the application within this → 504. A request stuck in a synchronous loop: with --threads its thread is terminated and replaced (504); with --workers (HTTP) its worker answers 504 (503 + Retry-After to requests waiting on its connections) and is replaced; needs --workers or --threads when given (0: none)' },
+  { name: 'shutdown-timeout', type: 'number', default: HTTP_DEFAULTS.shutdownTimeoutMs / 1000, placeholder: 'SECONDS', commands: ['serve'], help: 'on SIGTERM/SIGINT, in-flight requests get this long before connections are closed' },
+  { name: 'max-body-bytes', type: 'number', integer: true, default: HTTP_DEFAULTS.maxBodyBytes, placeholder: 'BYTES', commands: ['serve'], help: 'largest request body accepted (larger: 413)' },
   { name: 'reload', type: 'boolean', default: false, commands: ['serve'], help: 'replace the workers gracefully when a file in the application\'s directory changes (development)' },
   { name: 'log-level', short: 'l', type: 'string', default: 'info', placeholder: 'LEVEL', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], commands: ['serve'], help: 'log records at this level and above (pino); JSON lines unless stdout is a terminal' },
-  { name: 'access-log', type: 'boolean', default: true, commands: ['serve'], help: 'one log record per request (--no-access-log to turn off)' },
+  { name: 'access-log', type: 'boolean', default: HTTP_DEFAULTS.accessLog, commands: ['serve'], help: 'one log record per request (--no-access-log to turn off)' },
   { name: 'metrics', type: 'string', default: undefined, placeholder: 'HOST:PORT', commands: ['serve'], help: 'serve /metrics (Prometheus), /healthz, /readyz and /status on this separate listener (e.g. 127.0.0.1:9100; port 0: a free one); loopback only unless --metrics-public. Off by default: no metrics code runs' },
   { name: 'metrics-public', type: 'boolean', default: false, commands: ['serve'], help: 'allow --metrics on a non-loopback address (/status stays loopback-only)' },
   { name: 'help', short: 'h', type: 'boolean', default: false, commands: ['serve', 'check', 'cgi'], help: 'print this help' },

@@ -3,7 +3,7 @@ import { asApplication, type AppFactory, type Application, type FactoryContext, 
 import { urlMap } from '@stackware/middleware/url-map';
 import type { BuiltApplication } from '@stackware/server';
 import { ConfigError } from './config-error.js';
-import { DeploymentDefinition, describeUse, type AppDef, type DeploymentSpec, type ServerDef } from './deployment.js';
+import { DeploymentDefinition, describeUse, sectionLabel, type AppDef, type DeploymentSpec, type ServerDef } from './deployment.js';
 import { configFilter } from './location.js';
 import { checkOptionType, closest, exampleOf } from './options.js';
 import { importUse, parseUse, pickExport, pickFactory, UseError, type FactoryKind } from './use.js';
@@ -255,17 +255,34 @@ export class Deployment extends DeploymentDefinition {
     return this.descriptions.get(`${type}s\0${name}`);
   }
 
+  /** Reports a deprecated key as a DeprecationWarning naming the file, line, section and key (the deployment still loads). */
+  private warn(type: string, name: string, key: string, message: string): void {
+    const at = this.locator?.locate([type, name], key);
+    const where = at ? `${this.file}:${at.line}:${at.column}` : this.file;
+    process.emitWarning(`${where}: [${sectionLabel(type, name)}] key ${JSON.stringify(key)}: ${message}`, { type: 'DeprecationWarning', code: 'STACKWARE_DEPRECATED_OPTION' });
+  }
+
   /** Type-checks a section's options against its factory's `optionTypes`; returns them converted. */
   private async optionsFor(kind: FactoryKind, name: string, use: string | AnyFactory, options: Readonly<Record<string, unknown>>, protocol?: string): Promise<Readonly<Record<string, unknown>>> {
     const done = this.checkedOptions.get(options);
     if (done) return done;
     const factory = (await this.resolveFactory(kind, name, use, protocol)) as AnyFactory;
-    const types = factory.optionTypes as Record<string, OptionType> | undefined;
-    const out: Record<string, unknown> = { ...options };
+    const schema = factory.options;
+    const types = schema?.optionTypes ?? (factory.optionTypes as Record<string, OptionType> | undefined);
+    let out: Record<string, unknown> = { ...options };
     // A server factory that declares option types but not "protocol" serves one protocol: the entry picked for it.
     if (kind === 'servers' && types && !('protocol' in types)) delete out.protocol;
-    if (types) {
-      const type = SECTION[kind];
+    const type = SECTION[kind];
+    if (schema) {
+      // The factory's options schema (@stackware/gateway/options): types, ranges, enums, renamed keys.
+      const result = schema.parse(out);
+      for (const warning of result.warnings) this.warn(type, name, warning.key, warning.message);
+      if (!result.ok) {
+        const issue = result.issues[0]!;
+        this.fail(type, name, issue.key, issue.kind === 'unknown' ? `${issue.problem} for ${describeUse(use)}` : issue.problem, issue.fix);
+      }
+      out = result.value;
+    } else if (types) {
       for (const [option, value] of Object.entries(out)) {
         const expected = types[option];
         if (expected === undefined) {

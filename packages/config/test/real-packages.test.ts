@@ -2,7 +2,7 @@
  * The deploy file with the real Stackware packages as a user's project has them installed
  * (node_modules/@stackware/* beside the file): errors, session, urlparser, middleware.
  */
-import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { describe, it, expect, beforeAll, afterAll, jest } from '@jest/globals';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,5 +76,33 @@ pipeline = ["errors", "broken"]
     await writeFile(file, '[filter.s]\nuse = "@stackware/session"\nsecrett = "x"\n[app.main]\nuse = "./lib/apps.ts#echo"\n[pipeline.p]\npipeline = ["s", "main"]\n');
     const typo = await loadDeployment(file).catch((e: unknown) => e);
     expect((typo as ConfigError).message).toContain(`${file}:3:1: [filter.s] key "secrett": unknown option "secrett" for @stackware/session — did you mean "secret"?`);
+  });
+
+  it('reports a value out of range or outside an enum from the factory\'s options schema, with file, line, key and fix', async () => {
+    const file = join(tmp.dir, 'range.toml');
+    const app = '[app.main]\nuse = "./lib/apps.ts#echo"\n[pipeline.p]\npipeline = ["f", "main"]\n';
+    await writeFile(file, `${app}[filter.f]\nuse = "@stackware/middleware#compression"\ngzipLevel = 12\n`);
+    expect(((await loadDeployment(file).catch((e: unknown) => e)) as ConfigError).message).toBe(`${file}:7:1: [filter.f] key "gzipLevel": option "gzipLevel" must be ≤ 9, got 12 — write gzipLevel = 6`);
+    await writeFile(file, `${app}[filter.f]\nuse = "@stackware/middleware#compression"\nencodings = ["br", "zip"]\n`);
+    expect(((await loadDeployment(file).catch((e: unknown) => e)) as ConfigError).message).toBe(`${file}:7:1: [filter.f] key "encodings": option "encodings" must hold only "br", "gzip", "deflate", got "zip" — write encodings = ["br"]`);
+    await writeFile(file, `${app}[filter.f]\nuse = "@stackware/session"\nsecret = "\${STACKWARE_TEST_SECRET:-a-secret-of-at-least-32-characters..}"\ncookieSameSite = "loose"\n`);
+    expect(((await loadDeployment(file).catch((e: unknown) => e)) as ConfigError).message).toBe(`${file}:8:1: [filter.f] key "cookieSameSite": option "cookieSameSite" must be "lax", "strict" or "none", got string "loose" — write cookieSameSite = "lax"`);
+    await writeFile(file, `${app}[filter.f]\nuse = "@stackware/session"\nidleTimeoutSeconds = "\${STACKWARE_TEST_IDLE:-0}"\nsecret = "a-secret-of-at-least-32-characters.."\n`);
+    expect(((await loadDeployment(file).catch((e: unknown) => e)) as ConfigError).message).toBe(`${file}:7:1: [filter.f] key "idleTimeoutSeconds": option "idleTimeoutSeconds" must be > 0, got 0 — write idleTimeoutSeconds = 86400`);
+  });
+
+  it('reads a renamed key (compression threshold → thresholdBytes) with a DeprecationWarning naming file, line and key', async () => {
+    const file = join(tmp.dir, 'renamed.toml');
+    await writeFile(file, '[app.main]\nuse = "./lib/apps.ts#echo"\ngreeting = "' + 'x'.repeat(600) + '"\n[filter.gz]\nuse = "@stackware/middleware#compression"\nthreshold = 512\n[pipeline.p]\npipeline = ["gz", "main"]\n');
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const deployment = await loadDeployment(file);
+      const client = new TestClient(await deployment.buildApplication('p'));
+      const res = await client.get('/', { headers: { 'Accept-Encoding': 'gzip' } });
+      expect(res.header('content-encoding')).toBe('gzip'); // 600+ bytes ≥ 512: the old key took effect (the default is 1024)
+      expect(warn).toHaveBeenCalledWith(`${file}:6:1: [filter.gz] key "threshold": option "threshold" is deprecated: write thresholdBytes (same value and unit)`, { type: 'DeprecationWarning', code: 'STACKWARE_DEPRECATED_OPTION' });
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

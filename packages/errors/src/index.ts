@@ -16,4 +16,4 @@ export { pinPage } from './pin-page.js';
 export { negotiateFormat, type ErrorFormat } from './negotiate.js';
 export { renderDebugHtml, renderText, renderJson, renderPublicHtml, renderPublicText, renderPublicJson, type PublicPageOptions } from './render.js';
 export { captureInput, getCapturedInput, type CapturedInput } from './request-capture.js';
-export { factories, errorCatcherFilterFactory } from './factories.js';
+export { factories, errorCatcherFilterFactory, ERROR_CATCHER_OPTIONS } from './factories.js';

@@ -17,7 +17,7 @@ describe('deploy-file factory', () => {
     const { dir, cleanup } = await tempDir('stackware-errors-factory-');
     cleanups.push(cleanup);
     const factory = factories.filters!.default!;
-    expect(factory.optionTypes).toMatchObject({ debug: 'boolean', errorDir: 'string', emailTo: 'any', smtp: 'string' });
+    expect(factory.optionTypes).toMatchObject({ debug: 'boolean', errorDir: 'string', emailTo: 'string[]', smtp: 'string' });
     const middleware = await factory({ debug: true, debugPin: 'off', errorDir: 'var/errors', emailTo: 'ops@example.test', emailDir: 'var/mail', trustedHosts: 'localhost, app.test' }, context(dir));
     const app = middleware(() => { throw new Error('from the deploy file'); }) as ReturnType<typeof errorCatcher>;
     const res = await new TestClient(app, { throwErrors: false }).get('/', { headers: { Accept: 'text/plain', Host: 'app.test' } });
@@ -30,7 +30,9 @@ describe('deploy-file factory', () => {
 
   it('rejects bad options with a message naming the option', async () => {
     const factory = factories.filters!.default!;
-    await expect(async () => factory({ redactFields: '(' }, context('/tmp'))).rejects.toThrow(/\[filter:errors\] redactFields is not a valid regular expression/);
+    await expect(async () => factory({ redactFields: '(' }, context('/tmp'))).rejects.toThrow(/\[filter\.errors\] option "redactFields" is not a valid regular expression/);
+    await expect(async () => factory({ debugPin: '12' }, context('/tmp'))).rejects.toThrow(/\[filter\.errors\] option "debugPin" is not a usable PIN: The debugger PIN must have at least 6 characters/);
+    await expect(async () => factory({ maxReports: 0 }, context('/tmp'))).rejects.toThrow(/\[filter\.errors\] option "maxReports" must be ≥ 1, got 0 — write maxReports = 500/);
     await expect(async () => factory({ smtp: 'smtp://127.0.0.1:2525' }, context('/tmp'))).rejects.toThrow(/emailTo/);
     await expect(async () => factory({ viewerPath: 'debug' }, context('/tmp'))).rejects.toThrow(/viewerPath must start with "\/"/);
     const noMail = await factory({ emailTo: '' }, context('/tmp')); // an empty list (an unset variable) means no mail

@@ -1,4 +1,5 @@
 import type { Application, Middleware } from './types.js';
+import type { OptionsSchema } from './options.js';
 
 /**
  * The factory protocol (PasteDeploy's app_factory / filter_factory / server_factory): how a
@@ -29,7 +30,13 @@ export interface FactoryContext {
 export type FactoryOptions = Record<string, unknown>;
 
 interface Described {
-  /** The options this factory accepts and their types; unknown options are reported as errors. Omit to accept anything. */
+  /**
+   * The options schema (`defineOptions`, `@stackware/gateway/options`): @stackware/config validates
+   * and converts the section's options with it. Factories built with `appFactory`/`filterFactory`/
+   * `serverFactory` carry it.
+   */
+  options?: OptionsSchema;
+  /** The coarse option types, for factories without a schema; unknown options are reported as errors. Omit both to accept anything. */
   optionTypes?: Record<string, OptionType>;
   /** One line on what the factory builds, shown by `stackware check`. */
   description?: string;

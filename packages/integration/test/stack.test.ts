@@ -101,7 +101,7 @@ beforeAll(async () => {
           '/members': formLogin(whoami, { checkPassword: (u, p) => u === 'alice' && safeEqual(p, 'wonderland') }),
           '/club': formLogin(servletApp(Counter), { checkPassword: (u, p) => u === 'bob' && safeEqual(p, 'builder') }),
         }),
-        { threshold: 256 },
+        { thresholdBytes: 256 },
       ),
       { secret: SECRET, store: new MemoryStore() },
     ),

@@ -1,7 +1,8 @@
 import type pino from 'pino';
 import {
-  accessLogRecord, getRequestId, isFileWrapper, onBodyClose, requestId, resolveFileWrapperLength, REQUEST_ID_KEY, type AccessLogRecord, type Application, type FilterFactory,
+  accessLogRecord, getRequestId, isFileWrapper, onBodyClose, requestId, resolveFileWrapperLength, REQUEST_ID_KEY, type AccessLogRecord, type Application,
 } from '@stackware/gateway';
+import { defineOptions, filterFactory, option } from '@stackware/gateway/options';
 import { createLogger } from '@stackware/gateway/logger';
 
 /** Options of {@link accessLog}. */
@@ -85,8 +86,15 @@ export function accessLog(app: Application, options: AccessLogOptions = {}): App
   };
 }
 
-/** Deploy-file factory: `[filter.log] use = "@stackware/middleware#accessLog"`. */
-export const accessLogFactory: FilterFactory = Object.assign(
-  (options: Record<string, unknown>) => (app: Application) => accessLog(app, options as AccessLogOptions),
-  { optionTypes: { level: 'string', message: 'string' } as const, description: 'one access-log record per request (pino, combined-log fields)' },
+/** The deploy-file options of {@link accessLog} (`logger` is code only). */
+export const ACCESS_LOG_OPTIONS = defineOptions({
+  level: option.oneOf(['trace', 'debug', 'info', 'warn'], 'the log level of a record', { default: 'info' }),
+  message: option.string('the message of each record', { default: 'request' }),
+});
+
+/** Deploy-file factory: `[filter.log] use = "@stackware/middleware#accessLog"`; options: {@link ACCESS_LOG_OPTIONS}. */
+export const accessLogFactory = filterFactory(
+  ACCESS_LOG_OPTIONS,
+  (options) => (app: Application) => accessLog(app, options),
+  { description: 'one access-log record per request (pino, combined-log fields)' },
 );

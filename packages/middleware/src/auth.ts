@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Application, Environ, FilterFactory, Headers } from '@stackware/gateway';
+import type { Application, Environ, Headers } from '@stackware/gateway';
+import { defineOptions, filterFactory, option } from '@stackware/gateway/options';
 
 /**
  * Compares two strings in constant time (for their length): both are hashed with SHA-256 first,
@@ -250,15 +251,15 @@ export function digestAuth(app: Application, options: DigestAuthOptions): Applic
   };
 }
 
+/** The deploy-file options of {@link basicAuthFactory}. */
+export const BASIC_AUTH_OPTIONS = defineOptions({
+  realm: option.string('the realm shown by the browser', { default: 'Restricted' }),
+  users: option.table<Record<string, string>>('user name → password (plain: development only)', { type: 'table of strings', example: '{ alice = "secret" }' }),
+});
+
 /** Deploy-file factory for Basic auth with users from the file: `users = { alice = "secret" }` (development only: plain passwords). */
-export const basicAuthFactory: FilterFactory = Object.assign(
-  (options: Record<string, unknown>) => {
-    const users = (options.users ?? {}) as Record<string, string>;
-    const realm = String(options.realm ?? 'Restricted');
-    return (app: Application) => basicAuth(app, {
-      realm,
-      checkPassword: passwordTable(users),
-    });
-  },
-  { optionTypes: { realm: 'string', users: 'table' } as const, description: 'HTTP Basic authentication against a users table' },
+export const basicAuthFactory = filterFactory(
+  BASIC_AUTH_OPTIONS,
+  ({ users = {}, realm = 'Restricted' }) => (app: Application) => basicAuth(app, { realm, checkPassword: passwordTable(users) }),
+  { description: 'HTTP Basic authentication against a users table' },
 );

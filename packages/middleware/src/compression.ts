@@ -1,17 +1,20 @@
 import { brotliCompress, constants, createBrotliCompress, createDeflate, createGzip, deflate, gzip, type BrotliCompress, type Deflate, type Gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { getHeader, removeHeader, type Application, type FilterFactory, type Headers, type ResponseBody, type StartResponse } from '@stackware/gateway';
+import { getHeader, removeHeader, type Application, type Headers, type ResponseBody, type StartResponse } from '@stackware/gateway';
+import { defineOptions, filterFactory, option } from '@stackware/gateway/options';
 
 /** A content coding this middleware produces (RFC 9110 §8.4.1). */
 export type Encoding = 'br' | 'gzip' | 'deflate';
 
-/** Options of {@link compression}. Defaults: threshold 1024 bytes, encodings ['br', 'gzip'], gzipLevel 6, brotliQuality 4. */
+/** Options of {@link compression}. Defaults: thresholdBytes 1024, encodings ['br', 'gzip'], gzipLevel 6, brotliQuality 4. */
 export interface CompressionOptions {
   /**
    * Bodies smaller than this many bytes are sent as they are [1024]. Without a Content-Length the
    * first chunks are held until they reach it (or the body ends) before deciding; an event stream
    * (`text/event-stream`) is never held.
    */
+  thresholdBytes?: number;
+  /** @deprecated The old name of {@link thresholdBytes} (same unit); still read. */
   threshold?: number;
   /** Codings offered, in order of preference when the client weighs them equally [['br', 'gzip']]. */
   encodings?: Encoding[];
@@ -131,7 +134,7 @@ const brotliAsync = promisify(brotliCompress);
  * allows (RFC 9110 §8.4, §12.5.3). Compresses only compressible Content-Types, never 1xx/204/304,
  * a 206 or any response with Content-Range (its bytes are a range of the identity representation),
  * a response that already has a Content-Encoding, `Cache-Control: no-transform`, or a body
- * smaller than `threshold` (known from Content-Length, from an array body, or by holding a streamed
+ * smaller than `thresholdBytes` (known from Content-Length, from an array body, or by holding a streamed
  * body's first chunks until they reach it). Adds `Vary: Accept-Encoding` to every compressible
  * response, also a 206, and to every 304 (RFC 9110 §12.5.5, §15.4.5); drops Content-Length (the gateway sets the new one when it knows it), makes a strong
  * ETag weak and drops Accept-Ranges for compressed ones; a 304 answering that weak ETag gets it
@@ -142,10 +145,10 @@ const brotliAsync = promisify(brotliCompress);
  * streamed (a chunk leaves as soon as it is produced).
  *
  * @example
- * const app = compression(site, { threshold: 512 });
+ * const app = compression(site, { thresholdBytes: 512 });
  */
 export function compression(app: Application, options: CompressionOptions = {}): Application {
-  const threshold = options.threshold ?? 1024;
+  const threshold = options.thresholdBytes ?? options.threshold ?? 1024;
   const offered = options.encodings ?? ['br', 'gzip'];
   const types = options.contentTypes ?? COMPRESSIBLE;
   const isCompressible = typeof types === 'function' ? types : (t: string) => types.test(t);
@@ -343,11 +346,17 @@ export function compression(app: Application, options: CompressionOptions = {}):
   };
 }
 
-/** Deploy-file factory: `[filter.gzip] use = "@stackware/middleware#compression"`. */
-export const compressionFactory: FilterFactory = Object.assign(
-  (options: Record<string, unknown>) => (app: Application) => compression(app, options as CompressionOptions),
-  {
-    optionTypes: { threshold: 'number', encodings: 'string[]', gzipLevel: 'number', brotliQuality: 'number' } as const,
-    description: 'gzip/brotli compression by Accept-Encoding and Content-Type (streaming)',
-  },
+/** The deploy-file options of {@link compression} (`contentTypes` is code only). `threshold` is the old name of `thresholdBytes`. */
+export const COMPRESSION_OPTIONS = defineOptions({
+  thresholdBytes: option.number('bodies smaller than this are sent as they are (a body of unknown length is held until it reaches it or ends)', { unit: 'bytes', integer: true, min: 0, default: 1024 }),
+  encodings: option.listOf(['br', 'gzip', 'deflate'], 'codings offered, in order of preference when the client weighs them equally', { default: ['br', 'gzip'] }),
+  gzipLevel: option.number('zlib level for gzip/deflate: 1 (fast) – 9 (small)', { integer: true, min: 1, max: 9, default: 6 }),
+  brotliQuality: option.number('Brotli quality: 0 – 11', { integer: true, min: 0, max: 11, default: 4 }),
+}, { renamed: { threshold: 'thresholdBytes' } });
+
+/** Deploy-file factory: `[filter.gzip] use = "@stackware/middleware#compression"`; options: {@link COMPRESSION_OPTIONS}. */
+export const compressionFactory = filterFactory(
+  COMPRESSION_OPTIONS,
+  (options) => (app: Application) => compression(app, options),
+  { description: 'gzip/brotli compression by Accept-Encoding and Content-Type (streaming)' },
 );

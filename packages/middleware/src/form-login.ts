@@ -1,4 +1,5 @@
-import { escapeHtml, readBody, redirect, type Application, type Environ, type FilterFactory } from '@stackware/gateway';
+import { escapeHtml, readBody, redirect, type Application, type Environ } from '@stackware/gateway';
+import { defineOptions, filterFactory, option } from '@stackware/gateway/options';
 import { loadSession } from '@stackware/session';
 import type { CheckPassword } from './auth.js';
 
@@ -110,17 +111,21 @@ export function formLogin(app: Application, options: FormLoginOptions): Applicat
   };
 }
 
+/** The deploy-file options of {@link formLoginFactory}. */
+export const FORM_LOGIN_OPTIONS = defineOptions({
+  users: option.table<Record<string, string>>('user name → password (plain: development only)', { type: 'table of strings', example: '{ alice = "secret" }' }),
+  loginPath: option.string('the login page and form target, relative to the mount', { default: '/login' }),
+  logoutPath: option.string('POST here to log out', { default: '/logout' }),
+  protect: option.strings('path prefixes (relative to the mount) that need a logged-in user', { defaultText: 'everything' }),
+});
+
 /** Deploy-file factory for form login with users from the file (development only: plain passwords). */
-export const formLoginFactory: FilterFactory = Object.assign(
-  async (options: Record<string, unknown>) => {
+export const formLoginFactory = filterFactory(
+  FORM_LOGIN_OPTIONS,
+  async ({ users = {}, ...options }) => {
     const { passwordTable } = await import('./auth.js');
-    const checkPassword = passwordTable((options.users ?? {}) as Record<string, string>);
-    return (app: Application) => formLogin(app, {
-      loginPath: options.loginPath as string | undefined,
-      logoutPath: options.logoutPath as string | undefined,
-      protect: options.protect as string[] | undefined,
-      checkPassword,
-    });
+    const checkPassword = passwordTable(users);
+    return (app: Application) => formLogin(app, { ...options, checkPassword });
   },
-  { optionTypes: { users: 'table', loginPath: 'string', logoutPath: 'string', protect: 'string[]' } as const, description: 'form + session login (needs @stackware/session outside it)' },
+  { description: 'form + session login (needs @stackware/session outside it)' },
 );

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { FORWARDED_ORIGINAL_KEY, type Application, type Environ, type FilterFactory } from '@stackware/gateway';
+import { FORWARDED_ORIGINAL_KEY, type Application, type Environ } from '@stackware/gateway';
+import { defineOptions, filterFactory, option } from '@stackware/gateway/options';
 
 /**
  * How many proxies to trust for each forwarded value (Werkzeug ProxyFix's x_for, x_proto, ...).
@@ -127,11 +128,19 @@ export function forwardedHeaders(app: Application, options: ForwardedOptions = {
   };
 }
 
-/** Deploy-file factory: `[filter.proxyfix] use = "@stackware/middleware#forwarded"`, `for = 1`, `proto = 1`. */
-export const forwardedFactory: FilterFactory = Object.assign(
-  (options: Record<string, unknown>) => (app: Application) => forwardedHeaders(app, options as ForwardedOptions),
-  {
-    optionTypes: { for: 'number', proto: 'number', host: 'number', port: 'number', prefix: 'number', forwarded: 'number' } as const,
-    description: 'trusts X-Forwarded-* / Forwarded from N proxies (REMOTE_ADDR, scheme, host, port, prefix)',
-  },
+/** The deploy-file options of {@link forwardedHeaders}: for each header, how many proxies in front are trusted to set it (0: ignored). */
+export const FORWARDED_OPTIONS = defineOptions({
+  for: option.number('X-Forwarded-For → REMOTE_ADDR (proxies trusted)', { integer: true, min: 0, default: 0 }),
+  proto: option.number('X-Forwarded-Proto → stackware.url_scheme (proxies trusted)', { integer: true, min: 0, default: 0 }),
+  host: option.number('X-Forwarded-Host → HTTP_HOST, SERVER_NAME, SERVER_PORT (proxies trusted)', { integer: true, min: 0, default: 0 }),
+  port: option.number('X-Forwarded-Port → SERVER_PORT (proxies trusted)', { integer: true, min: 0, default: 0 }),
+  prefix: option.number('X-Forwarded-Prefix → prepended to SCRIPT_NAME (proxies trusted)', { integer: true, min: 0, default: 0 }),
+  forwarded: option.number('RFC 7239 Forwarded: for/proto/host of the Nth element from the right, instead of the X- headers', { integer: true, min: 0, default: 0 }),
+});
+
+/** Deploy-file factory: `[filter.proxyfix] use = "@stackware/middleware#forwarded"`, `for = 1`, `proto = 1`; options: {@link FORWARDED_OPTIONS}. */
+export const forwardedFactory = filterFactory(
+  FORWARDED_OPTIONS,
+  (options) => (app: Application) => forwardedHeaders(app, options),
+  { description: 'trusts X-Forwarded-* / Forwarded from N proxies (REMOTE_ADDR, scheme, host, port, prefix)' },
 );

@@ -1,4 +1,5 @@
-import { onBodyClose, type Application, type FilterFactory } from '@stackware/gateway';
+import { onBodyClose, type Application } from '@stackware/gateway';
+import { defineOptions, filterFactory, option } from '@stackware/gateway/options';
 
 /** Options of {@link globalLock}. Defaults: `maxQueue` 100, `waitTimeoutMs` 30000, `retryAfterSeconds` 1. */
 export interface GlobalLockOptions {
@@ -97,11 +98,16 @@ export function globalLock(app: Application, options: GlobalLockOptions = {}): G
   return locked;
 }
 
-/** Deploy-file factory: `[filter.lock] use = "@stackware/middleware#globalLock"`, options as {@link GlobalLockOptions}. */
-export const globalLockFactory: FilterFactory = Object.assign(
-  (options: Record<string, unknown>) => (app: Application) => globalLock(app, options as GlobalLockOptions),
-  {
-    optionTypes: { maxQueue: 'number', waitTimeoutMs: 'number', retryAfterSeconds: 'number' } as const,
-    description: 'serialises requests into the application (one at a time, FIFO, bounded queue)',
-  },
+/** The deploy-file options of {@link globalLock} ({@link GlobalLockOptions}). */
+export const GLOBAL_LOCK_OPTIONS = defineOptions({
+  maxQueue: option.number('requests allowed to wait for the lock; one more is answered 503 at once', { integer: true, min: 0, default: 100 }),
+  waitTimeoutMs: option.number('longest wait for the lock, then 503 (0: forever)', { unit: 'ms', integer: true, min: 0, default: 30_000 }),
+  retryAfterSeconds: option.number('the Retry-After of the 503 answers', { unit: 's', integer: true, min: 0, default: 1 }),
+});
+
+/** Deploy-file factory: `[filter.lock] use = "@stackware/middleware#globalLock"`; options: {@link GLOBAL_LOCK_OPTIONS}. */
+export const globalLockFactory = filterFactory(
+  GLOBAL_LOCK_OPTIONS,
+  (options) => (app: Application) => globalLock(app, options),
+  { description: 'serialises requests into the application (one at a time, FIFO, bounded queue)' },
 );

@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Pool } from 'undici';
-import { quotePath, type Application, type AppFactory, type Environ, type Headers } from '@stackware/gateway';
+import { quotePath, type Application, type Environ, type Headers } from '@stackware/gateway';
+import { appFactory, defineOptions, option } from '@stackware/gateway/options';
 import { HOP_BY_HOP_HEADERS as HOP_BY_HOP } from '@stackware/gateway';
 
 /** Options of {@link proxy}. Defaults: headersTimeoutMs 30000, bodyTimeoutMs 300000, connectTimeoutMs 10000, connections 32, forwardedHeaders true, preserveHost false. */
@@ -159,11 +160,20 @@ export function proxy(options: ProxyOptions): ProxyApplication {
   return app;
 }
 
-/** Deploy-file factory: `[app.api] use = "@stackware/middleware#proxy"`, `target = "http://127.0.0.1:9000"`. */
-export const proxyFactory: AppFactory = Object.assign(
-  (options: Record<string, unknown>) => proxy(options as unknown as ProxyOptions),
-  {
-    optionTypes: { target: 'string', headersTimeoutMs: 'number', bodyTimeoutMs: 'number', connectTimeoutMs: 'number', connections: 'number', forwardedHeaders: 'boolean', preserveHost: 'boolean' } as const,
-    description: 'forwards requests to another HTTP server (undici, streaming)',
-  },
+/** The deploy-file options of {@link proxy} ({@link ProxyOptions}). */
+export const PROXY_OPTIONS = defineOptions({
+  target: option.required(option.string('the upstream server: "http://127.0.0.1:9000", or "http://backend/base" (the path prefixes every request)', { example: '"http://127.0.0.1:9000"' })),
+  headersTimeoutMs: option.number('longest wait for the upstream\'s response headers, then 504', { unit: 'ms', integer: true, min: 0, default: 30_000 }),
+  bodyTimeoutMs: option.number('longest silence while the upstream\'s body streams, then the response is broken off', { unit: 'ms', integer: true, min: 0, default: 300_000 }),
+  connectTimeoutMs: option.number('longest wait to connect, then 504', { unit: 'ms', integer: true, min: 0, default: 10_000 }),
+  connections: option.number('kept-alive connections to the upstream', { integer: true, min: 1, default: 32 }),
+  forwardedHeaders: option.boolean('add X-Forwarded-For/Proto/Host/Prefix', { default: true }),
+  preserveHost: option.boolean('send the client\'s Host header instead of the target\'s', { default: false }),
+});
+
+/** Deploy-file factory: `[app.api] use = "@stackware/middleware#proxy"`, `target = "http://127.0.0.1:9000"`; options: {@link PROXY_OPTIONS}. */
+export const proxyFactory = appFactory(
+  PROXY_OPTIONS,
+  ({ target, ...options }) => proxy({ target, ...options }),
+  { description: 'forwards requests to another HTTP server (undici, streaming)' },
 );

@@ -1,4 +1,5 @@
-import { notFound, type Application, type Environ, type FactoryContext, type FactoryOptions, type AppFactory } from '@stackware/gateway';
+import { notFound, type Application, type Environ } from '@stackware/gateway';
+import { appFactory, defineOptions, option } from '@stackware/gateway/options';
 
 /** Options of {@link urlMap}. Defaults: `notFound` = gateway's `notFound()` (404 HTML page). */
 export interface UrlMapOptions {
@@ -109,24 +110,27 @@ function isPlainRecord(value: unknown): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+/** The deploy-file options of {@link urlMapFactory}. */
+export const URL_MAP_OPTIONS = defineOptions({
+  mounts: option.table<Record<string, unknown>>('prefix (or http://host/prefix) → the name of an application in the same deploy file', { type: 'table of names', example: '{ "/" = "home", "/api" = "api" }' }),
+  notFound: option.string('the name of the application answering what no prefix matches', { defaultText: 'a 404 page' }),
+});
+
 /**
  * Config factory (`use = "@stackware/middleware#urlMap"`): options `mounts` (a table of prefix →
  * application name declared in the same deploy file) and `notFound` (an application name).
  * A deploy file's `[composite.NAME]` section builds the same thing more directly.
  */
-export const urlMapFactory: AppFactory = Object.assign(
-  async (options: FactoryOptions, context: FactoryContext): Promise<Application> => {
-    const mounts = (options.mounts ?? {}) as Record<string, unknown>;
+export const urlMapFactory = appFactory(
+  URL_MAP_OPTIONS,
+  async ({ mounts = {}, notFound: notFoundName }, context): Promise<Application> => {
     const pairs: Array<[string, Application]> = [];
     for (const [prefix, name] of Object.entries(mounts)) {
       if (typeof name !== 'string') throw new TypeError(`mounts.${JSON.stringify(prefix)} must be the name of an application (a string)`);
       pairs.push([prefix, await context.loadApp(name)]);
     }
-    const notFoundApp = typeof options.notFound === 'string' ? await context.loadApp(options.notFound) : undefined;
+    const notFoundApp = notFoundName !== undefined ? await context.loadApp(notFoundName) : undefined;
     return urlMap(pairs, { notFound: notFoundApp });
   },
-  {
-    optionTypes: { mounts: 'table', notFound: 'string' } as const,
-    description: 'URL map: prefix or http://host/prefix → application (longest prefix wins)',
-  },
+  { description: 'URL map: prefix or http://host/prefix → application (longest prefix wins)' },
 );

@@ -1,8 +1,26 @@
-import type { Application, FactoryOptions, ServerFactory, StackwareFactories } from '@stackware/gateway';
+import { defineOptions, option, serverFactory } from '@stackware/gateway/options';
+import type { StackwareFactories } from '@stackware/gateway';
 import { serve } from './http-server.js';
-import { createLogger, type LoggerOptions } from './logger.js';
-import type { HttpServerOptions } from './options.js';
+import { createLogger } from './logger.js';
+import { HTTP_DEFAULTS } from './options.js';
+import { LIMIT_OPTIONS } from './limits.js';
 import { fastcgiServerFactory, scgiServerFactory } from './fastcgi/factories.js';
+
+/** The log levels of pino, for `logLevel`. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The deploy-file options of the HTTP server: {@link HttpServerOptions} (the logger excepted) plus `logLevel`. */
+export const HTTP_SERVER_OPTIONS = defineOptions({
+  host: option.string('interface to listen on ("0.0.0.0" or "::" for every interface)', { default: HTTP_DEFAULTS.host }),
+  port: option.number('TCP port to listen on (0: a free port)', { integer: true, min: 0, max: 65535, default: HTTP_DEFAULTS.port }),
+  ...LIMIT_OPTIONS,
+  shutdownTimeoutMs: option.number('graceful stop: in-flight requests get this long, then connections are destroyed', { unit: 'ms', integer: true, min: 0, default: HTTP_DEFAULTS.shutdownTimeoutMs }),
+  accessLog: option.boolean('one log record per request', { default: HTTP_DEFAULTS.accessLog }),
+  serverHeader: option.string('the Server response header ("": none)', { default: HTTP_DEFAULTS.serverHeader }),
+  multithread: option.boolean('stackware.multithread for every request', { default: false }),
+  multiprocess: option.boolean('stackware.multiprocess for every request', { defaultText: 'true in a prefork worker' }),
+  logLevel: option.oneOf(LOG_LEVELS, 'log records at this level and above (pino)', { default: 'info' }),
+});
 
 /**
  * The deploy-file server factory for HTTP (PasteDeploy's server_factory):
@@ -15,20 +33,12 @@ import { fastcgiServerFactory, scgiServerFactory } from './fastcgi/factories.js'
  * timeoutMs = 30000
  * logLevel = "info"
  * ```
- * Every {@link HttpServerOptions} number/boolean is accepted by name, plus `logLevel`.
+ * Options: {@link HTTP_SERVER_OPTIONS} (the README's table).
  */
-export const httpServerFactory: ServerFactory = Object.assign(
-  (options: FactoryOptions) => {
-    const { logLevel, ...rest } = options as HttpServerOptions & { logLevel?: LoggerOptions['level'] };
-    return (app: Application) => serve(app, { ...rest, logger: createLogger({ level: logLevel ?? 'info' }) });
-  },
-  {
-    description: 'HTTP/1.1 server (node:http): streaming, limits, timeouts, access log, graceful stop',
-    optionTypes: {
-      host: 'string', port: 'number', maxHeaderBytes: 'number', maxBodyBytes: 'number', headersTimeoutMs: 'number', requestTimeoutMs: 'number',
-      keepAliveTimeoutMs: 'number', timeoutMs: 'number', clientTimeoutMs: 'number', maxConnections: 'number', shutdownTimeoutMs: 'number', accessLog: 'boolean', serverHeader: 'string', logLevel: 'string',
-    },
-  } as const,
+export const httpServerFactory = serverFactory(
+  HTTP_SERVER_OPTIONS,
+  ({ logLevel, ...rest }) => (app) => serve(app, { ...rest, logger: createLogger({ level: logLevel ?? 'info' }) }),
+  { description: 'HTTP/1.1 server (node:http): streaming, limits, timeouts, access log, graceful stop' },
 );
 
 /** The factories of @stackware/server for the deploy file: `servers.default` and `servers.http` are the HTTP server; `servers.fastcgi` and `servers.scgi` the gateways for nginx. */

@@ -22,7 +22,7 @@ export { watchFiles, isIgnoredPath, type FileWatcher, type WatchFilesOptions } f
 // The operations hooks the metrics listener reads (issue 23); prom-client itself is in @stackware/server/metrics.
 export { operations, setOperations, countRestart, processGroup, type Operations, type RestartCause, type InFlightRequest, type PoolReport } from './metrics/hooks.js';
 export { startPrimary, runPrimary, runWorker, reportBootFailure, BOOT_FAILURE_EXIT_CODE, type PrimaryOptions, type PreforkPrimary, type WorkerOptions } from './prefork.js';
-export { factories, httpServerFactory } from './factories.js';
+export { factories, httpServerFactory, HTTP_SERVER_OPTIONS } from './factories.js';
 export { run, buildApplications, type ServePlan, type RunningPlan, type ApplicationPlan, type BuiltApplication, type ServerPlan, type PreforkPlan, type ReloadPlan, type WatchPlan, type Supervisor, type StartedSupervisor } from './run.js';
 export { LiveApplication } from './live.js';
 export { closeGracefully, onShutdownSignals, DEFAULT_SHUTDOWN_TIMEOUT_MS, type CloseOutcome, type CloseGracefullyOptions, type ShutdownSignalOptions } from './shutdown.js';
@@ -33,7 +33,7 @@ export { runCgi, type CgiOptions } from './cgi.js';
 export { environFromCgi, type CgiEnvironOptions, type CgiValue } from './cgi-environ.js';
 export { cgiResponseHead } from './cgi-response.js';
 export type { ListenTarget } from './fastcgi/listener.js';
-export { fastcgiServerFactory, scgiServerFactory } from './fastcgi/factories.js';
+export { fastcgiServerFactory, scgiServerFactory, FASTCGI_SERVER_OPTIONS, SCGI_SERVER_OPTIONS } from './fastcgi/factories.js';
 export * as fastcgi from './fastcgi/records.js';
 // Process groups: mod_wsgi's daemon mode (issue 23)
 export { GroupSupervisor, residentMb, type GroupSpec, type GroupSupervisorOptions } from './groups/supervisor.js';

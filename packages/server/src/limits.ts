@@ -6,6 +6,8 @@
  * sweep timer, and renders refusals with {@link limitAnswer}.
  */
 
+import { option } from '@stackware/gateway/options';
+
 /** Checks a numeric option: a finite number ≥ `min` (an integer when `integer`). @throws RangeError naming the option. */
 export function checkNumberOption(name: string, value: unknown, min = 0, integer = true): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
@@ -58,6 +60,18 @@ export const LIMIT_DEFAULTS: Readonly<Limits> = Object.freeze({
   keepAliveTimeoutMs: 5_000,
   maxConnections: 1024,
 });
+
+/** The deploy-file schema of {@link LimitOptions} (every gateway's factory includes it). */
+export const LIMIT_OPTIONS = {
+  maxBodyBytes: option.number('largest request body accepted (larger: 413)', { unit: 'bytes', integer: true, min: 0, default: LIMIT_DEFAULTS.maxBodyBytes }),
+  maxHeaderBytes: option.number('largest request head: request line and headers, or REQUEST_URI and HTTP_* variables (larger: 431)', { unit: 'bytes', integer: true, min: 0, default: LIMIT_DEFAULTS.maxHeaderBytes }),
+  headersTimeoutMs: option.number('the request head must arrive within this (else 408, or the connection closed); 0: none', { unit: 'ms', integer: true, min: 0, default: LIMIT_DEFAULTS.headersTimeoutMs }),
+  clientTimeoutMs: option.number('the client must make progress (body bytes read, response bytes taken) within this (else 408 or the connection closed); 0: none', { unit: 'ms', integer: true, min: 0, default: LIMIT_DEFAULTS.clientTimeoutMs }),
+  requestTimeoutMs: option.number('the whole request (head and body) must arrive within this (else 408); 0: none', { unit: 'ms', integer: true, min: 0, default: LIMIT_DEFAULTS.requestTimeoutMs }),
+  timeoutMs: option.number('the application must make progress (headers, a chunk) within this (else 504, or the connection closed); 0: none', { unit: 'ms', integer: true, min: 0, default: LIMIT_DEFAULTS.timeoutMs }),
+  keepAliveTimeoutMs: option.number('an idle keep-alive connection is closed after this', { unit: 'ms', integer: true, min: 0, default: LIMIT_DEFAULTS.keepAliveTimeoutMs }),
+  maxConnections: option.number('open connections at most; over it the oldest idle one is closed, else the new one is refused (503 / FCGI_OVERLOADED)', { integer: true, min: 1, default: LIMIT_DEFAULTS.maxConnections }),
+} as const;
 
 const LIMIT_NAMES = Object.keys(LIMIT_DEFAULTS) as Array<keyof Limits>;
 

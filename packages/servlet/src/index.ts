@@ -15,4 +15,4 @@ export { html, raw, SafeHtml, isSafeHtml } from './html.js';
 export { EndResponse, isEndResponse } from './end-response.js';
 export { servletApp, InstancePool, type ServletAppOptions, type ServletApplication } from './servlet-app.js';
 export { servletRoot, getServletRoot, ROOT_KEY, type ServletRoot } from './root.js';
-export { factories, servletFactory, loadServletClass } from './factories.js';
+export { factories, servletFactory, loadServletClass, SERVLET_OPTIONS } from './factories.js';

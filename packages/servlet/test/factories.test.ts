@@ -23,7 +23,7 @@ describe('deploy-file factory', () => {
 
   it('names the module and the fix when there is no servlet export', async () => {
     await expect(factory({ module: 'site/shop/item.ts', export: 'Nope' }, context)).rejects.toThrow(/does not export a Servlet subclass as "Nope"/);
-    await expect(factory({}, context)).rejects.toThrow(/\[app:page\] needs module = /);
+    expect(() => factory({}, context)).toThrow(/\[app\.page\] option "module" is required: .* — write module = "pages\/home\.ts"/);
     expect(factory.optionTypes).toMatchObject({ module: 'string', maxFileBytes: 'number' });
   });
 });

@@ -7,7 +7,7 @@ export { SESSION_KEY, hasSession } from '@stackware/gateway';
 /**
  * The request's lazy {@link Session} (nothing is read until `await session.load()`).
  * @throws Error when no `session()` middleware is in the stack above this application — the
- *   message says to add it (`session(app, { secret, store })`, or a `[filter:session]` with
+ *   message says to add it (`session(app, { secret, store })`, or a `[filter.session]` with
  *   `use = "@stackware/session"` in the deploy file).
  */
 export function getSession(environ: Environ): Session {

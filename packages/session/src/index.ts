@@ -12,4 +12,4 @@ export { signSessionId, unsignSessionId } from './signing.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { FileStore, type FileStoreOptions } from './stores/file.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.js';
-export { factories, sessionFilterFactory } from './factories.js';
+export { factories, sessionFilterFactory, SESSION_OPTIONS } from './factories.js';

@@ -11,7 +11,7 @@ describe('sessionFilterFactory at start', () => {
   it('refuses an unreachable Redis, naming the URL and the fix', async () => {
     const port = await freePort(); // nothing listens there
     await expect(Promise.resolve(sessionFilterFactory({ secret, store: 'redis', url: `redis://127.0.0.1:${port}` }, context)))
-      .rejects.toThrow(new RegExp(`^\\[filter:session\\] store = "redis": cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(.*\\) — start Redis there, or fix url$`));
+      .rejects.toThrow(new RegExp(`^\\[filter\\.session\\] store = "redis": cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(.*\\) — start Redis there, or fix url$`));
   }, 30_000);
 
   it('accepts a memory store on the main thread', async () => {
@@ -23,6 +23,6 @@ describe('sessionFilterFactory at start', () => {
     const worker = new Worker(new URL('./fixtures/memory-in-thread.mjs', import.meta.url), { execArgv: [] });
     const message = await new Promise<string>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
     await worker.terminate();
-    expect(message).toMatch(/^\[filter:session\] store = "memory": MemoryStore keeps sessions inside one process and one thread, but this server runs with stackware\.multithread = true.*store = "file" or "redis"/);
+    expect(message).toMatch(/^\[filter\.session\] store = "memory": MemoryStore keeps sessions inside one process and one thread, but this server runs with stackware\.multithread = true.*store = "file" or "redis"/);
   }, 60_000);
 });

@@ -84,13 +84,13 @@ describe('factories.filters.default (the deploy file)', () => {
   });
 
   it('declares its option types and reports bad options at load time, naming the section', async () => {
-    expect(factory.optionTypes).toMatchObject({ secret: 'any', store: 'string', lock: 'boolean', idleTimeoutSeconds: 'number' });
-    await expect(async () => factory({ store: 'memory' }, context('/tmp'))).rejects.toThrow(/"secret" option is required/);
-    await expect(async () => factory({ secret: SECRET, store: 'disk' }, context('/tmp'))).rejects.toThrow(/\[filter:session\] store = "disk" is not a session store/);
+    expect(factory.optionTypes).toMatchObject({ secret: 'string[]', store: 'string', lock: 'boolean', idleTimeoutSeconds: 'number' });
+    await expect(async () => factory({ store: 'memory' }, context('/tmp'))).rejects.toThrow(/\[filter\.session\] option "secret" is required/);
+    await expect(async () => factory({ secret: SECRET, store: 'disk' }, context('/tmp'))).rejects.toThrow(/\[filter\.session\] option "store" must be "memory", "file" or "redis", got string "disk"/);
     await expect(async () => factory({ secret: SECRET, store: 'file' }, context('/tmp'))).rejects.toThrow(/needs dir/);
     await expect(async () => factory({ secret: SECRET, store: 'redis' }, context('/tmp'))).rejects.toThrow(/needs url/);
     await expect(async () => factory({ secret: SECRET, cookieSameSite: 'loose' }, context('/tmp'))).rejects.toThrow(/cookieSameSite/);
-    await expect(async () => factory({ secret: SECRET, idleTimeoutSeconds: -1 }, context('/tmp'))).rejects.toThrow(/idleTimeoutSeconds must be a positive number/);
+    await expect(async () => factory({ secret: SECRET, idleTimeoutSeconds: -1 }, context('/tmp'))).rejects.toThrow(/option "idleTimeoutSeconds" must be > 0, got -1 — write idleTimeoutSeconds = 86400/);
   });
 
   it('stores need their required options', () => {

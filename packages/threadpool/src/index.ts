@@ -7,4 +7,4 @@ export { threadPool, type ThreadPoolApplication, type ThreadPoolStats } from './
 export { threadPoolGroups, type ThreadPoolGroupsOptions, type ThreadPoolGroupsApplication } from './groups.js';
 export { ThreadPoolOptionError, DEFAULTS, type ThreadPoolOptions } from './options.js';
 export { droppedEnvironKeys } from './environ-transfer.js';
-export { factories, threadPoolFactory, threadPoolGroupsFactory } from './factories.js';
+export { factories, threadPoolFactory, threadPoolGroupsFactory, THREAD_POOL_OPTIONS, THREAD_POOL_GROUPS_OPTIONS } from './factories.js';

@@ -9,4 +9,4 @@ export { directoryListing, type DirectoryListingOptions, type ListingEntryKind }
 export { DEFAULT_HIDE, SOURCE_EXTENSIONS, compileHide, type HideOption } from './hide.js';
 export { HOOK_NAME, HOOK_EXTENSIONS, type DirectoryHook } from './hook.js';
 export { ModuleCache, type ImportModule } from './module-cache.js';
-export { factories } from './factories.js';
+export { factories, URL_PARSER_OPTIONS, STATIC_FILES_OPTIONS } from './factories.js';

@@ -267,6 +267,6 @@ describe('urlParser: config factories', () => {
     const res = await new TestClient(files).get('/hello.txt');
     expect(res.header('Cache-Control')).toBe('no-cache');
     expect(factories.apps!.default!.optionTypes!.root).toBe('string');
-    await expect(Promise.resolve().then(() => factories.apps!.default!({}, context))).rejects.toThrow(/needs root/);
+    await expect(Promise.resolve().then(() => factories.apps!.default!({}, context))).rejects.toThrow(/\[app\.\w+\] option "root" is required/);
   });
 });
