@@ -76,6 +76,27 @@ function bufferedDestination(dest: string | number, flushIntervalMs: number): De
   }, flushIntervalMs);
   timer.unref();
   destination.once('close', () => clearInterval(timer));
+  // Only access lines ("msg":"request", one per request) wait for the buffer or the timer: any
+  // other line (start-up, warnings, errors: rare) is written at the end of this event-loop turn, so
+  // "serving … on URL" and a failure's reason appear when they happen, not up to an interval later.
+  const write = destination.write.bind(destination);
+  let flushSoon = false;
+  destination.write = (line: string): boolean => {
+    const written = write(line);
+    if (!flushSoon && !line.includes('"msg":"request"')) {
+      flushSoon = true;
+      setImmediate(() => {
+        flushSoon = false;
+        if ((destination as { _len?: number })._len === 0) return;
+        try {
+          destination.flush();
+        } catch {
+          // Destroyed: see the timer above.
+        }
+      });
+    }
+    return written;
+  };
   return destination;
 }
 
