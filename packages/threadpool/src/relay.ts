@@ -20,13 +20,15 @@ export interface RelayContext {
   /** Extra time for a request that has to wait for the thread's initialisation, in ms. */
   initTimeoutMs: number;
   windowBytes: number;
-  /** Routes the messages of request `id` (from whichever thread runs it) to `onMessage`. */
-  register(id: number, onMessage: (message: WorkerMessage, port: MessagePort) => void): void;
+  /** Routes the messages of request `id` (from whichever thread runs it, `threadId`) to `onMessage`. */
+  register(id: number, onMessage: (message: WorkerMessage, port: MessagePort, threadId: number) => void): void;
   unregister(id: number): void;
   /** Pool-level log. */
   log(text: string): void;
   /** Counts settle here (to bound the queue). */
   onSettled(): void;
+  /** Terminates thread `threadId` (its task fails, Piscina starts a replacement). */
+  terminate(threadId: number): void;
   /** A thread died or was terminated (for stats). */
   onReplaced(reason: 'timeout' | 'memory' | 'crash' | 'recycle' | 'init'): void;
 }
@@ -137,7 +139,8 @@ class RelayedRequest {
   private readonly id = nextId++;
   /** The channel of the thread that runs the request, known from its first message ('started'). */
   private port: MessagePort | undefined;
-  private readonly controller = new AbortController();
+  /** That thread's id: a timed-out or retiring request's thread is terminated by id (no AbortSignal per request). */
+  private threadId = -1;
   private inputIterator: AsyncIterator<Uint8Array> | undefined;
   private inputDone = false;
   private resolveStart!: (body: ResponseBody) => void;
@@ -156,6 +159,8 @@ class RelayedRequest {
    */
   private unacked = 0;
   private creditPaused = false;
+  /** Bytes taken by the server and not yet credited to the thread: credit goes in batches of half a window. */
+  private uncredited = 0;
   private readonly watchdog: Watchdog;
 
   constructor(private readonly context: RelayContext, private readonly environ: Environ, private readonly startResponse: StartResponse) {
@@ -165,14 +170,14 @@ class RelayedRequest {
   /** Sends the task to the pool; resolves with the response body once the response starts. */
   start(): Promise<ResponseBody> {
     const started = new Promise<ResponseBody>((resolve) => { this.resolveStart = resolve; });
-    this.context.register(this.id, (message, from) => this.onMessage(message, from));
+    this.context.register(this.id, (message, from, threadId) => this.onMessage(message, from, threadId));
     const task: RequestTask = {
       id: this.id,
       environ: transferableEnviron(this.environ),
       head: this.environ.REQUEST_METHOD === 'HEAD',
       windowBytes: this.context.windowBytes,
     };
-    void this.context.piscina.run(task, { signal: this.controller.signal }).then(
+    void this.context.piscina.run(task).then(
       () => this.context.onSettled(),
       (error: unknown) => this.taskFailed(error),
     );
@@ -201,7 +206,7 @@ class RelayedRequest {
     this.environ['stackware.errors'].write(`threadpool: ${this.describe()}: ${message}\n`);
     this.context.onReplaced('timeout');
     this.fail({ status: statusLine(504), message });
-    this.controller.abort(new Error('timeout'));
+    this.context.terminate(this.threadId);
   }
 
   /** Ends the request with a failure: before the response started, an answer of the pool's own; after, a broken body. */
@@ -222,7 +227,7 @@ class RelayedRequest {
     this.context.onReplaced(reason);
     if (failure) this.fail(failure);
     this.retiring = true;
-    this.controller.abort(new Error('retire'));
+    this.context.terminate(this.threadId);
   }
 
   private cleanup(): void {
@@ -286,8 +291,13 @@ class RelayedRequest {
           this.creditPaused = false;
           this.watchdog.resume();
         }
-        // Once the end has arrived, nobody waits for credit.
-        if (!this.ending) this.post({ t: 'credit', bytes: chunk.byteLength });
+        // Credit in batches of half a window (a thread that waits for credit has a full window
+        // out, so a batch is always due by then); once the end has arrived, nobody waits for it.
+        this.uncredited += chunk.byteLength;
+        if (!this.ending && this.uncredited * 2 >= this.context.windowBytes) {
+          this.post({ t: 'credit', bytes: this.uncredited });
+          this.uncredited = 0;
+        }
         return { value: chunk, done: false };
       }
       if (this.ending?.kind === 'end') return { value: undefined, done: true };
@@ -346,17 +356,21 @@ class RelayedRequest {
     this.wakeConsumer();
   }
 
-  /** The response ended normally (`last`: the message that carried the end). */
-  private onEnd(last: WorkerMessage): void {
+  /** The response ended normally (`last`: the message that carried the end, perhaps with the last chunk). */
+  private onEnd(last: Extract<WorkerMessage, { t: 'end' }>): void {
+    if (last.chunk) this.onChunk({ t: 'chunk', chunk: last.chunk, start: last.start });
     this.ending ??= { kind: 'end' };
     this.respond(last);
     this.wakeConsumer();
   }
 
   /** Every message of the thread for this request. */
-  private onMessage(message: WorkerMessage, from: MessagePort): void {
+  private onMessage(message: WorkerMessage, from: MessagePort, threadId: number): void {
     if (this.finished) return;
-    this.port ??= from;
+    if (!this.port) {
+      this.port = from;
+      this.threadId = threadId;
+    }
     this.watchdog.restart();
     if ('start' in message && message.start) this.startInfo = message.start;
     switch (message.t) {
