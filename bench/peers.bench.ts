@@ -298,6 +298,8 @@ async function sessionGroup(): Promise<void> {
   const after = Number((await (await fetch(sw!.url + '/', { headers: { cookie: swCookies[0]! } })).text()).replace('n=', ''));
   if (!(after > 2)) throw new Error(`the Stackware session counter did not grow (n=${after})`);
   report('Session read + write (Redis)', 'A page that increments a per-visitor counter in its session; 64 visitors with cookies, taken in turn; one local Redis for both. Stackware\'s RedisStore uses ioredis, connect-redis uses node-redis (its supported client); both renew a 1-day idle expiry and re-send the cookie on every request.', figures, 'Session read + write (Redis store)', true);
+  const [expressFigure, swFigure] = figures;
+  process.stdout.write(`Goal (issue 21): Stackware ≥ 2.00× express-session + connect-redis in requests/s — measured ${fmtRatio(swFigure!.ratio)} (${swFigure!.ratio >= 2 ? 'met' : 'NOT met'}); server CPU ${swFigure!.cpuMicrosPerRequest?.toFixed(0) ?? '–'} vs ${expressFigure!.cpuMicrosPerRequest?.toFixed(0) ?? '–'} µs/req.\n\n`);
   await stopAll();
 }
 

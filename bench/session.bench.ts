@@ -53,7 +53,7 @@ async function runServer(name: string, redisUrl: string, dir: string): Promise<v
 
 interface Figure { label: string; rps: number; p99: number; errors: number; maxCount: number }
 
-async function measure(name: string, seconds: number, redisUrl: string, dir: string): Promise<Figure> {
+async function measure(name: string, seconds: number, redisUrl: string, dir: string, warmup: boolean): Promise<Figure> {
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fileURLToPath(import.meta.url), '--serve', name, redisUrl, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
@@ -71,8 +71,8 @@ async function measure(name: string, seconds: number, redisUrl: string, dir: str
     }
     let turn = 0;
     let maxCount = 0;
-    // Warm the fresh server process (JIT) for a second before measuring.
-    await autocannon({ url: `${url}/`, connections: 16, duration: 1, headers: cookies.length ? { cookie: cookies[0]! } : {} });
+    // Warm the fresh server process (JIT) for a second before measuring (not in --quick: it only proves the cases run).
+    if (warmup) await autocannon({ url: `${url}/`, connections: 16, duration: 1, headers: cookies.length ? { cookie: cookies[0]! } : {} });
     const result = await autocannon({
       url: `${url}/`,
       connections: 16,
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   const files = await tempDir('stackware-bench-session-');
   const figures: Figure[] = [];
   try {
-    for (const name of Object.keys(CASES)) figures.push(await measure(name, seconds, redis.url, files.dir));
+    for (const name of Object.keys(CASES)) figures.push(await measure(name, seconds, redis.url, files.dir, !quick));
   } finally {
     await redis.stop();
     await files.cleanup();

@@ -4,15 +4,15 @@
  * - a CPU-bound handler (~2 ms of pure-JavaScript work per request, the same fixed amount of work
  *   in both cases: the iteration count is calibrated once, here, and passed to every server), and
  * - the trivial hello app (apps/hello/app.ts): the pool's per-request overhead.
- * Each server runs in its own process; autocannon (keep-alive, 32 connections) runs in this
- * process, so the load generator shares the machine's cores with the server — on a 2-core machine
- * the pool's 2 threads compete with it and with the server thread. Rounds alternate the cases.
- * Loopback only, bounded durations; `--quick` proves it runs (1 s per case).
+ * Each server runs in its own process; autocannon (keep-alive) runs in this process, so the load
+ * generator shares the machine's cores with the server — on a 2-core machine the pool's 2 threads
+ * compete with it and with the server thread. Rounds alternate the cases. The steady figure is
+ * the server process's CPU time per request (all its threads); the goals of issue 21 are printed
+ * beside the figures. Loopback only, bounded durations; `--quick` proves it runs (1 s per case).
  *
  * The same file is the server (`--serve <case>`); the pool's threads load the CPU-bound app from
  * bench/lib/cpu-app.ts (shared with the peers benchmark).
  */
-import { spawn } from 'node:child_process';
 import { isMainThread, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Application } from '../packages/gateway/src/index.js';
@@ -41,7 +41,7 @@ async function startServer(name: string): Promise<string> {
   } else {
     app = c.group === 'cpu' ? cpu : ((await import('../apps/hello/app.js')).default as Application);
   }
-  return (await serve(app, { host: '127.0.0.1', port: 0, accessLog: false, timeoutMs: 0 })).url + '/';
+  return (await serve(app, { host: '127.0.0.1', port: 0, accessLog: false, timeoutMs: 0 })).url;
 }
 
 /**
@@ -68,16 +68,14 @@ async function rawParallelism(iterations: number, seconds: number): Promise<numb
   return two / Math.max(one, 1);
 }
 
-interface AutocannonResult { requests: { average: number }; latency: { p99: number }; errors: number; non2xx: number; timeouts: number }
-type Autocannon = (options: { url: string; connections: number; duration: number }) => Promise<AutocannonResult>;
+/** The goals of issue 21, printed beside the figures. */
+const GOAL_POOL_OVERHEAD_US = 40;
+const GOAL_CPU_RATIO = 1.8;
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const seconds = quick ? 1 : 8;
-  const rounds = quick ? 1 : 2;
-  const connections = 32;
-  const autocannonModule: string = 'autocannon';
-  const autocannon = ((await import(autocannonModule)) as { default: Autocannon }).default;
+  const { startServerChild, compare, markdownTable, fmtRps, fmtRatio, emitFigures } = await import('./lib/index.js');
+  const settings = quick ? { rounds: 1, durationS: 1, warmupS: 0 } : { rounds: 3, durationS: 5, warmupS: 2 };
 
   // Calibrate the work to ~2 ms of CPU time on this machine, once, so every server does the same
   // work (CPU time, not wall time: a loaded machine must not shrink the work).
@@ -95,46 +93,42 @@ async function main(): Promise<void> {
   const msPerRequest = fastest(iterations);
   const parallelBefore = await rawParallelism(iterations, quick ? 0.5 : 2);
 
-  const totals: Record<string, { rps: number[]; p99: number[]; errors: number }> = {};
-  for (let round = 0; round < rounds; round++) {
-    for (const name of Object.keys(CASES)) {
-      const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', here, '--serve', name], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, [CPU_ITERATIONS_ENV]: String(iterations) },
-      });
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      try {
-        const url = await new Promise<string>((resolve, reject) => {
-          let out = '';
-          child.stdout.on('data', (d: Buffer) => {
-            out += d;
-            if (out.includes('\n')) resolve(out.split('\n')[0]!);
-          });
-          child.once('exit', (code) => reject(new Error(`server ${name} exited with ${code}`)));
-        });
-        await autocannon({ url, connections, duration: 1 }); // warm-up (JIT)
-        const r = await autocannon({ url, connections, duration: seconds });
-        const t = (totals[name] ??= { rps: [], p99: [], errors: 0 });
-        t.rps.push(r.requests.average);
-        t.p99.push(r.latency.p99);
-        t.errors += r.errors + r.non2xx + r.timeouts;
-      } finally {
-        child.kill('SIGTERM');
-        await exited;
-      }
+  const env = { ...process.env, [CPU_ITERATIONS_ENV]: String(iterations) };
+  const servers = Object.fromEntries(await Promise.all(Object.keys(CASES).map(async (name) => [name, await startServerChild(here, ['--serve', name], { env })] as const)));
+  let failed = false;
+  try {
+    const figures: Record<string, Awaited<ReturnType<typeof compare>>> = {};
+    for (const group of ['hello', 'cpu'] as const) {
+      const names = Object.keys(CASES).filter((n) => CASES[n]!.group === group);
+      figures[group] = await compare(names.map((n) => ({
+        label: CASES[n]!.label, kind: CASES[n]!.pooled ? 'stackware' : 'baseline', url: servers[n]!.url, child: servers[n],
+      })), { ...settings, connections: group === 'cpu' ? 16 : 32 });
     }
+    const parallelAfter = await rawParallelism(iterations, quick ? 0.5 : 2);
+    const bound = Math.min(parallelBefore, parallelAfter);
+    process.stdout.write(`autocannon: keep-alive connections (32 for hello, 16 for the CPU-bound handler), ${settings.rounds} alternating round(s) of ${settings.durationS} s after a ${settings.warmupS} s warm-up; each server in its own process on 127.0.0.1; CPU work measured at ${msPerRequest.toFixed(2)} ms per request; ${(await import('node:os')).availableParallelism()} CPUs shared with the load generator. Server CPU µs/req: the server process's CPU time (every thread) over a round divided by its requests, the median of the rounds.\n\n`);
+    const rows = [...figures.hello!, ...figures.cpu!].map((f) => [f.kind === 'stackware' ? `**${f.label}**` : f.label, fmtRps(f.rps), f.kind === 'baseline' ? '1.00× (baseline)' : fmtRatio(f.ratio), f.p99.toFixed(1), f.cpuMicrosPerRequest === undefined ? '–' : f.cpuMicrosPerRequest.toFixed(0), f.errors]);
+    process.stdout.write(`${markdownTable(['case', 'req/s', 'ratio to its baseline', 'p99 ms', 'server CPU µs/req', 'errors'], rows)}\n\n`);
+    const [helloInline, helloPool] = figures.hello!;
+    const [cpuInline, cpuPool] = figures.cpu!;
+    const overhead = (helloPool!.cpuMicrosPerRequest ?? NaN) - (helloInline!.cpuMicrosPerRequest ?? NaN);
+    const goal = (ok: boolean) => (ok ? 'met' : 'NOT met');
+    process.stdout.write(markdownTable(['goal (issue 21)', 'target', 'measured', ''], [
+      ['hello through the pool: CPU per request over in-process', `≤ ${GOAL_POOL_OVERHEAD_US} µs`, `${overhead.toFixed(0)} µs (${helloPool!.cpuMicrosPerRequest?.toFixed(0)} vs ${helloInline!.cpuMicrosPerRequest?.toFixed(0)})`, goal(overhead <= GOAL_POOL_OVERHEAD_US)],
+      ['CPU-bound handler, 2 threads vs in-process', `≥ ${GOAL_CPU_RATIO.toFixed(1)}×`, `${fmtRatio(cpuPool!.ratio)}`, goal(cpuPool!.ratio >= GOAL_CPU_RATIO)],
+      ['the machine\'s own bound: 2 plain worker_threads vs 1, same work, no Stackware', '(bounds the line above)', `${parallelBefore.toFixed(2)}× before, ${parallelAfter.toFixed(2)}× after`, `pool reaches ${(cpuPool!.ratio / bound).toFixed(2)} of it`],
+    ]) + '\n\n');
+    process.stdout.write(`CPU-bound CPU per request: ${cpuInline!.cpuMicrosPerRequest?.toFixed(0)} µs in-process, ${cpuPool!.cpuMicrosPerRequest?.toFixed(0)} µs through the pool. On a machine busy with other work, a process with 3 runnable threads also gets a larger share of the CPU than one with a single thread, so the ratio can exceed the plain-thread bound.\n`);
+    emitFigures({ title: 'Thread pool: hello, server CPU time per request', unit: 'µs/req', higherIsBetter: false, bars: figures.hello!.map((f) => ({ label: f.label, kind: f.kind, value: f.cpuMicrosPerRequest ?? 0, ratio: (f.cpuMicrosPerRequest ?? 0) / (helloInline!.cpuMicrosPerRequest || 1) })) });
+    emitFigures({ title: 'Thread pool: CPU-bound handler (~2 ms)', unit: 'req/s', higherIsBetter: true, bars: figures.cpu!.map((f) => ({ label: f.label, kind: f.kind, value: f.rps, ratio: f.ratio })) });
+    failed = [...figures.hello!, ...figures.cpu!].some((f) => f.errors > 0 || f.rps <= 0);
+  } finally {
+    await Promise.allSettled(Object.values(servers).map((s) => s.stop()));
   }
-  const parallelAfter = await rawParallelism(iterations, quick ? 0.5 : 2);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const base = { cpu: mean(totals['cpu-inline']!.rps), hello: mean(totals['hello-inline']!.rps) };
-  process.stdout.write(`autocannon: ${connections} keep-alive connections, ${seconds} s per case after a 1 s warm-up, ${rounds} alternating round(s); each server in its own process on 127.0.0.1; CPU work measured at ${msPerRequest.toFixed(2)} ms per request; ${(await import('node:os')).availableParallelism()} CPUs shared with the load generator.\n\n`);
-  process.stdout.write('| case | requests/s | p99 latency (ms) | errors | ratio to its baseline |\n|---|---:|---:|---:|---:|\n');
-  for (const [name, c] of Object.entries(CASES)) {
-    const t = totals[name]!;
-    process.stdout.write(`| ${c.label} | ${Math.round(mean(t.rps))} | ${mean(t.p99).toFixed(1)} | ${t.errors} | ${(mean(t.rps) / base[c.group]).toFixed(2)} |\n`);
+  if (failed) {
+    process.stderr.write('threadpool bench: a case had errors\n');
+    process.exitCode = 1;
   }
-  process.stdout.write(`\nParallelism the machine offered, without Stackware (the same work in 2 plain worker threads vs 1): ${parallelBefore.toFixed(2)}× before the cases, ${parallelAfter.toFixed(2)}× after. The CPU-bound ratio cannot exceed it.\n`);
-  process.stdout.write('\nTargets: CPU-bound through 2 threads ≥ 1.7× the server thread alone (on an idle 2-core machine); hello through the pool: the ratio is the pool\'s overhead (messages and a thread hop per request).\n');
 }
 
 // Only as the entry script (not when imported).

@@ -8,7 +8,7 @@ export { getSession, hasSession, loadSession, SESSION_KEY } from './environ.js';
 export { session, type SessionOptions, type SessionCookieOptions } from './middleware.js';
 export { SessionDataError, assertJsonData } from './json-data.js';
 export { newSessionId, isValidSessionId } from './ids.js';
-export { signSessionId, unsignSessionId } from './signing.js';
+export { signSessionId, unsignSessionId, SessionIdSigner } from './signing.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { FileStore, type FileStoreOptions } from './stores/file.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.js';

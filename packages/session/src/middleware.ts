@@ -2,7 +2,7 @@ import { parseCookie, stringifySetCookie } from 'cookie';
 import { isFileWrapper, isIterableBody, type Application, type Environ, type Header, type ResponseBody, type StartResponse, type WriteFunction } from '@stackware/gateway';
 import { SessionLockTimeoutError, type SessionStore } from './types.js';
 import { SESSION_KEY } from './environ.js';
-import { normaliseSecrets, signSessionId, unsignSessionId } from './signing.js';
+import { normaliseSecrets, SessionIdSigner } from './signing.js';
 import { RequestSession, type CookieAction, type SessionSettings } from './request-session.js';
 import { MemoryStore } from './stores/memory.js';
 
@@ -63,11 +63,11 @@ function positive(name: string, value: number | undefined, fallback: number, all
 }
 
 /** The verified session id from the Cookie header: the first `name=` value whose signature checks out. */
-function idFromCookies(header: unknown, name: string, secrets: readonly string[]): string | undefined {
-  if (typeof header !== 'string' || header === '') return undefined;
+function idFromCookies(header: unknown, name: string, signer: SessionIdSigner): string | undefined {
+  if (typeof header !== 'string' || !header.includes(name)) return undefined;
   for (const part of header.split(';')) {
     const value = parseCookie(part)[name];
-    const id = value === undefined ? undefined : unsignSessionId(value, secrets);
+    const id = value === undefined ? undefined : signer.unsign(value);
     if (id !== undefined) return id;
   }
   return undefined;
@@ -100,7 +100,7 @@ function idFromCookies(header: unknown, name: string, secrets: readonly string[]
  * @throws Error at construction when `secret` is missing or short, or an option is out of range.
  */
 export function session(app: Application, options: SessionOptions): Application {
-  const secrets = normaliseSecrets(options?.secret);
+  const signer = new SessionIdSigner(normaliseSecrets(options?.secret));
   const cookieName = options.cookieName ?? 'stackware_session';
   if (!COOKIE_NAME_RE.test(cookieName)) throw new Error(`session(): cookieName ${JSON.stringify(cookieName)} is not a valid cookie name (RFC 6265 token characters only)`);
   const cookieOptions = options.cookie ?? {};
@@ -127,14 +127,14 @@ export function session(app: Application, options: SessionOptions): Application 
       secure,
     };
     if (action.kind === 'clear') return ['Set-Cookie', stringifySetCookie(cookieName, '', { ...attributes, maxAge: 0, expires: new Date(0) })];
-    const value = signSessionId(action.id, secrets[0]!);
+    const value = signer.sign(action.id);
     const lifetime = cookieOptions.persistent === false ? {} : { maxAge: action.maxAgeSeconds };
     return ['Set-Cookie', stringifySetCookie(cookieName, value, { ...attributes, ...lifetime })];
   };
 
   return async function sessionMiddleware(environ, startResponse) {
     store.checkEnviron?.(environ);
-    const current = new RequestSession(settings, environ, idFromCookies(environ.HTTP_COOKIE, cookieName, secrets));
+    const current = new RequestSession(settings, environ, idFromCookies(environ.HTTP_COOKIE, cookieName, signer));
     environ[SESSION_KEY] = current;
 
     // Defer the real startResponse until the headers must go out, so the cookie reflects the session then.

@@ -84,6 +84,8 @@ export class RequestSession implements Session {
   readonly cookieId: string | undefined;
   #id: string | undefined;
   #data = new Map<string, unknown>();
+  /** The stored text this request loaded (an existing session): what a compare-and-set save expects to find. */
+  #loadedText: string | undefined;
   #flashes: FlashMessage[] = [];
   #created = 0;
   #isNew = true;
@@ -133,7 +135,9 @@ export class RequestSession implements Session {
     if (id !== undefined) {
       if (this.#settings.lock) this.#release = await store.lock(id, { waitMs: this.#settings.lockWaitMs, ttlMs: this.#settings.lockTtlMs });
       try {
-        record = parseRecord(await store.get(id));
+        const text = await store.get(id);
+        record = parseRecord(text);
+        if (record) this.#loadedText = text;
       } catch (error) {
         await this.releaseLock();
         throw error;
@@ -306,6 +310,7 @@ export class RequestSession implements Session {
         // the session take turns for that step, so they never interleave (never the store's lock).
         const merging = !this.#isNew && !this.#regenerated;
         if (merging && !this.#release) this.#release = await saveTurn(store, id);
+        if (merging && store.compareAndSet && this.#loadedText !== undefined && (await this.#compareAndSet(store, id))) return;
         const record = await this.#recordToWrite();
         if (record === undefined) return;
         const text = this.#serialise(record);
@@ -318,16 +323,45 @@ export class RequestSession implements Session {
     }
   }
 
+  /**
+   * The merging save in compare-and-set steps: this request's changes applied to the record it
+   * loaded, written only if that is still what the store holds; when another request wrote
+   * meanwhile, merged into the record read again, a few times. True when the save is done (written,
+   * or dropped because the session vanished); false to fall back to re-read and write.
+   */
+  async #compareAndSet(store: SessionStore, id: string): Promise<boolean> {
+    let expected = this.#loadedText;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const current = parseRecord(expected);
+      if (!current || expected === undefined) {
+        this.#dropVanished();
+        return true;
+      }
+      if (await store.compareAndSet!(id, expected, this.#serialise(this.#merged(current)), this.#ttlSeconds())) return true;
+      expected = await store.get(id);
+    }
+    return false;
+  }
+
+  /** Destroyed (logout in another tab) or expired since we read it: do not bring it back. */
+  #dropVanished(): void {
+    this.#environ['stackware.errors'].write('session: the session was destroyed or expired by another request before this one saved; its changes are dropped.\n');
+  }
+
   /** The record to write: everything for a new or regenerated session; otherwise the stored record with this request's changes applied. Undefined when the session vanished meanwhile. */
   async #recordToWrite(): Promise<SessionRecord | undefined> {
     const ours = (): SessionRecord => ({ v: 1, created: this.#created, data: Object.fromEntries(this.#data), flashes: this.#flashes });
     if (this.#isNew || this.#regenerated) return ours();
     const current = parseRecord(await this.#settings.store.get(this.#id!));
     if (!current) {
-      // Destroyed (logout in another tab) or expired since we read it: do not bring it back.
-      this.#environ['stackware.errors'].write('session: the session was destroyed or expired by another request before this one saved; its changes are dropped.\n');
+      this.#dropVanished();
       return undefined;
     }
+    return this.#merged(current);
+  }
+
+  /** `current` (a stored record) with this request's changes applied: keys set or deleted, and the flashes when this request changed them. */
+  #merged(current: SessionRecord): SessionRecord {
     const data = new Map(Object.entries(current.data));
     for (const key of this.#deleted) data.delete(key);
     for (const key of this.#changed) data.set(key, this.#data.get(key));

@@ -51,3 +51,50 @@ export function unsignSessionId(value: string | undefined, secrets: readonly str
   for (const secret of secrets) if (timingSafeEqual(given, mac(secret, id))) ok = true;
   return ok ? id : undefined;
 }
+
+/**
+ * {@link signSessionId} and {@link unsignSessionId} for one set of secrets, remembering the last
+ * `maxEntries` [1000] results of each (least recently used first out): a returning visitor's cookie
+ * is verified, and its rolling cookie signed, once, not on every request (an HMAC-SHA256 each).
+ * Only cookie values that verified are remembered, so a flood of forged cookies evicts nothing
+ * and costs what it did before.
+ */
+export class SessionIdSigner {
+  readonly #secrets: readonly string[];
+  readonly #maxEntries: number;
+  readonly #verified = new Map<string, string>();
+  readonly #signed = new Map<string, string>();
+
+  constructor(secrets: readonly string[], maxEntries = 1000) {
+    this.#secrets = secrets;
+    this.#maxEntries = maxEntries;
+  }
+
+  /** The cookie value for `id`, signed with the first secret. */
+  sign(id: string): string {
+    let value = this.#signed.get(id);
+    if (value === undefined) value = signSessionId(id, this.#secrets[0]!);
+    else this.#signed.delete(id);
+    this.#remember(this.#signed, id, value);
+    return value;
+  }
+
+  /** The session id inside `value` when its signature verifies (see {@link unsignSessionId}); never throws. */
+  unsign(value: string | undefined): string | undefined {
+    if (typeof value !== 'string') return undefined;
+    let id = this.#verified.get(value);
+    if (id === undefined) {
+      id = unsignSessionId(value, this.#secrets);
+      if (id === undefined) return undefined;
+    } else {
+      this.#verified.delete(value);
+    }
+    this.#remember(this.#verified, value, id);
+    return id;
+  }
+
+  #remember(map: Map<string, string>, key: string, value: string): void {
+    map.set(key, value);
+    if (map.size > this.#maxEntries) map.delete(map.keys().next().value!);
+  }
+}

@@ -68,6 +68,14 @@ export interface SessionStore {
   get(id: string): Promise<string | undefined>;
   /** Writes `value` (replacing any), expiring `ttlSeconds` from now. Atomic: a reader sees the old or the new value. */
   set(id: string, value: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Optional, atomic compare-and-set: writes `value` (expiring `ttlSeconds` from now) only when the
+   * stored value is still exactly `expected`; resolves true when it wrote, false when the value
+   * changed, vanished or expired meanwhile. With it, a changed session is saved in one round trip
+   * (its changes are merged into the record it loaded, and the write checks nobody wrote since);
+   * without it, the save re-reads the record, merges and writes. RedisStore has it.
+   */
+  compareAndSet?(id: string, expected: string, value: string, ttlSeconds: number): Promise<boolean>;
   /** Removes the session (no error when absent). */
   destroy(id: string): Promise<void>;
   /** Extends the expiry to `ttlSeconds` from now without rewriting the value (no-op when absent). */

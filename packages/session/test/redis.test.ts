@@ -104,6 +104,36 @@ describe('RedisStore against a real redis-server', () => {
     expect(await concurrentDistinctKeys(redisStore('test:distinct:'), 30)).toEqual(['first', ...Array.from({ length: 30 }, (_, i) => `k${i}`)].sort());
   });
 
+  it('compareAndSet writes (with the TTL) only while the stored value is the one expected', async () => {
+    const store = redisStore('test:cas:');
+    const id = newSessionId();
+    expect(await store.compareAndSet(id, 'a', 'b', 100)).toBe(false);
+    expect(await inspect.exists(`test:cas:${id}`)).toBe(0);
+    await store.set(id, 'a', 100);
+    expect(await store.compareAndSet(id, 'x', 'b', 100)).toBe(false);
+    expect(await store.get(id)).toBe('a');
+    expect(await store.compareAndSet(id, 'a', 'b', 500)).toBe(true);
+    expect(await store.get(id)).toBe('b');
+    expect(await inspect.ttl(`test:cas:${id}`)).toBeGreaterThan(490);
+    // The script is loaded again when Redis forgot it (SCRIPT FLUSH, a restart).
+    await inspect.script('FLUSH');
+    expect(await store.compareAndSet(id, 'b', 'c', 100)).toBe(true);
+    expect(await store.get(id)).toBe('c');
+    await expect(store.compareAndSet('../x', 'c', 'd', 100)).rejects.toThrow(/not a valid session id/);
+  });
+
+  it('without lock, concurrent requests through two stores (two processes) each setting its own key lose none of them', async () => {
+    const stores = [redisStore('test:two:'), redisStore('test:two:')];
+    const clients = stores.map((store) => new TestClient(session(site, { secret: SECRET, store }), { cookies: true }));
+    await clients[0]!.get('/set?first=1');
+    const cookie = clients[0]!.cookies.get('stackware_session')!;
+    clients[1]!.cookies.set('stackware_session', cookie);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => clients[i % 2]!.get(`/set?k${i}=${i}`)));
+    const id = cookie.split('.')[0]!;
+    const keys = Object.keys((JSON.parse((await stores[0]!.get(id))!) as { data: object }).data).sort();
+    expect(keys).toEqual(['first', ...Array.from({ length: 40 }, (_, i) => `k${i}`)].sort());
+  });
+
   it('with lock: true, 50 concurrent requests incrementing one counter end at 50', async () => {
     const store = redisStore('test:counter:');
     const counter = session(async (environ, startResponse) => {
@@ -163,6 +193,9 @@ describe('two Stackware HTTP nodes sharing one Redis', () => {
     const store = redisStore('test:stream:');
     const set = store.set.bind(store);
     store.set = async (...args) => { await set(...args); events.push('saved'); };
+    // A changed existing session is saved with one compare-and-set.
+    const compareAndSet = store.compareAndSet.bind(store);
+    store.compareAndSet = async (...args) => { const written = await compareAndSet(...args); events.push('saved'); return written; };
     const app = session(async (environ, startResponse) => {
       const s = await loadSession(environ);
       const n = (s.get<number>('n') ?? 0) + 1;

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { TestClient, type FactoryContext } from '@stackware/gateway';
-import { assertJsonData, SessionDataError, newSessionId, isValidSessionId, signSessionId, unsignSessionId, factories, FileStore, RedisStore } from '../src/index.js';
+import { assertJsonData, SessionDataError, newSessionId, isValidSessionId, signSessionId, unsignSessionId, SessionIdSigner, factories, FileStore, RedisStore } from '../src/index.js';
 import { tempDir } from '@stackware/testing';
 import { SECRET, OLD_SECRET, site } from './helpers.js';
 
@@ -96,5 +96,27 @@ describe('factories.filters.default (the deploy file)', () => {
   it('stores need their required options', () => {
     expect(() => new FileStore({} as never)).toThrow(/needs a "dir"/);
     expect(() => new RedisStore({})).toThrow(/"client".*or a "url"/);
+  });
+});
+
+describe('SessionIdSigner (signing with a bounded memory of results)', () => {
+  it('signs and verifies like signSessionId/unsignSessionId, remembered or not, and never remembers a forgery', () => {
+    const signer = new SessionIdSigner([SECRET, OLD_SECRET], 2);
+    const id = newSessionId();
+    const value = signer.sign(id);
+    expect(value).toBe(signSessionId(id, SECRET));
+    expect(signer.sign(id)).toBe(value);
+    for (let i = 0; i < 3; i++) expect(signer.unsign(value)).toBe(id);
+    const tampered = `${id}.${'A'.repeat(43)}`;
+    expect(signer.unsign(tampered)).toBeUndefined();
+    expect(signer.unsign(tampered)).toBeUndefined();
+    expect(signer.unsign(`${newSessionId()}${value.slice(32)}`)).toBeUndefined();
+    expect(signer.unsign(signSessionId(id, OLD_SECRET))).toBe(id);
+    expect(signer.unsign(signSessionId(id, 'another-secret-0123456789-abcdefghijkl'))).toBeUndefined();
+    expect(signer.unsign(undefined)).toBeUndefined();
+    // Past its bound the oldest result is forgotten and computed again.
+    const others = [newSessionId(), newSessionId(), newSessionId()];
+    for (const other of others) expect(signer.unsign(signSessionId(other, SECRET))).toBe(other);
+    expect(signer.unsign(value)).toBe(id);
   });
 });

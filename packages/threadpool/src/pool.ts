@@ -52,7 +52,7 @@ class Generation {
   private idleWaiters: Array<() => void> = [];
   private readonly startupTimers = new Map<number, NodeJS.Timeout>();
   /** Requests in progress by id: where their threads' messages go. */
-  readonly routes = new Map<number, (message: WorkerMessage, port: MessagePort) => void>();
+  readonly routes = new Map<number, (message: WorkerMessage, port: MessagePort, threadId: number) => void>();
 
   private closed = false;
 
@@ -92,8 +92,8 @@ class Generation {
 
   private onThreadEvent(event: ThreadEvent): void {
     if (event?.stackware === 'port') {
-      const port = event.port;
-      port.on('message', (message: Tagged<WorkerMessage>) => this.routes.get(message.id)?.(message, port));
+      const { port, threadId } = event;
+      port.on('message', (message: Tagged<WorkerMessage>) => this.routes.get(message.id)?.(message, port, threadId));
       // Like Piscina's idle threads, an idle channel does not keep the process alive.
       port.unref();
       this.watchStartup(event.threadId);
@@ -152,6 +152,12 @@ class Generation {
     // Piscina's idle threads do not keep the process alive; a caller awaiting ready() must.
     const keepAlive = setInterval(() => {}, 60_000);
     return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject })).finally(() => clearInterval(keepAlive));
+  }
+
+  /** Terminates thread `threadId` (a timed-out or retiring request's): its task fails and Piscina starts a replacement. */
+  terminate(threadId: number): void {
+    const worker = this.piscina.threads.find((w) => w.threadId === threadId);
+    if (worker) void worker.terminate();
   }
 
   /** A request of this generation settled. */
@@ -240,6 +246,7 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
     windowBytes: resolved.windowBytes,
     register: (id, onMessage) => generation.routes.set(id, onMessage),
     unregister: (id) => generation.routes.delete(id),
+    terminate: (threadId) => generation.terminate(threadId),
     log: resolved.log,
     onSettled: () => {
       generation.settled();

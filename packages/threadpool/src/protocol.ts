@@ -32,7 +32,8 @@ export type WorkerMessage =
   | { t: 'chunk'; chunk: Uint8Array; start?: ResponseStart }
   /** A file wrapper result: the server thread sends the file; the worker waits for `fileSent`. */
   | { t: 'file'; path: string | undefined; fd: number | undefined; offset: number; length: number; start?: ResponseStart }
-  | { t: 'end'; start?: ResponseStart }
+  /** The end of the response; `chunk`: the last chunk, when it was still held back (hello answers in one message). */
+  | { t: 'end'; start?: ResponseStart; chunk?: Uint8Array }
   /** The response broke off after headers (the application failed mid-body). */
   | { t: 'abort'; message: string; start?: ResponseStart }
   /** The application wants the next request-body chunk. */

@@ -20,13 +20,15 @@ export interface RelayContext {
   /** Extra time for a request that has to wait for the thread's initialisation, in ms. */
   initTimeoutMs: number;
   windowBytes: number;
-  /** Routes the messages of request `id` (from whichever thread runs it) to `onMessage`. */
-  register(id: number, onMessage: (message: WorkerMessage, port: MessagePort) => void): void;
+  /** Routes the messages of request `id` (from whichever thread runs it, `threadId`) to `onMessage`. */
+  register(id: number, onMessage: (message: WorkerMessage, port: MessagePort, threadId: number) => void): void;
   unregister(id: number): void;
   /** Pool-level log. */
   log(text: string): void;
   /** Counts settle here (to bound the queue). */
   onSettled(): void;
+  /** Terminates thread `threadId` (its task fails, Piscina starts a replacement). */
+  terminate(threadId: number): void;
   /** A thread died or was terminated (for stats). */
   onReplaced(reason: 'timeout' | 'memory' | 'crash' | 'recycle' | 'init'): void;
 }
@@ -114,6 +116,7 @@ class Watchdog {
 }
 
 type Ending = { kind: 'end' } | { kind: 'error'; error: Error };
+type RetireReason = Parameters<RelayContext['onReplaced']>[0];
 
 /**
  * Runs one request on the pool. Resolves once the response starts (status and headers known)
@@ -122,90 +125,136 @@ type Ending = { kind: 'end' } | { kind: 'error'; error: Error };
  * initialise).
  */
 export function relay(context: RelayContext, environ: Environ, startResponse: StartResponse): Promise<ResponseBody> {
-  const id = nextId++;
-  // The channel of the thread that runs the request, known from its first message ('started').
-  let port: MessagePort | undefined;
-  const controller = new AbortController();
-  const errors = environ['stackware.errors'];
-  const input = environ['stackware.input'];
-  let inputIterator: AsyncIterator<Uint8Array> | undefined;
-  let inputDone = false;
+  return new RelayedRequest(context, environ, startResponse).start();
+}
 
-  let resolveStart!: (body: ResponseBody) => void;
-  const started = new Promise<ResponseBody>((resolve) => { resolveStart = resolve; });
-  let startInfo: ResponseStart | undefined;
-  let responded = false;
-  let ending: Ending | undefined;
-  let cancelled = false;
-  let retiring = false;
-  let killReason: 'timeout' | undefined;
-  const queue: Buffer[] = [];
-  let consumer: (() => void) | undefined;
-  let finished = false;
-  // Response bytes received but not yet acknowledged: at windowBytes the thread waits for credit,
-  // which is the server's doing (a slow client), so the watchdog pauses.
-  let unacked = 0;
-  let creditPaused = false;
+/**
+ * One request on its way through the pool, from the server thread's side. The steps, in order:
+ * {@link start} sends the task; {@link onMessage} routes each of the thread's messages; the first
+ * body event makes {@link respond} call `startResponse` and hand back a {@link streamBody} or a
+ * {@link fileBody}; {@link pullInput} feeds the request body on demand; {@link finishNormally},
+ * {@link fail} or {@link retire} end it, and {@link cleanup} releases what it holds.
+ */
+class RelayedRequest {
+  private readonly id = nextId++;
+  /** The channel of the thread that runs the request, known from its first message ('started'). */
+  private port: MessagePort | undefined;
+  /** That thread's id: a timed-out or retiring request's thread is terminated by id (no AbortSignal per request). */
+  private threadId = -1;
+  private inputIterator: AsyncIterator<Uint8Array> | undefined;
+  private inputDone = false;
+  private resolveStart!: (body: ResponseBody) => void;
+  private startInfo: ResponseStart | undefined;
+  private responded = false;
+  private ending: Ending | undefined;
+  private cancelled = false;
+  private retiring = false;
+  private killReason: 'timeout' | undefined;
+  private readonly queue: Buffer[] = [];
+  private consumer: (() => void) | undefined;
+  private finished = false;
+  /**
+   * Response bytes received but not yet acknowledged: at windowBytes the thread waits for credit,
+   * which is the server's doing (a slow client), so the watchdog pauses.
+   */
+  private unacked = 0;
+  private creditPaused = false;
+  /** Bytes taken by the server and not yet credited to the thread: credit goes in batches of half a window. */
+  private uncredited = 0;
+  private readonly watchdog: Watchdog;
 
-  const post = (message: MainMessage, transfer?: ArrayBuffer[]) => {
-    if (!finished && port) port.postMessage({ ...message, id } satisfies Tagged<MainMessage>, transfer);
-  };
-  const wakeConsumer = () => {
-    const c = consumer;
-    consumer = undefined;
+  constructor(private readonly context: RelayContext, private readonly environ: Environ, private readonly startResponse: StartResponse) {
+    this.watchdog = new Watchdog(() => this.timedOut());
+  }
+
+  /** Sends the task to the pool; resolves with the response body once the response starts. */
+  start(): Promise<ResponseBody> {
+    const started = new Promise<ResponseBody>((resolve) => { this.resolveStart = resolve; });
+    this.context.register(this.id, (message, from, threadId) => this.onMessage(message, from, threadId));
+    const task: RequestTask = {
+      id: this.id,
+      environ: transferableEnviron(this.environ),
+      head: this.environ.REQUEST_METHOD === 'HEAD',
+      windowBytes: this.context.windowBytes,
+    };
+    void this.context.piscina.run(task).then(
+      () => this.context.onSettled(),
+      (error: unknown) => this.taskFailed(error),
+    );
+    return started;
+  }
+
+  /** "METHOD uri" for log lines. */
+  private describe(): string {
+    return `${this.environ.REQUEST_METHOD} ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO}`;
+  }
+
+  private post(message: MainMessage, transfer?: ArrayBuffer[]): void {
+    if (!this.finished && this.port) this.port.postMessage({ ...message, id: this.id } satisfies Tagged<MainMessage>, transfer);
+  }
+
+  private wakeConsumer(): void {
+    const c = this.consumer;
+    this.consumer = undefined;
     c?.();
-  };
+  }
 
-  const watchdog = new Watchdog(() => {
-    killReason = 'timeout';
-    const message = `Gateway Timeout: the application did not answer within ${context.timeoutMs} ms; its thread was replaced`;
-    errors.write(`threadpool: ${environ.REQUEST_METHOD} ${environ.REQUEST_URI ?? environ.PATH_INFO}: ${message}\n`);
-    context.onReplaced('timeout');
-    fail({ status: statusLine(504), message });
-    controller.abort(new Error('timeout'));
-  });
+  /** The watchdog fired: 504, and the thread is replaced. */
+  private timedOut(): void {
+    this.killReason = 'timeout';
+    const message = `Gateway Timeout: the application did not answer within ${this.context.timeoutMs} ms; its thread was replaced`;
+    this.environ['stackware.errors'].write(`threadpool: ${this.describe()}: ${message}\n`);
+    this.context.onReplaced('timeout');
+    this.fail({ status: statusLine(504), message });
+    this.context.terminate(this.threadId);
+  }
 
   /** Ends the request with a failure: before the response started, an answer of the pool's own; after, a broken body. */
-  function fail(failure: Failure): void {
-    if (!responded) {
-      responded = true;
-      ending = { kind: 'end' };
-      resolveStart(failureResponse(startResponse, failure));
-    } else if (!ending) {
-      ending = { kind: 'error', error: new Error(failure.message) };
-      wakeConsumer();
+  private fail(failure: Failure): void {
+    if (!this.responded) {
+      this.responded = true;
+      this.ending = { kind: 'end' };
+      this.resolveStart(failureResponse(this.startResponse, failure));
+    } else if (!this.ending) {
+      this.ending = { kind: 'error', error: new Error(failure.message) };
+      this.wakeConsumer();
     }
-    cleanup();
+    this.cleanup();
   }
 
-  function cleanup(): void {
-    if (finished) return;
-    finished = true;
-    watchdog.stop();
-    context.unregister(id);
-    if (inputIterator && !inputDone) void inputIterator.return?.().catch(() => {});
+  /** The thread must go (`reason` counted in the stats): its task is aborted and Piscina replaces it. */
+  private retire(reason: RetireReason, failure?: Failure): void {
+    this.context.onReplaced(reason);
+    if (failure) this.fail(failure);
+    this.retiring = true;
+    this.context.terminate(this.threadId);
   }
 
-  function respond(first: WorkerMessage): void {
-    if (responded || !startInfo) return;
-    responded = true;
-    const { status, headers, contentLength } = startInfo;
+  private cleanup(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.watchdog.stop();
+    this.context.unregister(this.id);
+    if (this.inputIterator && !this.inputDone) void this.inputIterator.return?.().catch(() => {});
+  }
+
+  /** The first body event: status and headers go to `startResponse`, the body to the caller. */
+  private respond(first: WorkerMessage): void {
+    if (this.responded || !this.startInfo) return;
+    this.responded = true;
+    const { status, headers, contentLength } = this.startInfo;
     const out = headers.slice();
     if (contentLength !== undefined && !NO_BODY.test(status) && !out.some(([n]) => n.toLowerCase() === 'content-length')) {
       out.push(['Content-Length', String(contentLength)]);
     }
-    if (first.t === 'file') {
-      startResponse(status, out);
-      resolveStart(fileBody(first));
-      return;
-    }
-    startResponse(status, out);
-    resolveStart(streamBody());
+    this.startResponse(status, out);
+    this.resolveStart(first.t === 'file' ? this.fileBody(first) : this.streamBody());
   }
 
-  function fileBody(message: Extract<WorkerMessage, { t: 'file' }>): FileWrapper {
-    watchdog.pause();
-    const factory = environ['stackware.file_wrapper'] ?? fileWrapper;
+  /** A file wrapper the server sends; the thread waits for 'fileSent' (the watchdog pauses meanwhile). */
+  private fileBody(message: Extract<WorkerMessage, { t: 'file' }>): FileWrapper {
+    this.watchdog.pause();
+    const factory = this.environ['stackware.file_wrapper'] ?? fileWrapper;
     const wrapper = factory(message.path ?? message.fd!, { offset: message.offset, length: message.length });
     const innerClose = wrapper.close.bind(wrapper);
     let closed = false;
@@ -218,183 +267,192 @@ export function relay(context: RelayContext, environ: Environ, startResponse: St
       } catch (e) {
         error = e;
       }
-      watchdog.resume();
-      post({ t: 'fileSent', ...(error ? { error: String(error) } : {}) });
+      this.watchdog.resume();
+      this.post({ t: 'fileSent', ...(error ? { error: String(error) } : {}) });
       if (error) throw error;
     };
     return wrapper;
   }
 
-  function streamBody(): ResponseBody {
-    const cancel = () => {
-      if (cancelled || finished) return;
-      cancelled = true;
-      if (ending?.kind !== 'end') post({ t: 'cancel' });
-    };
-    const iterator: AsyncIterator<Uint8Array> = {
-      async next() {
-        for (;;) {
-          const chunk = queue.shift();
-          if (chunk) {
-            unacked -= chunk.byteLength;
-            if (creditPaused && unacked < context.windowBytes) {
-              creditPaused = false;
-              watchdog.resume();
-            }
-            // Once the end has arrived, nobody waits for credit.
-            if (!ending) post({ t: 'credit', bytes: chunk.byteLength });
-            return { value: chunk, done: false };
-          }
-          if (ending?.kind === 'end') return { value: undefined, done: true };
-          if (ending?.kind === 'error') throw ending.error;
-          if (cancelled) return { value: undefined, done: true };
-          await new Promise<void>((resolve) => { consumer = resolve; });
+  /** The client went away (the body was closed early): the thread stops the response. */
+  private cancel(): void {
+    if (this.cancelled || this.finished) return;
+    this.cancelled = true;
+    if (this.ending?.kind !== 'end') this.post({ t: 'cancel' });
+  }
+
+  /** The next queued response chunk, acknowledged to the thread (credit); waits for one to arrive. */
+  private async nextChunk(): Promise<IteratorResult<Uint8Array>> {
+    for (;;) {
+      const chunk = this.queue.shift();
+      if (chunk) {
+        this.unacked -= chunk.byteLength;
+        if (this.creditPaused && this.unacked < this.context.windowBytes) {
+          this.creditPaused = false;
+          this.watchdog.resume();
         }
-      },
-      async return() {
-        cancel();
+        // Credit in batches of half a window (a thread that waits for credit has a full window
+        // out, so a batch is always due by then); once the end has arrived, nobody waits for it.
+        this.uncredited += chunk.byteLength;
+        if (!this.ending && this.uncredited * 2 >= this.context.windowBytes) {
+          this.post({ t: 'credit', bytes: this.uncredited });
+          this.uncredited = 0;
+        }
+        return { value: chunk, done: false };
+      }
+      if (this.ending?.kind === 'end') return { value: undefined, done: true };
+      if (this.ending?.kind === 'error') throw this.ending.error;
+      if (this.cancelled) return { value: undefined, done: true };
+      await new Promise<void>((resolve) => { this.consumer = resolve; });
+    }
+  }
+
+  /** The streamed response body: the thread's chunks as they arrive. */
+  private streamBody(): ResponseBody {
+    const iterator: AsyncIterator<Uint8Array> = {
+      next: () => this.nextChunk(),
+      return: async () => {
+        this.cancel();
         return { value: undefined, done: true };
       },
     };
     return {
       [Symbol.asyncIterator]: () => iterator,
-      close: cancel,
+      close: () => this.cancel(),
     };
   }
 
-  async function pullInput(): Promise<void> {
-    watchdog.pause();
+  /** The thread asked for the next request-body chunk. */
+  private async pullInput(): Promise<void> {
+    this.watchdog.pause();
     try {
-      inputIterator ??= input[Symbol.asyncIterator]();
-      const step = await inputIterator.next();
+      this.inputIterator ??= this.environ['stackware.input'][Symbol.asyncIterator]();
+      const step = await this.inputIterator.next();
       if (step.done) {
-        inputDone = true;
-        post({ t: 'inputEnd' });
+        this.inputDone = true;
+        this.post({ t: 'inputEnd' });
       } else {
         const copy = detachableCopy(step.value);
-        post({ t: 'input', chunk: copy }, [copy.buffer as ArrayBuffer]);
+        this.post({ t: 'input', chunk: copy }, [copy.buffer as ArrayBuffer]);
       }
     } catch (error) {
-      inputDone = true;
-      post({ t: 'inputError', message: error instanceof Error ? error.message : String(error) });
+      this.inputDone = true;
+      this.post({ t: 'inputError', message: error instanceof Error ? error.message : String(error) });
     } finally {
-      watchdog.resume();
+      this.watchdog.resume();
     }
   }
 
-  context.register(id, (message, from) => {
-    if (finished) return;
-    port ??= from;
-    watchdog.restart();
-    if ('start' in message && message.start) startInfo = message.start;
+  /** A response chunk arrived: queue it, pause the watchdog at a full window. */
+  private onChunk(message: Extract<WorkerMessage, { t: 'chunk' }>): void {
+    const chunk = message.chunk;
+    this.queue.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.unacked += chunk.byteLength;
+    if (!this.creditPaused && this.unacked >= this.context.windowBytes) {
+      this.creditPaused = true;
+      this.watchdog.pause();
+    }
+    this.respond(message);
+    this.wakeConsumer();
+  }
+
+  /** The response ended normally (`last`: the message that carried the end, perhaps with the last chunk). */
+  private onEnd(last: Extract<WorkerMessage, { t: 'end' }>): void {
+    if (last.chunk) this.onChunk({ t: 'chunk', chunk: last.chunk, start: last.start });
+    this.ending ??= { kind: 'end' };
+    this.respond(last);
+    this.wakeConsumer();
+  }
+
+  /** Every message of the thread for this request. */
+  private onMessage(message: WorkerMessage, from: MessagePort, threadId: number): void {
+    if (this.finished) return;
+    if (!this.port) {
+      this.port = from;
+      this.threadId = threadId;
+    }
+    this.watchdog.restart();
+    if ('start' in message && message.start) this.startInfo = message.start;
     switch (message.t) {
       case 'started':
-        watchdog.arm(message.initialising ? context.initTimeoutMs + context.timeoutMs : context.timeoutMs);
+        this.watchdog.arm(message.initialising ? this.context.initTimeoutMs + this.context.timeoutMs : this.context.timeoutMs);
         break;
       case 'ready':
-        watchdog.arm(context.timeoutMs);
+        this.watchdog.arm(this.context.timeoutMs);
         break;
-      case 'chunk': {
-        const chunk = message.chunk;
-        queue.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        unacked += chunk.byteLength;
-        if (!creditPaused && unacked >= context.windowBytes) {
-          creditPaused = true;
-          watchdog.pause();
-        }
-        respond(message);
-        wakeConsumer();
+      case 'chunk':
+        this.onChunk(message);
         break;
-      }
       case 'file':
-        respond(message);
+        this.respond(message);
         break;
       case 'end':
-        ending ??= { kind: 'end' };
-        respond(message);
-        wakeConsumer();
+        this.onEnd(message);
         break;
       case 'abort':
-        respond(message);
-        ending ??= { kind: 'error', error: new Error(`The application failed after the response started: ${message.message}`) };
-        wakeConsumer();
+        this.respond(message);
+        this.ending ??= { kind: 'error', error: new Error(`The application failed after the response started: ${message.message}`) };
+        this.wakeConsumer();
         break;
       case 'pull':
-        void pullInput();
+        void this.pullInput();
         break;
       case 'inputReturn':
-        if (inputIterator && !inputDone) {
-          inputDone = true;
-          void inputIterator.return?.().catch(() => {});
+        if (this.inputIterator && !this.inputDone) {
+          this.inputDone = true;
+          void this.inputIterator.return?.().catch(() => {});
         }
         break;
       case 'log':
-        errors.write(message.text);
+        this.environ['stackware.errors'].write(message.text);
         break;
       case 'initFailed':
-        errors.write(`threadpool: the application failed to initialise: ${message.reason}\n`);
-        context.onReplaced('init');
-        fail({ status: statusLine(503), message: 'Service Unavailable: the application failed to start; the reason is in the server log' });
-        retiring = true;
-        controller.abort(new Error('retire'));
+        this.environ['stackware.errors'].write(`threadpool: the application failed to initialise: ${message.reason}\n`);
+        this.retire('init', { status: statusLine(503), message: 'Service Unavailable: the application failed to start; the reason is in the server log' });
         break;
       case 'overMemory':
-        errors.write(`threadpool: ${environ.REQUEST_METHOD} ${environ.REQUEST_URI ?? environ.PATH_INFO}: ${message.reason}; the thread was replaced\n`);
-        context.onReplaced('memory');
-        fail({ status: statusLine(503), message: 'Service Unavailable: the request exhausted its thread\'s memory; the thread was replaced' });
-        retiring = true;
-        controller.abort(new Error('retire'));
+        this.environ['stackware.errors'].write(`threadpool: ${this.describe()}: ${message.reason}; the thread was replaced\n`);
+        this.retire('memory', { status: statusLine(503), message: 'Service Unavailable: the request exhausted its thread\'s memory; the thread was replaced' });
         break;
       case 'done':
-        if (message.end) {
-          if (message.end.start) startInfo = message.end.start;
-          ending ??= { kind: 'end' };
-          respond(message.end);
-          wakeConsumer();
-        }
-        finishNormally();
-        if (message.retire) {
-          retiring = true;
-          context.onReplaced('recycle');
-          controller.abort(new Error('retire'));
-        }
+        this.onDone(message);
         break;
     }
-  });
-
-  function finishNormally(): void {
-    if (!ending) {
-      // The handler ended without 'end' or 'abort' (it should not): treat as a broken response.
-      fail({ status: statusLine(500), message: 'Internal Server Error: the thread ended the request without a response' });
-      return;
-    }
-    cleanup();
   }
 
-  const task: RequestTask = {
-    id,
-    environ: transferableEnviron(environ),
-    head: environ.REQUEST_METHOD === 'HEAD',
-    windowBytes: context.windowBytes,
-  };
-  void context.piscina.run(task, { signal: controller.signal }).then(
-    () => {
-      context.onSettled();
-    },
-    (error: unknown) => {
-      context.onSettled();
-      if (retiring || killReason) return;
-      const code = (error as { code?: string }).code;
-      if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        errors.write(`threadpool: ${environ.REQUEST_METHOD} ${environ.REQUEST_URI ?? environ.PATH_INFO}: the thread reached its memory limit (resourceLimits) and was replaced\n`);
-        context.onReplaced('memory');
-        fail({ status: statusLine(503), message: 'Service Unavailable: the request exhausted its thread\'s memory; the thread was replaced' });
-      } else {
-        errors.write(`threadpool: ${environ.REQUEST_METHOD} ${environ.REQUEST_URI ?? environ.PATH_INFO}: the thread failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-        context.onReplaced('crash');
-        fail({ status: statusLine(503), message: 'Service Unavailable: the application thread failed; the reason is in the server log' });
-      }
-    },
-  );
-  return started;
+  /** The handler finished (the body was closed), perhaps with the response's end, perhaps retiring its thread. */
+  private onDone(message: Extract<WorkerMessage, { t: 'done' }>): void {
+    if (message.end) {
+      if (message.end.start) this.startInfo = message.end.start;
+      this.onEnd(message.end);
+    }
+    this.finishNormally();
+    if (message.retire) this.retire('recycle');
+  }
+
+  private finishNormally(): void {
+    if (!this.ending) {
+      // The handler ended without 'end' or 'abort' (it should not): treat as a broken response.
+      this.fail({ status: statusLine(500), message: 'Internal Server Error: the thread ended the request without a response' });
+      return;
+    }
+    this.cleanup();
+  }
+
+  /** Piscina rejected the task: the thread died or ran out of memory (unless we aborted it ourselves). */
+  private taskFailed(error: unknown): void {
+    this.context.onSettled();
+    if (this.retiring || this.killReason) return;
+    const errors = this.environ['stackware.errors'];
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      errors.write(`threadpool: ${this.describe()}: the thread reached its memory limit (resourceLimits) and was replaced\n`);
+      this.context.onReplaced('memory');
+      this.fail({ status: statusLine(503), message: 'Service Unavailable: the request exhausted its thread\'s memory; the thread was replaced' });
+    } else {
+      errors.write(`threadpool: ${this.describe()}: the thread failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      this.context.onReplaced('crash');
+      this.fail({ status: statusLine(503), message: 'Service Unavailable: the application thread failed; the reason is in the server log' });
+    }
+  }
 }

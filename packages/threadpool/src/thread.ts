@@ -6,6 +6,7 @@
  */
 import { MessageChannel, parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import {
   asApplication, createInput, fileWrapper, runApplication,
   type Application, type Environ, type FileWrapper, type ResponseSink,
@@ -118,8 +119,9 @@ export function createHandler(config: ThreadConfig): (task: RequestTask) => Prom
   let overMemory = false;
   const checkMemory = (): boolean => {
     if (maxMemoryBytes <= 0 || overMemory) return overMemory;
-    const usage = process.memoryUsage();
-    const used = usage.heapUsed + usage.external;
+    // V8's own figures (no /proc read, unlike process.memoryUsage(), which also measures RSS).
+    const heap = getHeapStatistics();
+    const used = heap.used_heap_size + heap.external_memory;
     if (used <= maxMemoryBytes) return false;
     overMemory = true;
     clearInterval(monitor);
@@ -157,7 +159,8 @@ export function createHandler(config: ThreadConfig): (task: RequestTask) => Prom
     served++;
     // Over the memory limit after a request that completed: recycle the thread like maxRequestsPerThread.
     const retire = (config.maxRequestsPerThread > 0 && served >= config.maxRequestsPerThread) || checkMemory();
-    channel.post({ t: 'done', retire, end: channel.takePendingEnd() });
+    const end = channel.takePendingEnd();
+    channel.post({ t: 'done', retire, end }, end?.chunk ? [end.chunk.buffer as ArrayBuffer] : undefined);
     // A retiring thread's task never settles, so Piscina gives it no other request: the server
     // thread terminates it (Piscina starts a replacement) right after this message.
     if (retire) return new Promise<never>(() => {});
@@ -175,6 +178,10 @@ class RequestChannel {
   private fileWaiter: ((message: MainMessage) => void) | undefined;
   private pending: ResponseStart | undefined;
   private pendingEnd: Extract<WorkerMessage, { t: 'end' }> | undefined;
+  /** The last chunk written, held back for a moment so that it can travel with the end. */
+  private heldChunk: Uint8Array | undefined;
+  private heldStart: ResponseStart | undefined;
+  private flushScheduled = false;
   private open = true;
 
   constructor(private readonly id: number, private readonly port: MessagePort, windowBytes: number, private readonly channels: Map<number, RequestChannel>) {
@@ -219,6 +226,16 @@ class RequestChannel {
     return start;
   }
 
+  /** Posts the held-back chunk, if any. */
+  private postHeldChunk(): void {
+    const chunk = this.heldChunk;
+    if (!chunk) return;
+    this.heldChunk = undefined;
+    const start = this.heldStart;
+    this.heldStart = undefined;
+    this.post({ t: 'chunk', chunk, start }, [chunk.buffer as ArrayBuffer]);
+  }
+
   /** The end of the response when it has not been posted yet (it then travels with 'done'). */
   takePendingEnd(): Extract<WorkerMessage, { t: 'end' }> | undefined {
     const end = this.pendingEnd;
@@ -257,9 +274,21 @@ class RequestChannel {
         if (signal.aborted) return;
         const copy = detachableCopy(chunk);
         this.credit -= copy.byteLength;
-        this.post({ t: 'chunk', chunk: copy, start: this.takeStart() }, [copy.buffer as ArrayBuffer]);
+        // Held until the next write, the end, or the next turn of the event loop, whichever
+        // comes first: a response of one chunk then travels in one message with its end.
+        this.postHeldChunk();
+        this.heldChunk = copy;
+        this.heldStart = this.takeStart();
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(() => {
+            this.flushScheduled = false;
+            this.postHeldChunk();
+          });
+        }
       },
       sendFile: async (file: FileWrapper, length: number) => {
+        this.postHeldChunk();
         const reply = new Promise<MainMessage>((resolve) => { this.fileWaiter = resolve; });
         this.post({ t: 'file', path: file.path, fd: file.fd, offset: file.offset, length, start: this.takeStart() });
         const message = await reply;
@@ -269,13 +298,17 @@ class RequestChannel {
       end: async () => {
         // Held back until the body is closed (usually at once), so that the end and 'done' travel
         // in one message; a close() that takes longer does not delay the response.
-        this.pendingEnd = { t: 'end', start: this.takeStart() };
+        const chunk = this.heldChunk;
+        this.heldChunk = undefined;
+        this.pendingEnd = chunk ? { t: 'end', start: this.heldStart, chunk } : { t: 'end', start: this.takeStart() };
+        this.heldStart = undefined;
         setImmediate(() => {
           const end = this.takePendingEnd();
-          if (end) this.post(end);
+          if (end) this.post(end, end.chunk ? [end.chunk.buffer as ArrayBuffer] : undefined);
         });
       },
       abort: (error) => {
+        this.postHeldChunk();
         this.post({ t: 'abort', message: error instanceof Error ? error.message : String(error), start: this.takeStart() });
       },
     };

@@ -27,6 +27,8 @@ describe('stackware serve --threads', () => {
     ]);
     expect(stuck).toBe(504);
     expect(tally(others)).toEqual({ 200: 30 });
+    // The log line travels through the child's stderr pipe, which may deliver it after the 504.
+    for (let i = 0; i < 50 && !peer.output().includes('its thread was replaced'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(peer.output()).toContain('its thread was replaced');
   });
 });

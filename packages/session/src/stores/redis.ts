@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { SessionStore } from '../types.js';
 import { isValidSessionId } from '../ids.js';
@@ -24,10 +25,16 @@ const RELEASE_SCRIPT = 'if redis.call("get", KEYS[1]) == ARGV[1] then return red
 // have taken it over meanwhile).
 const TAKE_OVER_SCRIPT = 'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("set", KEYS[1], ARGV[2], "PX", ARGV[3]) else return false end';
 
+// Writes the session only when it still holds the value the request loaded (one round trip for a
+// save that merges: see SessionStore.compareAndSet).
+const COMPARE_AND_SET_SCRIPT = 'if redis.call("get", KEYS[1]) == ARGV[1] then redis.call("set", KEYS[1], ARGV[2], "EX", ARGV[3]) return 1 else return 0 end';
+const COMPARE_AND_SET_SHA = createHash('sha1').update(COMPARE_AND_SET_SCRIPT).digest('hex');
+
 /**
  * Sessions in Redis (ioredis): shared by every process and machine that uses the same Redis.
  * The TTL is Redis's own (`SET key value EX ttl`, `EXPIRE` for touch), so expired sessions vanish
- * without a sweep. A single `SET` is atomic. Locks are `SET <prefix>lock:<id> "<token> <pid>
+ * without a sweep. A single `SET` is atomic; a changed session is saved with one compare-and-set
+ * (a Lua script run by its SHA1, `EVALSHA`, loaded on first use). Locks are `SET <prefix>lock:<id> "<token> <pid>
  * <hostname>" NX PX <ttlMs>`, released by a Lua script that checks the value; a lock whose holder
  * is a dead process on this host is taken over at once (a Lua compare-and-set), any other when
  * Redis expires it.
@@ -68,6 +75,19 @@ export class RedisStore implements SessionStore {
 
   async set(id: string, value: string, ttlSeconds: number): Promise<void> {
     await this.client.set(this.#key(id), value, 'EX', Math.max(1, Math.ceil(ttlSeconds))).catch(countStoreError);
+  }
+
+  async compareAndSet(id: string, expected: string, value: string, ttlSeconds: number): Promise<boolean> {
+    const args = [this.#key(id), expected, value, Math.max(1, Math.ceil(ttlSeconds))] as const;
+    let written: unknown;
+    try {
+      written = await this.client.evalsha(COMPARE_AND_SET_SHA, 1, ...args);
+    } catch (error) {
+      // Not in this server's script cache yet (first use, or after SCRIPT FLUSH or a restart).
+      if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+      written = await this.client.eval(COMPARE_AND_SET_SCRIPT, 1, ...args);
+    }
+    return written === 1;
   }
 
   async destroy(id: string): Promise<void> {
