@@ -5,6 +5,7 @@ import { asApplication, RESOURCE_PATH_KEY, notFound as notFoundPage, quotePath, 
 import { compileHide, DEFAULT_HIDE, SOURCE_EXTENSIONS, type HideOption } from './hide.js';
 import { isInside, unsafeSegmentReason } from './safe-path.js';
 import { serveFile, type StaticFileOptions } from './static-file.js';
+import { FileCache } from './file-cache.js';
 import { ModuleCache, type ImportModule } from './module-cache.js';
 import { HOOK_EXTENSIONS, HOOK_NAME, toDirectoryHook, type DirectoryHook } from './hook.js';
 import { directoryListing } from './listing.js';
@@ -139,6 +140,8 @@ class Parser {
   readonly listings = new Map<string, { stamp: string; names: readonly string[] }>();
   readonly hooks = new Map<string, { checkedAt: number; path?: string; stats?: Stats }>();
   readonly wrapped = new WeakMap<DirectoryHook, Application>();
+  /** lstat results (and small files' bytes), kept true by a watcher on each directory: see {@link FileCache}. */
+  readonly cache = new FileCache();
   readonly hookModules = new WeakMap<object, DirectoryHook>();
 
   constructor(options: URLParserOptions) {
@@ -324,9 +327,12 @@ class Parser {
     const path = join(dir, name);
     // Second line of defence after the segment checks: the joined, normalised path stays under the root.
     if (!isInside(this.root, path)) return undefined;
+    const cached = this.cache.get(path);
+    if (cached) return { path, name, stats: cached.stats };
+    const generation = this.cache.begin(dir);
     let stats: Stats;
     try {
-      stats = await lstat(path);
+      stats = this.cache.store(dir, path, await lstat(path), generation);
       if (stats.isSymbolicLink()) {
         const real = await realpath(path);
         if (!this.options.allowSymlinksOutside && !isInside(this.realRoot, real)) return undefined;
