@@ -420,7 +420,8 @@ export class FastCGIConnection implements TrackedConnection {
     request.started = true;
     let variables: Array<[string, Buffer]>;
     try {
-      variables = decodeNameValuePairs(Buffer.concat(request.params));
+      // nginx sends PARAMS in one record: no copy then.
+      variables = decodeNameValuePairs(request.params.length === 1 ? request.params[0]! : Buffer.concat(request.params));
     } catch (error) {
       throw new FastCGIProtocolError(`Malformed PARAMS for request ${request.id}: ${(error as Error).message}`);
     }
