@@ -94,6 +94,8 @@ async function main(): Promise<void> {
   console.log('|---|---:|---:|---:|---:|---:|');
   console.log(`| ${CASES.http.label} | ${http.rps.toFixed(0)} | ${http.p50} | ${http.p99} | ${http.errors} | 1.00 |`);
   console.log(`| ${CASES.fastcgi.label} | ${fastcgi.rps.toFixed(0)} | ${fastcgi.p50} | ${fastcgi.p99} | ${fastcgi.errors} | ${(fastcgi.rps / http.rps).toFixed(2)} |`);
+  const ratio = fastcgi.rps / http.rps;
+  console.log(`\n- **Goal — FastCGI behind nginx:** ≥ 1.00× the HTTP proxy behind nginx; measured ${ratio.toFixed(2)}×: **${ratio >= 1 ? 'met' : 'not met'}** (server CPU per request: see the peers benchmark).`);
 }
 
 await main();

@@ -9,7 +9,8 @@
  * - a page that reads and writes a session (a per-visitor counter), both in Redis: Stackware
  *   (session + RedisStore on ioredis) against Express 5 + express-session + connect-redis (node-redis),
  *   both with the same semantics (1-day idle expiry renewed by every request, cookie re-sent);
- * - static files, 1 KiB and 1 MiB: express.static (baseline), Stackware `staticFiles`, nginx;
+ * - static files, 1 KiB and 1 MiB: express.static (baseline), Stackware `staticFiles`, sirv (on
+ *   node:http), @fastify/static, nginx; each goal of issue 21 is printed beside its figure;
  * - a CPU-bound handler (~2 ms): on the server thread (baseline) vs threadPool with 2 threads;
  * - nginx in front: HTTP proxy_pass to `serve` (baseline) vs fastcgi_pass to `serveFastCGI`.
  *
@@ -138,6 +139,20 @@ const SERVERS: Record<string, (args: string[]) => Promise<string>> = {
     const app = express();
     app.use(express.static(dir!));
     return listenNode(app);
+  },
+  'sirv-static': async ([dir]) => {
+    const { default: sirv } = await import('sirv');
+    // Production mode (dev: false, the default): sirv stats every file once at start-up and keeps the headers.
+    const serveDir = sirv(dir!, { etag: true });
+    return listenNode((req, res) => serveDir(req, res, () => { res.statusCode = 404; res.end(); }));
+  },
+  'fastify-static': async ([dir]) => {
+    const { default: Fastify } = await import('fastify');
+    const { default: fastifyStatic } = await import('@fastify/static');
+    const f = Fastify();
+    await f.register(fastifyStatic, { root: dir! });
+    await f.listen({ port: 0, host: '127.0.0.1' });
+    return `http://127.0.0.1:${(f.server.address() as AddressInfo).port}`;
   },
   'cpu-inline': async () => {
     const { cpu } = await import('./lib/cpu-app.js');
@@ -303,6 +318,11 @@ async function sessionGroup(): Promise<void> {
   await stopAll();
 }
 
+/** Prints a goal of issue 21 beside the figure measured for it, with met / not met. */
+function goal(name: string, target: string, measured: string, met: boolean): void {
+  process.stdout.write(`- **Goal — ${name}:** ${target}; measured ${measured}: **${met ? 'met' : 'not met'}**.\n`);
+}
+
 async function staticGroup(): Promise<void> {
   const { startNginx, tempDir } = await import('@stackware/testing');
   const files = await tempDir('stackware-bench-static-');
@@ -311,17 +331,28 @@ async function staticGroup(): Promise<void> {
   const large = Buffer.alloc(1024 * 1024, 7);
   await writeFile(join(files.dir, 'small.txt'), small);
   await writeFile(join(files.dir, 'large.bin'), large);
-  const [express, sw] = await Promise.all([child('express-static', [files.dir]), child('stackware-static', [files.dir])]);
+  const [express, sw, sirv, fastify] = await Promise.all(['express-static', 'stackware-static', 'sirv-static', 'fastify-static'].map((name) => child(name, [files.dir])));
   const nginx = await startNginx(`server { listen 127.0.0.1:{{PORT}}; keepalive_requests 1000000; sendfile on; tcp_nopush on; root ${files.dir}; location / { } }`);
   cleanups.push(() => nginx.stop());
   for (const [path, bytes, connections, name] of [['/small.txt', small, 32, '1 KiB'], ['/large.bin', large, 8, '1 MiB']] as const) {
-    for (const url of [express!.url, sw!.url, nginx.url]) await check(url + path, bytes);
+    for (const url of [express!.url, sw!.url, sirv!.url, fastify!.url, nginx.url]) await check(url + path, bytes);
     const figures = await compare([
       { label: 'express.static', kind: 'baseline', url: express!.url, path, child: express },
       { label: 'Stackware staticFiles', kind: 'stackware', url: sw!.url, path, child: sw },
+      { label: 'sirv (node:http)', kind: 'peer', url: sirv!.url, path, child: sirv },
+      { label: '@fastify/static', kind: 'peer', url: fastify!.url, path, child: fastify },
       { label: 'nginx (1 worker, sendfile)', kind: 'peer', url: nginx.url, path },
     ], { ...common, connections });
-    report(`Static file, ${name}`, `GET ${path} (${bytes.length} bytes), autocannon ${connections} keep-alive connections; the same file for all three.`, figures);
+    report(`Static file, ${name}`, `GET ${path} (${bytes.length} bytes), autocannon ${connections} keep-alive connections; the same file for all five. sirv in production mode (stats cached at start-up); Stackware's parser caches stats (and a small file's bytes) kept true by a directory watcher.`, figures);
+    const ours = figures.find((f) => f.kind === 'stackware')!;
+    const toNginx = ours.rps / figures.at(-1)!.rps;
+    if (name === '1 KiB') {
+      goal('static 1 KiB CPU', '≤ 40 µs server CPU per request', `${ours.cpuMicrosPerRequest?.toFixed(0) ?? '–'} µs`, (ours.cpuMicrosPerRequest ?? Infinity) <= 40);
+      goal('static 1 KiB vs nginx', '≥ 0.50× nginx requests/s', `${toNginx.toFixed(2)}×`, toNginx >= 0.5);
+    } else {
+      goal('static 1 MiB vs nginx', '≥ 0.80× nginx requests/s', `${toNginx.toFixed(2)}×`, toNginx >= 0.8);
+    }
+    process.stdout.write('\n');
   }
   await stopAll();
 }
@@ -353,7 +384,10 @@ async function fastcgiGroup(): Promise<void> {
     { label: 'nginx → HTTP proxy_pass → serve', kind: 'baseline', url: proxy.url, child: http },
     { label: 'nginx → FastCGI → serveFastCGI', kind: 'stackware', url: fastcgi.url, child: fcgi },
   ], common);
-  report('Behind nginx: FastCGI vs HTTP proxy', 'The hello app behind nginx (1 worker, upstream keep-alive 32 connections, client keep-alive not capped at the default 1000 requests per connection); autocannon 32 connections to nginx. Server CPU: the Stackware process only (nginx not counted).', figures, 'Behind nginx: FastCGI vs HTTP proxy', true);
+  report('Behind nginx: FastCGI vs HTTP proxy', 'The hello app behind nginx (1 worker, upstream keep-alive 32 connections, `fastcgi_keep_conn on` for FastCGI, client keep-alive not capped at the default 1000 requests per connection); autocannon 32 connections to nginx. Server CPU: the Stackware process only (nginx not counted).', figures, 'Behind nginx: FastCGI vs HTTP proxy', true);
+  const [viaHttp, viaFastcgi] = figures;
+  goal('FastCGI behind nginx', '≥ 1.00× the HTTP proxy behind nginx (requests/s)', `${viaFastcgi!.ratio.toFixed(2)}× (server CPU ${viaFastcgi!.cpuMicrosPerRequest?.toFixed(0) ?? '–'} vs ${viaHttp!.cpuMicrosPerRequest?.toFixed(0) ?? '–'} µs/req)`, viaFastcgi!.ratio >= 1);
+  process.stdout.write('\n');
   await stopAll();
 }
 

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { close, open, read } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FileWrapper, Headers, ResponseSink } from '@stackware/gateway';
 import { ResponseSignal } from './response-signal.js';
@@ -11,8 +11,82 @@ function onResponseClose(this: ServerResponse & { [SINK]?: HttpSink }): void {
   if (sink && !this.writableFinished) sink.signal.abort();
 }
 
-/** Size of each read when sending a file (bytes): large enough to keep the thread-pool round trips few. */
-const FILE_READ_BYTES = 512 * 1024;
+/** Size of each read when sending a file (bytes): a few reads per MiB, each straight into a buffer the socket then sends. */
+const FILE_READ_BYTES = 256 * 1024;
+/** Reads in flight per response: one buffer is being sent while the next is read. */
+const FILE_BUFFERS = 2;
+/** Buffers kept for reuse across responses (a fresh 256 KiB buffer per read costs page faults). */
+const FILE_POOL_MAX = 16;
+const filePool: Buffer[] = [];
+
+function takeBuffer(): Buffer {
+  return filePool.pop() ?? Buffer.allocUnsafeSlow(FILE_READ_BYTES);
+}
+
+function giveBack(buffer: Buffer): void {
+  if (filePool.length < FILE_POOL_MAX) filePool.push(buffer);
+}
+
+const openFile = (path: string) => new Promise<number>((resolve, reject) => open(path, 'r', (error, fd) => (error ? reject(error) : resolve(fd))));
+const readInto = (fd: number, buffer: Buffer, length: number, position: number) =>
+  new Promise<number>((resolve, reject) => read(fd, buffer, 0, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))));
+
+/**
+ * Sends `length` bytes of `file` from `file.offset` to the response: Node has no sendfile(2) for
+ * a TLS-less socket either (libuv's uv_fs_sendfile is not wired to streams), so this is the nearest:
+ * `read(2)` into one of two reused 256 KiB buffers (no allocation, no page faults, no copy in
+ * JavaScript) and hand that buffer to the socket, reading the next buffer while the previous one
+ * is sent. A buffer is read into again only once the socket has taken it (the write callback):
+ * that is the backpressure. Resolves when every byte was handed over or the client went away
+ * (the response's `close`); rejects on a read error (the file shrank, EIO). The descriptor of a
+ * `path` is opened here and always closed; a caller's `fd` is left open.
+ */
+async function sendFileRegion(sink: HttpSink, file: FileWrapper, length: number): Promise<void> {
+  const res = sink.res;
+  const fd = file.path !== undefined ? await openFile(file.path) : file.fd!;
+  const buffers: Buffer[] = [];
+  // Each buffer's last write, still in the socket's queue: the buffer is reused once it settles.
+  const pending: Array<Promise<void> | undefined> = [];
+  let gone = false;
+  const wakers = new Set<() => void>();
+  const onClose = () => {
+    gone = true;
+    for (const wake of wakers) wake();
+  };
+  res.once('close', onClose);
+  try {
+    let position = file.offset;
+    let left = length;
+    for (let turn = 0; left > 0; turn++) {
+      if (gone || res.destroyed) break;
+      const slot = turn % FILE_BUFFERS;
+      const buffer = (buffers[slot] ??= takeBuffer());
+      if (pending[slot]) await pending[slot];
+      if (gone) break;
+      const bytesRead = await readInto(fd, buffer, Math.min(left, buffer.length), position);
+      if (bytesRead === 0) throw new Error(`file_wrapper: ${file.path ?? `fd ${fd}`} ended ${left} bytes early (it shrank while being sent)`);
+      if (gone) break;
+      position += bytesRead;
+      left -= bytesRead;
+      sink.lastActivity = performance.now();
+      pending[slot] = new Promise<void>((resolve) => {
+        const done = () => {
+          wakers.delete(done);
+          resolve();
+        };
+        wakers.add(done);
+        res.write(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead), done);
+      });
+    }
+    // The last writes must leave the buffers before they go back to the pool.
+    for (const written of pending) if (written && !gone) await written;
+  } finally {
+    res.off('close', onClose);
+    if (file.path !== undefined) close(fd, () => undefined);
+    // A buffer still queued in a socket that went away is not reused: let it be collected.
+    if (!gone) for (const buffer of buffers) giveBack(buffer);
+  }
+}
 
 /**
  * The node:http side of one response ({@link ResponseSink} for `runApplication`):
@@ -20,7 +94,8 @@ const FILE_READ_BYTES = 512 * 1024;
  *   driver knows it and the application did not set it; node adds Date — cached per second — and
  *   uses chunked coding on HTTP/1.1 otherwise; no body for HEAD, 1xx, 204 and 304);
  * - `write` honours backpressure (waits for `drain`) and settles when the client goes away;
- * - `sendFile` pipes a file region from disk (fs.createReadStream, 512 KiB reads, backpressure);
+ * - `sendFile` sends a file region from disk: reads into two reused buffers, each handed to the socket
+ *   while the next is read (see {@link sendFileRegion});
  * - `abort` destroys the connection so the client sees a truncated response;
  * - `signal` fires when the client goes away before the end, or when the server answered early
  *   (timeout 504, body too large 413).
@@ -99,40 +174,10 @@ export class HttpSink implements ResponseSink {
 
   sendFile(file: FileWrapper, length: number): Promise<void> {
     if (this.done) return Promise.resolve();
-    const res = this.res;
-    const start = file.offset;
-    const end = file.offset + length - 1;
-    const stream = file.path !== undefined
-      ? createReadStream(file.path, { start, end, highWaterMark: FILE_READ_BYTES })
-      : createReadStream('', { fd: file.fd!, autoClose: false, start, end, highWaterMark: FILE_READ_BYTES });
     this.waitingOnClient = true;
-    return new Promise<void>((resolve, reject) => {
-      const cleanup = () => {
-        this.waitingOnClient = false;
-        this.lastActivity = performance.now();
-        res.off('close', onClose);
-        stream.unpipe(res);
-      };
-      const onClose = () => {
-        cleanup();
-        stream.destroy();
-        resolve();
-      };
-      // each chunk read means the client took the previous ones (pipe backpressure): progress
-      stream.on('data', () => {
-        this.lastActivity = performance.now();
-      });
-      stream.once('end', () => {
-        cleanup();
-        resolve();
-      });
-      stream.once('error', (error) => {
-        cleanup();
-        stream.destroy();
-        reject(error);
-      });
-      res.once('close', onClose);
-      stream.pipe(res, { end: false });
+    return sendFileRegion(this, file, length).finally(() => {
+      this.waitingOnClient = false;
+      this.lastActivity = performance.now();
     });
   }
 

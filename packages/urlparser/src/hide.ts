@@ -19,14 +19,14 @@ export const DEFAULT_HIDE: readonly string[] = Object.freeze([
 /** Server-side source that is executed, never sent as text (by `staticFiles`, or when a module factory is removed). */
 export const SOURCE_EXTENSIONS: readonly string[] = Object.freeze(['.ts', '.mts', '.cts', '.tsx', '.jsx', '.js', '.mjs', '.cjs']);
 
-function globToRegExp(pattern: string): RegExp {
+function globSource(pattern: string): string {
   let source = '';
   for (const c of pattern) {
     if (c === '*') source += '.*';
     else if (c === '?') source += '.';
     else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(`^${source}$`, 'is');
+  return source;
 }
 
 /** A predicate for hidden names, or a list of glob patterns (see {@link DEFAULT_HIDE}). */
@@ -38,10 +38,15 @@ export type HideOption = readonly (string | RegExp)[] | ((name: string) => boole
  */
 export function compileHide(hide: HideOption = DEFAULT_HIDE): (name: string) => boolean {
   if (typeof hide === 'function') return hide;
-  const patterns = hide.map((p) => {
-    if (typeof p === 'string') return globToRegExp(p);
-    if (p instanceof RegExp) return p;
-    throw new TypeError(`hide: each pattern must be a glob string or a RegExp, got ${typeof p}`);
-  });
-  return (name) => patterns.some((p) => p.test(name));
+  const globs: string[] = [];
+  const regExps: RegExp[] = [];
+  for (const p of hide) {
+    if (typeof p === 'string') globs.push(globSource(p));
+    else if (p instanceof RegExp) regExps.push(p);
+    else throw new TypeError(`hide: each pattern must be a glob string or a RegExp, got ${typeof p}`);
+  }
+  // Every glob in one alternation: one match per segment, however many patterns.
+  const glob = globs.length > 0 ? new RegExp(`^(?:${globs.join('|')})$`, 'is') : undefined;
+  if (regExps.length === 0) return glob ? (name) => glob.test(name) : () => false;
+  return (name) => (glob?.test(name) ?? false) || regExps.some((p) => p.test(name));
 }

@@ -6,8 +6,9 @@ import etag from 'etag';
 import fresh from 'fresh';
 import mime from 'mime-types';
 import rangeParser from 'range-parser';
-import { fileWrapper, html, requestHeader, statusLine, type Application, type Environ, type FileWrapperFactory, type Headers, type ResponseBody, type StartResponse } from '@stackware/gateway';
+import { fileWrapper, html, statusLine, type Application, type Environ, type FileWrapperFactory, type Headers, type ResponseBody, type StartResponse } from '@stackware/gateway';
 import { multipartByteranges, multipartLength } from './byte-ranges.js';
+import { CACHE_MAX_FILE_BYTES, cacheEntryOf, type CacheEntry } from './file-cache.js';
 
 /**
  * Options of {@link staticFile}, {@link staticFiles} and the URL parser's static factory.
@@ -54,6 +55,11 @@ function parseDate(value: string | undefined): number | undefined {
   return Number.isNaN(time) ? undefined : time;
 }
 
+/** A request header's environ value, when it is a string. */
+function header(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
 function listTokens(value: string): string[] {
   return value.split(',').map((t) => t.trim()).filter(Boolean);
 }
@@ -73,46 +79,48 @@ function listTokens(value: string): string[] {
  *   malformed, non-bytes units, or more than `maxRanges` → ignored (200). `If-Range` with an
  *   entity tag (strong match) or a date (exact match with Last-Modified) gates the range.
  * - The body is `environ['stackware.file_wrapper']` (or the gateway's portable one), so the
- *   server streams from disk. HEAD gets the same headers and no body.
+ *   server streams from disk; a small file the URL parser's cache holds (see `FileCache`: at most
+ *   64 KiB, kept true by a directory watcher) is sent from memory. HEAD gets the same headers and
+ *   no body.
  */
 export function serveFile(environ: Environ, startResponse: StartResponse, path: string, stats: Stats, options: StaticFileOptions = {}): ResponseBody | Promise<ResponseBody> {
   const method = environ.REQUEST_METHOD;
   if (method !== 'GET' && method !== 'HEAD') return errorPage(405, [['Allow', 'GET, HEAD']])(environ, startResponse);
 
+  // A file the URL parser's cache holds: its headers are built once, and a small file's bytes are kept.
+  const entry = cacheEntryOf(stats);
+  let prepared = entry?.headers?.get(options) as Prepared | undefined;
+  if (!prepared) {
+    prepared = prepare(path, stats, options);
+    if (entry) (entry.headers ??= new WeakMap()).set(options, prepared);
+  }
+  const { tag, modified, validators, type } = prepared;
   const size = stats.size;
-  const tag = options.etag === false ? undefined : etag(stats, { weak: false });
-  const modified = options.lastModified === false ? undefined : new Date(seconds(stats.mtimeMs)).toUTCString();
-  const validators: Headers = [];
-  if (tag) validators.push(['ETag', tag]);
-  if (modified) validators.push(['Last-Modified', modified]);
-  if (options.cacheControl) validators.push(['Cache-Control', options.cacheControl]);
-  validators.push(...(options.headers ?? []));
 
   // 1-2: If-Match / If-Unmodified-Since.
-  const ifMatch = requestHeader(environ, 'If-Match');
+  const ifMatch = header(environ.HTTP_IF_MATCH);
   if (ifMatch !== undefined) {
     const tokens = listTokens(ifMatch);
     if (!tokens.includes('*') && !(tag && tokens.includes(tag))) return errorPage(412)(environ, startResponse);
   } else {
-    const since = parseDate(requestHeader(environ, 'If-Unmodified-Since'));
+    const since = parseDate(header(environ.HTTP_IF_UNMODIFIED_SINCE));
     if (since !== undefined && seconds(stats.mtimeMs) > since) return errorPage(412)(environ, startResponse);
   }
   // 3-4: If-None-Match / If-Modified-Since.
-  const ifNoneMatch = requestHeader(environ, 'If-None-Match');
-  const ifModifiedSince = requestHeader(environ, 'If-Modified-Since');
+  const ifNoneMatch = header(environ.HTTP_IF_NONE_MATCH);
+  const ifModifiedSince = header(environ.HTTP_IF_MODIFIED_SINCE);
   if (ifNoneMatch !== undefined || ifModifiedSince !== undefined) {
-    const request = { 'if-none-match': ifNoneMatch, 'if-modified-since': ifModifiedSince, 'cache-control': requestHeader(environ, 'Cache-Control') };
+    const request = { 'if-none-match': ifNoneMatch, 'if-modified-since': ifModifiedSince, 'cache-control': header(environ.HTTP_CACHE_CONTROL) };
     if (fresh(request, { etag: tag, 'last-modified': modified })) {
-      startResponse('304 Not Modified', validators);
+      startResponse('304 Not Modified', validators.slice());
       return [];
     }
   }
 
-  const type = contentTypeFor(path, options.mimeTypes);
   const wrap: FileWrapperFactory = environ['stackware.file_wrapper'] ?? fileWrapper;
   const ranges = options.ranges !== false;
-  const rangeHeader = ranges ? requestHeader(environ, 'Range') : undefined;
-  if (rangeHeader !== undefined && rangeApplies(requestHeader(environ, 'If-Range'), tag, modified)) {
+  const rangeHeader = ranges ? header(environ.HTTP_RANGE) : undefined;
+  if (rangeHeader !== undefined && rangeApplies(header(environ.HTTP_IF_RANGE), tag, modified)) {
     const parsed = rangeParser(size, rangeHeader, { combine: true });
     if (parsed === -1) {
       return errorPage(416, [['Content-Range', `bytes */${size}`]])(environ, startResponse);
@@ -127,7 +135,7 @@ export function serveFile(environ: Environ, startResponse: StartResponse, path: 
           ['Accept-Ranges', 'bytes'],
           ...validators,
         ]);
-        return wrap(path, { offset: start, length: end - start + 1 });
+        return body(entry, method, path, start, end - start + 1, wrap);
       }
       const boundary = `stackware-${randomBytes(12).toString('hex')}`;
       startResponse('206 Partial Content', [
@@ -140,13 +148,53 @@ export function serveFile(environ: Environ, startResponse: StartResponse, path: 
     }
   }
 
-  startResponse('200 OK', [
+  startResponse('200 OK', prepared.ok.slice());
+  return body(entry, method, path, 0, size, wrap);
+}
+
+/** The headers of one file for one set of options, built once per cached file. */
+interface Prepared {
+  tag: string | undefined;
+  modified: string | undefined;
+  /** ETag, Last-Modified, Cache-Control and the extra headers: on 200, 206 and 304. */
+  validators: Headers;
+  type: string;
+  /** The whole 200 answer's headers. */
+  ok: Headers;
+}
+
+function prepare(path: string, stats: Stats, options: StaticFileOptions): Prepared {
+  const tag = options.etag === false ? undefined : etag(stats, { weak: false });
+  const modified = options.lastModified === false ? undefined : new Date(seconds(stats.mtimeMs)).toUTCString();
+  const validators: Headers = [];
+  if (tag) validators.push(['ETag', tag]);
+  if (modified) validators.push(['Last-Modified', modified]);
+  if (options.cacheControl) validators.push(['Cache-Control', options.cacheControl]);
+  validators.push(...(options.headers ?? []));
+  const type = contentTypeFor(path, options.mimeTypes);
+  const ok: Headers = [
     ['Content-Type', type],
-    ['Content-Length', String(size)],
-    ...(ranges ? [['Accept-Ranges', 'bytes'] as [string, string]] : []),
+    ['Content-Length', String(stats.size)],
+    ...(options.ranges !== false ? [['Accept-Ranges', 'bytes'] as [string, string]] : []),
     ...validators,
-  ]);
-  return wrap(path, { offset: 0, length: size });
+  ];
+  return { tag, modified, validators, type, ok };
+}
+
+/**
+ * The body of a 200 or single-range 206: a small cached file's bytes from memory (read once, on
+ * the first GET), else a file wrapper that the server streams from disk. HEAD never reads.
+ */
+function body(entry: CacheEntry | undefined, method: string, path: string, offset: number, length: number, wrap: FileWrapperFactory): ResponseBody | Promise<ResponseBody> {
+  if (entry && method === 'GET' && entry.stats.size <= CACHE_MAX_FILE_BYTES) {
+    const content = entry.content;
+    if (content) return [offset === 0 && length === content.length ? content : content.subarray(offset, offset + length)];
+    return entry.cache.content(entry).then(
+      (bytes) => bytes ? [bytes.subarray(offset, offset + length)] : wrap(path, { offset, length }),
+      () => wrap(path, { offset, length }),
+    );
+  }
+  return wrap(path, { offset, length });
 }
 
 /**

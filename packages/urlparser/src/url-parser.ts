@@ -5,6 +5,7 @@ import { asApplication, RESOURCE_PATH_KEY, notFound as notFoundPage, quotePath, 
 import { compileHide, DEFAULT_HIDE, SOURCE_EXTENSIONS, type HideOption } from './hide.js';
 import { isInside, unsafeSegmentReason } from './safe-path.js';
 import { serveFile, type StaticFileOptions } from './static-file.js';
+import { FileCache } from './file-cache.js';
 import { ModuleCache, type ImportModule } from './module-cache.js';
 import { HOOK_EXTENSIONS, HOOK_NAME, toDirectoryHook, type DirectoryHook } from './hook.js';
 import { directoryListing } from './listing.js';
@@ -139,6 +140,8 @@ class Parser {
   readonly listings = new Map<string, { stamp: string; names: readonly string[] }>();
   readonly hooks = new Map<string, { checkedAt: number; path?: string; stats?: Stats }>();
   readonly wrapped = new WeakMap<DirectoryHook, Application>();
+  /** lstat results (and small files' bytes), kept true by a watcher on each directory: see {@link FileCache}. */
+  readonly cache = new FileCache();
   readonly hookModules = new WeakMap<object, DirectoryHook>();
 
   constructor(options: URLParserOptions) {
@@ -170,6 +173,17 @@ class Parser {
   directory(dir: string): Application {
     let app = this.directories.get(dir);
     if (app) return app;
+    if (this.options.hooks === false) {
+      // No hooks (staticFiles): no await on a cached file, so a hot file costs no promise here.
+      app = (incoming, startResponse) => {
+        const environ: Environ = { ...incoming };
+        const resolved = this.resolve(dir, environ);
+        if (resolved instanceof Promise) return resolved.then((found) => (found ?? this.notFound)(environ, startResponse));
+        return (resolved ?? this.notFound)(environ, startResponse);
+      };
+      this.directories.set(dir, app);
+      return app;
+    }
     app = async (incoming, startResponse) => {
       const environ: Environ = { ...incoming };
       const hook = await this.loadHook(dir);
@@ -240,7 +254,7 @@ class Parser {
   }
 
   /** Finds the application for the next segment of PATH_INFO in `dir`; undefined = not found. Mutates `environ`. */
-  async resolve(dir: string, environ: Environ): Promise<Application | undefined> {
+  resolve(dir: string, environ: Environ): Application | undefined | Promise<Application | undefined> {
     if (environ.PATH_INFO === '') {
       // The directory itself, without its trailing slash: redirect so relative links work (Paste, Apache's DirectorySlash).
       let location = `${quotePath(environ.SCRIPT_NAME)}/`.replace(/^\/{2,}/, '/');
@@ -258,7 +272,13 @@ class Parser {
     const unsafe = unsafeSegmentReason(segment);
     if (unsafe) return undefined;
     if (this.isHidden(segment)) return undefined;
-    const lookup = await this.lookup(dir, segment);
+    const lookup = this.lookup(dir, segment);
+    if (lookup instanceof Promise) return lookup.then((found) => this.resolved(dir, environ, found));
+    return this.resolved(dir, environ, lookup);
+  }
+
+  /** The end of {@link resolve} once the segment was looked up. */
+  resolved(dir: string, environ: Environ, lookup: Lookup): Application | undefined | Promise<Application | undefined> {
     if ('ambiguous' in lookup) {
       this.log(environ, `${JSON.stringify(environ.SCRIPT_NAME)} is ambiguous: ${lookup.ambiguous.join(', ')} in ${dir} all match; answering 404 (request one by its full name, or rename one)`);
       return undefined;
@@ -288,9 +308,15 @@ class Parser {
   }
 
   /** An exact name first; else (with `extensionless`) the one visible file named `segment` + one extension. */
-  async lookup(dir: string, segment: string): Promise<Lookup> {
-    const exact = await this.check(dir, segment);
+  lookup(dir: string, segment: string): Lookup | Promise<Lookup> {
+    const exact = this.check(dir, segment);
+    if (exact instanceof Promise) return exact.then((found) => (found ? { found } : this.lookupOthers(dir, segment)));
     if (exact) return { found: exact };
+    return this.lookupOthers(dir, segment);
+  }
+
+  /** With `extensionless`: the one visible file named `segment` + one extension. */
+  async lookupOthers(dir: string, segment: string): Promise<Lookup> {
     if (this.options.extensionless === false) return { missing: segment };
     const names = await this.names(dir);
     if (!names) return { missing: segment };
@@ -320,13 +346,21 @@ class Parser {
   }
 
   /** lstat + symlink containment: the entry if it may be served. */
-  async check(dir: string, name: string): Promise<Found | undefined> {
+  check(dir: string, name: string): Found | undefined | Promise<Found | undefined> {
     const path = join(dir, name);
     // Second line of defence after the segment checks: the joined, normalised path stays under the root.
     if (!isInside(this.root, path)) return undefined;
+    const cached = this.cache.get(path);
+    if (cached) return { path, name, stats: cached.stats };
+    return this.checkOnDisk(dir, name, path);
+  }
+
+  /** {@link check} for a path the cache does not hold. */
+  async checkOnDisk(dir: string, name: string, path: string): Promise<Found | undefined> {
+    const generation = this.cache.begin(dir);
     let stats: Stats;
     try {
-      stats = await lstat(path);
+      stats = this.cache.store(dir, path, await lstat(path), generation);
       if (stats.isSymbolicLink()) {
         const real = await realpath(path);
         if (!this.options.allowSymlinksOutside && !isInside(this.realRoot, real)) return undefined;
@@ -357,7 +391,7 @@ class Parser {
     return this.factoryFor(name) ? 'file' : undefined;
   }
 
-  async application(found: Found, environ: Environ, index = false): Promise<Application | undefined> {
+  application(found: Found, environ: Environ, index = false): Application | undefined | Promise<Application | undefined> {
     if (found.stats.isDirectory()) return this.directory(found.path);
     const extension = extname(found.name).toLowerCase();
     const factory = this.factoryFor(found.name);

@@ -7,7 +7,7 @@ export class InputQueue implements AsyncIterable<Uint8Array> {
   private readonly chunks: Uint8Array[] = [];
   private waiting: { resolve(): void } | undefined;
   private ended = false;
-  private failure: Error | undefined;
+  private failure: Error | (() => Error) | undefined;
   /** Bytes received and not yet taken by the application. */
   queuedBytes = 0;
   /** Bytes received in all (for maxBodyBytes). */
@@ -35,8 +35,13 @@ export class InputQueue implements AsyncIterable<Uint8Array> {
     this.wake();
   }
 
-  /** The body will never complete: the consumer's next read throws `error`. Drops what is queued. */
-  fail(error: Error): void {
+  /**
+   * The body will never complete: the consumer's next read throws `error`. Drops what is queued.
+   * `error` may be a function that makes it, called only if a read comes (an Error captures a
+   * stack trace, which costs more than the rest of a small request: a response that finished
+   * before its empty STDIN arrived fails its input this way).
+   */
+  fail(error: Error | (() => Error)): void {
     if (this.ended && this.chunks.length === 0) return;
     this.failure ??= error;
     this.chunks.length = 0;
@@ -57,7 +62,10 @@ export class InputQueue implements AsyncIterable<Uint8Array> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     for (;;) {
-      if (this.failure) throw this.failure;
+      if (this.failure) {
+        if (typeof this.failure === 'function') this.failure = this.failure();
+        throw this.failure;
+      }
       const chunk = this.chunks.shift();
       if (chunk) {
         this.queuedBytes -= chunk.byteLength;
