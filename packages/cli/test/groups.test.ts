@@ -294,3 +294,74 @@ workers = 2
     }
   }, 150_000);
 });
+
+/** One POST to the metrics listener, with optional extra headers. */
+function post(url: string, headers: Record<string, string> = {}, method = 'POST'): Promise<Answer> {
+  return new Promise((resolve) => {
+    const req = request(url, { method, agent: false, headers: { Connection: 'close', ...headers }, timeout: 15_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+    req.end();
+  });
+}
+
+describe('reloading one process group through the metrics listener (POST /status/reload/NAME)', () => {
+  it('replaces that group\'s processes alone; unknown group 404, GET 405, a cross-site request 403', async () => {
+    const dir = await tempDir('stackware-groups-admin-');
+    await chmod(dir.dir, 0o755);
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    await writeFile(join(dir.dir, 'a.mjs'), APP);
+    await writeFile(join(dir.dir, 'site.toml'), `
+[app.main]
+application = "./a.mjs#app"
+[location."/one"]
+group = "one"
+[location."/two"]
+group = "two"
+[group.one]
+[group.two]
+[metrics]
+listen = "127.0.0.1:${metricsPort}"
+[server.web]
+host = "127.0.0.1"
+port = ${port}
+`);
+    // The status paths need the debugger PIN unless it is off; the test turns it off (still loopback-only).
+    const before = process.env.STACKWARE_DEBUG_PIN;
+    process.env.STACKWARE_DEBUG_PIN = 'off';
+    const server = stackware(['serve', join(dir.dir, 'site.toml'), '--log-level', 'info']);
+    if (before === undefined) delete process.env.STACKWARE_DEBUG_PIN;
+    else process.env.STACKWARE_DEBUG_PIN = before;
+    const base = `http://127.0.0.1:${port}`;
+    const admin = `http://127.0.0.1:${metricsPort}`;
+    const logs = () => records(server.output());
+    const groupRestarts = (group: string) => logs().filter((r) => r.group === group && r.cause === 'reload');
+    try {
+      await until(() => /serving site\.toml/.test(server.output()) && ['one', 'two'].every((g) => logs().some((r) => r.group === g && String(r.msg).endsWith('process ready'))), 90_000, 'the server and both groups', server.output);
+      const one = pidOf(await get(`${base}/one/pid`, 30_000));
+      const two = pidOf(await get(`${base}/two/pid`, 30_000));
+      expect(await post(`${admin}/status/reload/one`, { Origin: 'http://evil.example' })).toMatchObject({ status: 403 });
+      expect(await post(`${admin}/status/reload/one`, {}, 'GET')).toMatchObject({ status: 405 });
+      expect(await post(`${admin}/status/reload/nope`)).toMatchObject({ status: 404 });
+      expect(groupRestarts('one')).toHaveLength(0);
+      const accepted = await post(`${admin}/status/reload/one`);
+      expect(accepted).toMatchObject({ status: 202 });
+      await until(() => groupRestarts('one').some((r) => r.worker_pid === one), 30_000, 'the reload of group one', server.output);
+      await until(() => !alive(one), 30_000, 'the old process of group one gone', server.output);
+      const after = await get(`${base}/one/pid`, 30_000);
+      expect(pidOf(after)).not.toBe(one);
+      expect(alive(two)).toBe(true);
+      expect(groupRestarts('two')).toHaveLength(0);
+      // The metrics count the reload by group and cause.
+      const metrics = await get(`${admin}/metrics`);
+      expect(body(metrics)).toMatch(/stackware_restarts_total\{[^}]*group="one"[^}]*cause="reload"[^}]*\} 1|stackware_restarts_total\{[^}]*cause="reload"[^}]*group="one"[^}]*\} 1/);
+    } finally {
+      await server.stop();
+      await dir.cleanup();
+    }
+  }, 150_000);
+});

@@ -17,4 +17,4 @@ export { describeDeployment } from './describe.js';
 export { deploymentPlan, serveDeployment, type DeploymentPlan, type ServeDeploymentOptions, type ServingDeployment } from './serve.js';
 // The orchestrator's live (swappable) application, re-exported where it was first published.
 export { LiveApplication } from '@stackware/server';
-export { startOperations, metricsSupervisor, parseListenAddress, METRICS_ENV, type MetricsSettings, type OperationsListener } from './operations.js';
+export { startOperations, metricsSupervisor, parseListenAddress, METRICS_ENV, type MetricsSettings, type OperationsActions, type OperationsListener } from './operations.js';

@@ -32,6 +32,12 @@ export function parseListenAddress(text: string, option = '--metrics'): { host: 
   return { host: (match[1] ?? match[2])!, port };
 }
 
+/** What the metrics listener's admin paths act on. */
+export interface OperationsActions {
+  /** `POST /status/reload/NAME`: replaces process group NAME gracefully. @throws Error for an unknown group. */
+  reloadGroup?: (name: string) => void;
+}
+
 /** A running metrics listener (in the single process or the prefork primary). */
 export interface OperationsListener {
   /** "http://127.0.0.1:9100". */
@@ -72,7 +78,7 @@ async function statusProtection(logger: Logger): Promise<(status: Application) =
   return (status) => (environ: Environ, startResponse: StartResponse) => {
     if (!isDebugClient(environ)) return forbidden(startResponse, 'Forbidden: /status answers loopback clients that name a loopback host (127.0.0.1, localhost, ::1)');
     if (environ.PATH_INFO === '/status/pin' && form) return form(environ, startResponse);
-    if (environ.PATH_INFO !== '/status') return forbidden(startResponse, 'Not a status page');
+    if (environ.PATH_INFO !== '/status' && !environ.PATH_INFO.startsWith('/status/reload/')) return forbidden(startResponse, 'Not a status page');
     if (pin && !pin.hasValidCookie(environ)) {
       startResponse('401 Unauthorized', [['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store']]);
       return [Buffer.from('<!doctype html><title>Debugger PIN</title><p>The status page needs the debugger PIN: <a href="/status/pin?next=/status">enter it</a>.</p>\n')];
@@ -93,7 +99,7 @@ async function statusProtection(logger: Logger): Promise<(status: Application) =
  * @throws Error for a malformed `listen`, or a host that is not loopback without `public` (the
  *   message names the option and the fix).
  */
-export async function startOperations(settings: MetricsSettings, logger: Logger): Promise<OperationsListener | undefined> {
+export async function startOperations(settings: MetricsSettings, logger: Logger, actions: OperationsActions = {}): Promise<OperationsListener | undefined> {
   if (cluster.isWorker) {
     if (process.env[METRICS_ENV] !== '1') return undefined;
     const { installMetrics, answerPrimary } = await import('@stackware/server/metrics');
@@ -112,7 +118,7 @@ export async function startOperations(settings: MetricsSettings, logger: Logger)
   process.env[METRICS_ENV] = '1';
   let serving = false;
   metrics.operations.readiness.add(async () => (serving ? undefined : 'the server is starting'));
-  const running: RunningServer = await startMetricsListener({ host, port, logger, metrics, protectStatus: await statusProtection(logger) });
+  const running: RunningServer = await startMetricsListener({ host, port, logger, metrics, protectStatus: await statusProtection(logger), reloadGroup: actions.reloadGroup });
   logger.info({ url: running.url }, `metrics on ${running.url}/metrics (also /healthz, /readyz, /status)`);
   return { url: running.url, serving: () => void (serving = true), close: () => running.close() };
 }
@@ -126,13 +132,13 @@ export async function startOperations(settings: MetricsSettings, logger: Logger)
  * nothing starts. `onRefused` turns a refused address into the caller's error (a ConfigError naming
  * the file, a UsageError); by default the Error is thrown as it is.
  */
-export function metricsSupervisor(settings: MetricsSettings, onRefused: (error: Error) => never = (error) => { throw error; }): Supervisor {
+export function metricsSupervisor(settings: MetricsSettings, onRefused: (error: Error) => never = (error) => { throw error; }, actions: OperationsActions = {}): Supervisor {
   return {
     name: 'metrics',
     async start({ logger, role }) {
       let listener: OperationsListener | undefined;
       try {
-        listener = await startOperations(settings, logger);
+        listener = await startOperations(settings, logger, actions);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).syscall) throw error;
         onRefused(error as Error);

@@ -114,7 +114,11 @@ export async function deploymentPlan(file: string, options: ServeDeploymentOptio
   // so that it counts what the groups and workers do from their start.
   const metrics = { ...deployment.metrics, ...Object.fromEntries(Object.entries(options.metrics ?? {}).filter(([, v]) => v !== undefined)) } as MetricsSettings;
   if (metrics.listen) {
-    supervisors.unshift(metricsSupervisor(metrics, (error) => initial.fail('metrics', undefined, 'listen', error.message, 'listen on 127.0.0.1, or set public = true in [metrics]')));
+    const reloadGroup = deployment.groups.size === 0 ? undefined : (name: string) => {
+      if (!groups) throw new Error('the process groups are not running');
+      groups.reloadGroup(name);
+    };
+    supervisors.unshift(metricsSupervisor(metrics, (error) => initial.fail('metrics', undefined, 'listen', error.message, 'listen on 127.0.0.1, or set public = true in [metrics]'), { reloadGroup }));
   }
   const invalid = (error: unknown) => logger.error({ file: path }, `deploy file is invalid; still serving the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
 

@@ -14,6 +14,11 @@ export interface MetricsApplicationOptions {
    * Default: `/status` answers 403 to everyone (it lists request paths).
    */
   protectStatus?: (status: Application) => Application;
+  /**
+   * Replaces the processes of one process group gracefully (`POST /status/reload/NAME`, behind
+   * `protectStatus`). @throws Error for an unknown group (answered 404). Absent: 404.
+   */
+  reloadGroup?: (name: string) => void;
 }
 
 function send(startResponse: Parameters<Application>[1], status: string, type: string, body: string): Uint8Array[] {
@@ -61,6 +66,9 @@ ${pools}
 
 /**
  * The application of the metrics listener (issue 23). Paths:
+ * - `POST /status/reload/NAME`: replaces process group NAME's processes gracefully (mod_wsgi's
+ *   per-group restart); 202, 404 for an unknown group, 403 for a cross-site request; behind
+ *   `protectStatus` like `/status`;
  * - `GET /metrics`: Prometheus text exposition 0.0.4 of the whole server (every worker's counters
  *   added up), `Content-Type: text/plain; version=0.0.4`;
  * - `GET /healthz`: 200 "ok" while the process runs (liveness);
@@ -72,7 +80,30 @@ ${pools}
  * Anything else: 404; a method other than GET/HEAD: 405.
  */
 export function metricsApplication(options: MetricsApplicationOptions): Application {
+  const reload = (environ: Environ, startResponse: Parameters<Application>[1]): Uint8Array[] => {
+    if (environ.REQUEST_METHOD !== 'POST') {
+      startResponse('405 Method Not Allowed', [['Allow', 'POST'], ['Content-Type', 'text/plain; charset=utf-8']]);
+      return [Buffer.from('Method Not Allowed: POST /status/reload/NAME reloads a process group\n')];
+    }
+    // A browser's cross-site POST carries Origin (or Sec-Fetch-Site): only a same-origin page or a
+    // client that sends neither (curl, an orchestrator) may reload (CSRF, even with the PIN off).
+    const origin = typeof environ.HTTP_ORIGIN === 'string' ? environ.HTTP_ORIGIN : undefined;
+    const fetchSite = typeof environ.HTTP_SEC_FETCH_SITE === 'string' ? environ.HTTP_SEC_FETCH_SITE : undefined;
+    const ownOrigin = `${environ['stackware.url_scheme']}://${String(environ.HTTP_HOST ?? '')}`;
+    if ((origin !== undefined && origin !== ownOrigin) || (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none')) {
+      return send(startResponse, '403 Forbidden', 'text/plain; charset=utf-8', 'Forbidden: a reload must come from this listener\'s own pages or from a client without Origin (curl)\n');
+    }
+    const name = decodeURIComponent(environ.PATH_INFO.slice('/status/reload/'.length));
+    if (!options.reloadGroup) return send(startResponse, '404 Not Found', 'text/plain; charset=utf-8', 'Not Found: this server runs no process group\n');
+    try {
+      options.reloadGroup(name);
+    } catch (error) {
+      return send(startResponse, '404 Not Found', 'text/plain; charset=utf-8', `Not Found: ${(error as Error).message}\n`);
+    }
+    return send(startResponse, '202 Accepted', 'text/plain; charset=utf-8', `reloading process group "${name}": new processes start, then the old ones finish their requests\n`);
+  };
   const status: Application = async (environ, startResponse) => {
+    if (environ.PATH_INFO.startsWith('/status/reload/')) return reload(environ, startResponse);
     const report = await serverReport(options.metrics);
     if (wantsJson(environ)) return send(startResponse, '200 OK', 'application/json', `${JSON.stringify({ ready: report.notReady.length === 0, notReady: report.notReady, processes: report.processes }, null, 2)}\n`);
     return send(startResponse, '200 OK', 'text/html; charset=utf-8', renderStatusHtml(report));
