@@ -3,6 +3,9 @@ import type { FlashMessage, Session, SessionStore } from './types.js';
 import { newSessionId } from './ids.js';
 import { assertJsonData, SessionDataError } from './json-data.js';
 
+/** How many compare-and-set rounds a merging save tries before it falls back to re-read and write (which can lose a concurrent write from another process). */
+const CAS_ATTEMPTS = 64;
+
 /** What is stored per session (JSON): format version, creation time (ms), data, flashes. */
 export interface SessionRecord {
   v: 1;
@@ -326,18 +329,21 @@ export class RequestSession implements Session {
   /**
    * The merging save in compare-and-set steps: this request's changes applied to the record it
    * loaded, written only if that is still what the store holds; when another request wrote
-   * meanwhile, merged into the record read again, a few times. True when the save is done (written,
-   * or dropped because the session vanished); false to fall back to re-read and write.
+   * meanwhile, merged into the record read again and tried again — after the first retries with a
+   * short random pause (up to 2 ms × attempt), so that writers contending for one session spread
+   * out — up to {@link CAS_ATTEMPTS} times. True when the save is done (written, or dropped because
+   * the session vanished); false (only after that many lost races) to fall back to re-read and write.
    */
   async #compareAndSet(store: SessionStore, id: string): Promise<boolean> {
     let expected = this.#loadedText;
-    for (let attempt = 0; attempt < 4; attempt++) {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const current = parseRecord(expected);
       if (!current || expected === undefined) {
         this.#dropVanished();
         return true;
       }
       if (await store.compareAndSet!(id, expected, this.#serialise(this.#merged(current)), this.#ttlSeconds())) return true;
+      if (attempt >= 2) await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * attempt));
       expected = await store.get(id);
     }
     return false;
