@@ -3,11 +3,11 @@
  * with four `[group.NAME]` sections, each a set of real processes forked by the primary.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { request } from 'node:http';
 import { freePort, tempDir, type Peer } from '@stackware/testing';
-import { get, records, stackware, until } from './cli-helpers.js';
+import { get, records, root as checkout, stackware, until } from './cli-helpers.js';
 
 const root = process.getuid?.() === 0;
 // The group processes import the site's modules as `nobody` (when root): a 0755 directory.
@@ -108,6 +108,27 @@ function getHost(url: string, host: string): Promise<Answer> {
   });
 }
 
+/**
+ * A group running as `nobody` starts the server's own entry point (the bin in this checkout), so
+ * `nobody` must be able to reach it, as in any deployment (/srv, /opt). A fresh CI clone may sit in
+ * a 0700 temporary directory: for the tests' duration the directories above the checkout get
+ * traverse permission for others (o+x: enter, not list), and get their mode back afterwards.
+ */
+const opened: Array<{ dir: string; mode: number }> = [];
+async function letOthersReachCheckout(): Promise<void> {
+  for (let dir = checkout; ; dir = dirname(dir)) {
+    const mode = (await stat(dir)).mode & 0o7777;
+    if (!(mode & 0o001)) {
+      await chmod(dir, mode | 0o001);
+      opened.push({ dir, mode });
+    }
+    if (dirname(dir) === dir) break;
+  }
+}
+afterAll(async () => {
+  for (const { dir, mode } of opened.splice(0).reverse()) await chmod(dir, mode);
+});
+
 let peer: Peer;
 let url: string;
 let site: { dir: string; cleanup(): Promise<void> };
@@ -115,6 +136,7 @@ const restarts = (group: string, cause: string) => records(peer.output()).filter
 const readyPids = (group: string) => records(peer.output()).filter((r) => r.group === group && typeof r.msg === 'string' && r.msg.endsWith('process ready')).map((r) => r.worker_pid as number);
 
 beforeAll(async () => {
+  if (root) await letOthersReachCheckout();
   site = await tempDir('stackware-groups-');
   await chmod(site.dir, 0o755);
   await writeFile(join(site.dir, 'a.mjs'), APP);
