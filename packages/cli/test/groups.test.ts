@@ -126,7 +126,9 @@ async function letOthersReachCheckout(): Promise<void> {
   }
 }
 afterAll(async () => {
-  for (const { dir, mode } of opened.splice(0).reverse()) await chmod(dir, mode);
+  // Restore in the reverse order of opening.
+  for (let i = opened.length - 1; i >= 0; i--) await chmod(opened[i]!.dir, opened[i]!.mode);
+  opened.length = 0;
 });
 
 let peer: Peer;
