@@ -94,10 +94,10 @@ const body = (r: Answer) => ('body' in r ? r.body : `(${r.error})`);
 const pidOf = (r: Answer) => Number(body(r).split(' ')[1]);
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
-/** One GET with a Host header. */
-function getHost(url: string, host: string): Promise<Answer> {
+/** One request (GET by default) with extra headers; errors become `{ error }`. */
+function send(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
   return new Promise((resolve) => {
-    const req = request(url, { agent: false, headers: { Host: host, Connection: 'close' }, timeout: 15_000 }, (res) => {
+    const req = request(url, { method, agent: false, headers: { Connection: 'close', ...headers }, timeout: 15_000 }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
@@ -166,7 +166,7 @@ describe('process groups ([group.NAME], mod_wsgi daemon mode) on the real server
     const b = await get(`${url}/b/y`);
     expect(body(b)).toMatch(/^gb \d+ \d+ \/b\/y$/);
     // the host route wins over the location ("/a" is ga's by path, but b.example.test is gb's)
-    const byHost = await getHost(`${url}/a/z`, 'b.example.test');
+    const byHost = await send(`${url}/a/z`, { Host: 'b.example.test' });
     expect(body(byHost)).toMatch(/^gb /);
     expect(pidOf(a)).not.toBe(pidOf(b));
     expect(readyPids('ga')).toContain(pidOf(a));
@@ -319,20 +319,6 @@ workers = 2
   }, 150_000);
 });
 
-/** One POST to the metrics listener, with optional extra headers. */
-function post(url: string, headers: Record<string, string> = {}, method = 'POST'): Promise<Answer> {
-  return new Promise((resolve) => {
-    const req = request(url, { method, agent: false, headers: { Connection: 'close', ...headers }, timeout: 15_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-    });
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
-    req.end();
-  });
-}
-
 describe('reloading one process group through the metrics listener (POST /status/reload/NAME)', () => {
   it('replaces that group\'s processes alone; unknown group 404, GET 405, a cross-site request 403', async () => {
     const dir = await tempDir('stackware-groups-admin-');
@@ -368,11 +354,11 @@ port = ${port}
       await until(() => /serving site\.toml/.test(server.output()) && ['one', 'two'].every((g) => logs().some((r) => r.group === g && String(r.msg).endsWith('process ready'))), 90_000, 'the server and both groups', server.output);
       const one = pidOf(await get(`${base}/one/pid`, 30_000));
       const two = pidOf(await get(`${base}/two/pid`, 30_000));
-      expect(await post(`${admin}/status/reload/one`, { Origin: 'http://evil.example' })).toMatchObject({ status: 403 });
-      expect(await post(`${admin}/status/reload/one`, {}, 'GET')).toMatchObject({ status: 405 });
-      expect(await post(`${admin}/status/reload/nope`)).toMatchObject({ status: 404 });
+      expect(await send(`${admin}/status/reload/one`, { Origin: 'http://evil.example' }, 'POST')).toMatchObject({ status: 403 });
+      expect(await send(`${admin}/status/reload/one`)).toMatchObject({ status: 405 });
+      expect(await send(`${admin}/status/reload/nope`, {}, 'POST')).toMatchObject({ status: 404 });
       expect(groupRestarts('one')).toHaveLength(0);
-      const accepted = await post(`${admin}/status/reload/one`);
+      const accepted = await send(`${admin}/status/reload/one`, {}, 'POST');
       expect(accepted).toMatchObject({ status: 202 });
       await until(() => groupRestarts('one').some((r) => r.worker_pid === one), 30_000, 'the reload of group one', server.output);
       await until(() => !alive(one), 30_000, 'the old process of group one gone', server.output);
