@@ -1,6 +1,6 @@
 /**
- * GET /admin/ — behind Basic auth (ADMIN_USER / ADMIN_PASSWORD) and served by the "admin"
- * process group (its own process): what the site has stored in its data directory.
+ * GET /admin/ — behind Basic auth (ADMIN_USER / ADMIN_PASSWORD) and served by the one-thread
+ * "admin" thread-pool group: what the site has stored in its data directory.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,7 +33,7 @@ export default class Admin extends SitePage {
       readEntries(dir), list(join(dir, 'uploads'), '.bin'), list(join(dir, 'errors'), '.json'), list(join(dir, 'mail'), '.eml'),
     ]);
     await this.writeln(html`<p class="lead">Signed in as <strong id="user">${String(this.request.environ.REMOTE_USER ?? '')}</strong>.
-This page runs in the <code>admin</code> process group (process ${String(process.pid)}), apart from the rest of the site.</p>
+This page runs in the <code>admin</code> thread-pool group (one thread), apart from the rest of the site.</p>
 <table class="stats">
   <tr><th>Data directory</th><td><code>${dir}</code></td></tr>
   <tr><th>Guestbook entries</th><td>${entries.length}</td></tr>
