@@ -2,7 +2,9 @@
  * Scale-out: the demo's two-node recipe (apps/demo/deploy/nginx-two-nodes.conf, as shipped, ports
  * replaced) with real nginx, real Redis and two demo nodes (FastCGI), under load:
  * - SIGKILL one node: 0 failed GETs, and the session (a counter in Redis) keeps counting;
- * - SIGTERM a node: 0 failed requests of any method (GET and POST).
+ * - SIGTERM a node: 0 failed requests of any method (GET and POST): the node's lame-duck phase
+ *   (LAME_DUCK_MS) answers GETs on new connections 503, nginx resends them and stops sending to it,
+ *   and its listener closes with nothing in its backlog.
  * Bounded: a few hundred requests per phase, loopback only; prints the figures ("two nodes:").
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -41,7 +43,7 @@ describe('two demo nodes behind nginx (the shipped recipe), sessions in Redis', 
   const startNode = async (port: number) => {
     const env: NodeJS.ProcessEnv = {
       ...process.env, NODE_OPTIONS: '', HOST: '127.0.0.1', PORT: String(port), PROTOCOL: 'fastcgi', STACKWARE_DATA_DIR: data.dir,
-      SESSION_STORE: 'redis', REDIS_URL: redis.url, DEBUG: 'false', ADMIN_USER: 'operator', ADMIN_PASSWORD: 'correct horse battery staple',
+      SESSION_STORE: 'redis', REDIS_URL: redis.url, LAME_DUCK_MS: '3000', DEBUG: 'false', ADMIN_USER: 'operator', ADMIN_PASSWORD: 'correct horse battery staple',
     };
     const peer = startProcess(process.execPath, [CLI, 'serve', 'apps/demo/site.toml', '--no-access-log'], { cwd: REPO, env });
     nodes.set(port, peer);
@@ -124,8 +126,11 @@ describe('two demo nodes behind nginx (the shipped recipe), sessions in Redis', 
       await new Promise<void>((resolve) => (stopping.process.exitCode !== null ? resolve() : stopping.process.once('exit', () => resolve())));
       await new Promise((r) => setTimeout(r, 3000));
     }, true);
-    process.stderr.write(`two nodes: SIGTERM: ${result.requests} requests (GET and POST), ${result.failures.length} failed\n`);
+    const lameDuck = /lame duck over[^\n"]*/.exec(stopping.output())?.[0];
+    process.stderr.write(`two nodes: SIGTERM: ${result.requests} requests (GET and POST), ${result.failures.length} failed; the stopped node: ${lameDuck ?? 'no lame-duck line'}\n`);
+    if (result.failures.length > 0) process.stderr.write(`two nodes: nginx error log:\n${(await nginx.errorLog()).split('\n').filter((l) => /upstream|\[error\]/.test(l)).slice(-20).join('\n')}\n${stopping.output().slice(-3000)}\n`);
     expect(result.failures).toEqual([]);
     expect(result.requests).toBeGreaterThan(10);
+    expect(lameDuck).toMatch(/answered 503/); // the phase ran (LAME_DUCK_MS) before the listener closed
   }, 240_000);
 });

@@ -67,6 +67,7 @@ export function commandPlan(command: ParsedCommand, logger: Logger): ServePlan {
   const workers = options.workers as number;
   if (options.maxRequests && !workers && !options.reload) throw new UsageError('--max-requests recycles worker processes: add --workers N');
   if (options.maxMemoryMb && !workers && !options.reload) throw new UsageError('--max-memory-mb replaces a worker process over the limit: add --workers N');
+  if (options.lameDuck && (workers || options.reload)) throw new UsageError('--lame-duck works in one process (the node a load balancer sends to); with --workers or --reload the primary holds the listener: leave it out, or run one process per node');
   // One process, one thread: a request stuck in a synchronous loop blocks the server itself, so
   // nothing could answer 504 or go on serving. Refuse the promise rather than break it.
   if (command.given.has('timeout') && options.timeout !== 0 && !workers && !options.threads && !options.reload) {

@@ -32,12 +32,13 @@ export const SERVERS: Record<string, ServerStarter> = {
   scgi: (app, { options, logger }) => serveSCGI(app, { ...listenTarget(options), ...limitOptions(options), log: logStream(logger) }),
 };
 
-/** The limits every gateway takes from the command line (--timeout, --max-body-bytes, --shutdown-timeout). */
+/** The limits every gateway takes from the command line (--timeout, --max-body-bytes, --shutdown-timeout, --lame-duck). */
 function limitOptions(options: Record<string, OptionValue>) {
   return {
     // With --threads the pool enforces --timeout itself: it terminates the stuck thread and allows for thread start-up.
     timeoutMs: options.threads ? 0 : seconds(options.timeout),
     shutdownTimeoutMs: seconds(options.shutdownTimeout),
+    lameDuckMs: seconds(options.lameDuck ?? 0),
     maxBodyBytes: options.maxBodyBytes as number,
   };
 }

@@ -21,6 +21,7 @@ describe('stackware: usage errors (one line, exit code 2, no stack trace)', () =
     ['an unknown command', ['frobnicate'], /^stackware: unknown command "frobnicate"/],
     ['no target', ['serve'], /missing the application to serve/],
     ['--max-requests without workers', ['serve', fixture('apps.ts'), '--max-requests', '5'], /--max-requests recycles worker processes: add --workers N/],
+    ['--lame-duck with workers', ['serve', fixture('apps.ts'), '--lame-duck', '3', '--workers', '2'], /--lame-duck works in one process/],
     ['a port out of range', ['serve', fixture('apps.ts'), '--port', '99999'], /^stackware: --port must be an integer from 0 to 65535, got "99999"\n$/],
     ['a negative worker count', ['serve', fixture('apps.ts'), '--workers', '-1'], /^stackware: --workers must be a non-negative integer, got "-1"\n$/],
     ['a negative timeout (--timeout=-2)', ['serve', fixture('apps.ts'), '--timeout=-2'], /^stackware: --timeout must be a non-negative number, got "-2"\n$/],
@@ -211,6 +212,18 @@ describe('stackware serve', () => {
     }
     expect(await exited(server)).toBe(0);
     expect(server.output()).toMatch(/shutting down gracefully/);
+  });
+
+  it('--lame-duck: after SIGTERM a GET on a new connection gets 503, then the process exits 0 once quiet', async () => {
+    const port = await freePort();
+    const server = stackware(['serve', `${fixture('apps.ts')}#slow`, '--port', String(port), '--lame-duck', '10']);
+    peers.push(server);
+    await waitForPort(port, 30_000);
+    server.process.kill('SIGTERM');
+    await until(() => /shutting down gracefully/.test(server.output()), 10_000, 'the stop began', server.output);
+    expect(await get(`http://127.0.0.1:${port}/?ms=10`)).toEqual({ status: 503, body: 'This node is shutting down; the request can be sent to another one\n' });
+    expect(await exited(server)).toBe(0); // well before the 10 s bound: no connection for 250 ms ends the phase
+    expect(server.output()).toMatch(/lame duck over after \d+ ms \(no new connection for 250 ms\): 1 idempotent requests/);
   });
 });
 

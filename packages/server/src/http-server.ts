@@ -12,7 +12,7 @@ import { IN_FLIGHT_KEY, operations, type InFlightRequest } from './metrics/hooks
 import { LoggerErrorStream } from './error-stream.js';
 import { EmptyInput } from './empty-input.js';
 import { environFlags } from './environ-flags.js';
-import { closeGracefully } from './shutdown.js';
+import { LAME_DUCK_MESSAGE, LameDuck, closeGracefully, lameDuckLine } from './shutdown.js';
 
 /** What {@link createHttpServer} returns: the node:http server (not listening yet) and its graceful stop. */
 export interface HttpServerParts {
@@ -35,6 +35,7 @@ export interface HttpServer extends RunningServer {
 
 interface Resolved extends Limits {
   shutdownTimeoutMs: number;
+  lameDuckMs: number;
   accessLog: boolean;
   serverHeader: string;
   logger: Logger;
@@ -47,6 +48,7 @@ function resolveOptions(options: HttpServerOptions): Resolved {
   return {
     ...resolveLimits(options),
     shutdownTimeoutMs: checkNumberOption('shutdownTimeoutMs', options.shutdownTimeoutMs ?? HTTP_DEFAULTS.shutdownTimeoutMs),
+    lameDuckMs: checkNumberOption('lameDuckMs', options.lameDuckMs ?? HTTP_DEFAULTS.lameDuckMs),
     accessLog: options.accessLog ?? HTTP_DEFAULTS.accessLog,
     serverHeader: options.serverHeader ?? HTTP_DEFAULTS.serverHeader,
     logger: options.logger ?? createLogger(),
@@ -132,6 +134,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
   const ops = options.countRequests === false ? undefined : operations();
   const stats = { handled: 0 };
   const active = new Set<HttpSink>();
+  const lameDuck = new LameDuck(o.lameDuckMs);
   let closing = false;
   let serverPort = String(options.port ?? HTTP_DEFAULTS.port);
 
@@ -152,6 +155,12 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     const started = performance.now();
     const counted = ops?.start(req.method!, req.url!);
     const id = requestId(req.headers['x-request-id'] as string | undefined);
+    if (lameDuck.refuses(req.socket, req.method!)) {
+      // The stop's lame-duck phase: the balancer resends an idempotent request to another node.
+      plainResponse(req, res, 503, 'Service Unavailable', LAME_DUCK_MESSAGE, o.serverHeader, ['Retry-After', '1']);
+      logEarly(req, id, 503, started, counted);
+      return;
+    }
     const sink = new HttpSink(res, o.serverHeader, started);
     sink.closeConnection = closing;
     const lengthHeader = req.headers['content-length'];
@@ -271,6 +280,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    lameDuck.accepted(socket);
   });
 
   // One timer for every request's timeouts (no timer per request): the application's progress
@@ -299,9 +309,11 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     socket.once('close', () => connections.delete(socket));
   });
 
-  const stop = async () => {
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= (async () => {
     closing = true;
     for (const sink of active) sink.closeConnection = true;
+    if (o.lameDuckMs > 0 && server.listening) logger.info(lameDuckLine('HTTP', await lameDuck.run()).trimEnd());
     // node:http's close() also destroys every connection with no request in progress at this instant,
     // which resets a keep-alive connection whose next request is on the wire (a client that does
     // not retry sees an error). Stop accepting now, and close idle connections ourselves, between requests.
@@ -312,7 +324,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     if (outcome.forced) logger.warn({ shutdown_timeout_ms: o.shutdownTimeoutMs }, 'shutdown timeout: remaining connections destroyed');
     // Every request is answered and logged: write the access lines the logger still holds.
     await flushLogger(logger);
-  };
+  })());
 
   return { server, stop, stats };
 }

@@ -223,8 +223,8 @@ export class HttpSink implements ResponseSink {
 }
 
 /** Sends a small plain-text error response and closes the connection (requests refused before the application runs). */
-export function plainResponse(req: IncomingMessage, res: ServerResponse, code: number, reason: string, message: string, serverHeader: string): void {
+export function plainResponse(req: IncomingMessage, res: ServerResponse, code: number, reason: string, message: string, serverHeader: string, extraHeaders: string[] = []): void {
   const body = Buffer.from(message + '\n');
-  res.writeHead(code, reason, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'Connection', 'close', ...(serverHeader ? ['Server', serverHeader] : [])]);
+  res.writeHead(code, reason, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'Connection', 'close', ...(serverHeader ? ['Server', serverHeader] : []), ...extraHeaders]);
   res.end(req.method === 'HEAD' ? undefined : body);
 }

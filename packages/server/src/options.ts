@@ -15,6 +15,7 @@ export { checkNumberOption };
  * | host | "127.0.0.1" | interface to listen on ("0.0.0.0" / "::" for all) |
  * | port | 8080 | 0 picks a free port |
  * | shutdownTimeoutMs | 5000 | graceful stop: in-flight requests get this long, then connections are destroyed |
+ * | lameDuckMs | 0 | graceful stop behind a load balancer: the listener stays open up to this long first (`LameDuck` in shutdown.ts) |
  * | accessLog | true | one pino record per request |
  * | logger | createLogger() | a pino logger |
  */
@@ -22,6 +23,13 @@ export interface HttpServerOptions extends LimitOptions {
   host?: string;
   port?: number;
   shutdownTimeoutMs?: number;
+  /**
+   * The lame-duck phase of a graceful stop, in ms (default 0: none), for a node behind a load
+   * balancer with passive health checks: the listener stays open up to this long, answering
+   * idempotent requests on new connections 503 + `Retry-After: 1` so the balancer resends them to
+   * another node and stops sending here; then the usual stop. See `LameDuck` in shutdown.ts.
+   */
+  lameDuckMs?: number;
   accessLog?: boolean;
   logger?: Logger;
   /** The `Server` response header; default "Stackware". Empty string: no header. */
@@ -39,6 +47,7 @@ export const HTTP_DEFAULTS = {
   port: 8080,
   ...LIMIT_DEFAULTS,
   shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  lameDuckMs: 0,
   accessLog: true,
   serverHeader: 'Stackware',
 } as const;

@@ -10,7 +10,8 @@ import {
 import { IN_FLIGHT_KEY, operations } from './metrics/hooks.js';
 import { environFromCgi } from './cgi-environ.js';
 import { environFlags } from './environ-flags.js';
-import { cgiErrorResponse, PendingCgiHead } from './cgi-response.js';
+import { cgiErrorResponse, cgiLameDuckResponse, PendingCgiHead } from './cgi-response.js';
+import { LAME_DUCK_MESSAGE, lameDuckLine, type LameDuck } from './shutdown.js';
 import { InputQueue } from './fastcgi/input-queue.js';
 import { ResponseSignal } from './response-signal.js';
 import { listenGateway, type ListenTarget, type TrackedConnection } from './fastcgi/listener.js';
@@ -25,7 +26,7 @@ import { checkProgress, declaredLength, limitAnswer, limitMessages, resolveLimit
  * clientTimeoutMs and requestTimeoutMs → 408, timeoutMs → 504, keepAliveTimeoutMs (a connection
  * that sends nothing) closes it, maxConnections 1024: over it the oldest idle connection is
  * closed, else the new one gets 503), `inputHighWaterBytes` 65536,
- * `shutdownTimeoutMs` 5000, `multithread` false, `multiprocess` true inside a prefork worker,
+ * `shutdownTimeoutMs` 5000, `lameDuckMs` 0, `multithread` false, `multiprocess` true inside a prefork worker,
  * `log` process.stderr.
  */
 export type SCGIServerOptions = ListenTarget & LimitOptions & {
@@ -33,6 +34,8 @@ export type SCGIServerOptions = ListenTarget & LimitOptions & {
   inputHighWaterBytes?: number;
   /** How long `close()` lets in-flight requests finish, in ms. */
   shutdownTimeoutMs?: number;
+  /** The lame-duck phase of `close()`, in ms (default 0: none); see `LameDuck` in shutdown.ts. */
+  lameDuckMs?: number;
   multithread?: boolean;
   multiprocess?: boolean;
   /** Where protocol errors and `stackware.errors` go. */
@@ -87,6 +90,7 @@ class SCGIConnection implements TrackedConnection, RequestProgress {
     private readonly socket: Socket,
     private readonly app: Application,
     private readonly settings: SCGISettings,
+    private readonly lameDuck?: LameDuck,
   ) {
     socket.on('data', (chunk: Buffer) => {
       if (this.requestStarted === undefined) this.requestStarted = performance.now();
@@ -219,6 +223,13 @@ class SCGIConnection implements TrackedConnection, RequestProgress {
     const limits = this.settings.limits;
     if (headerBytesOf(pairs) > limits.maxHeaderBytes) return this.answerEarly(431, limitMessages.headers(limits));
     if ((declaredLength(pairs[0]![1].toString('latin1')) ?? 0) > limits.maxBodyBytes) return this.answerEarly(413, limitMessages.body(limits));
+    if (this.lameDuck?.refuses(this.socket, pairs.find(([name]) => name === 'REQUEST_METHOD')?.[1].toString('latin1') ?? '')) {
+      // The stop's lame-duck phase: the front resends an idempotent request to another node.
+      this.answered = true;
+      this.socket.end(cgiLameDuckResponse(LAME_DUCK_MESSAGE));
+      if (this.socket.isPaused()) this.socket.resume();
+      return;
+    }
     if (this.remaining === 0) this.input.end();
     else if (rest.length) this.feed(rest);
     this.lastActivity = performance.now();
@@ -319,13 +330,15 @@ export async function serveSCGI(app: Application, options: SCGIServerOptions = {
     {
       maxConnections: limits.maxConnections,
       shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000,
+      lameDuckMs: options.lameDuckMs ?? 0,
+      onLameDuckOver: (outcome) => settings.log.write(lameDuckLine('SCGI', outcome)),
       sweepMs: sweepIntervalMs(limits),
       refuse: (socket) => {
         socket.resume();
         socket.end(cgiErrorResponse('503 Service Unavailable', limitMessages.overloaded(limits)));
       },
     },
-    (socket) => new SCGIConnection(socket, app, settings),
+    (socket, lameDuck) => new SCGIConnection(socket, app, settings, lameDuck),
   );
   return { url: gateway.url, close: gateway.close };
 }

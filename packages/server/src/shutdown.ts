@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 
@@ -103,4 +104,108 @@ export function onShutdownSignals(stop: () => Promise<void>, options: ShutdownSi
   return () => {
     for (const signal of signals) process.off(signal, handler);
   };
+}
+
+/**
+ * Methods a front server may send to another node after a failure: the idempotent ones
+ * (RFC 9110 §9.2.2). nginx's `*_next_upstream` never resends POST, PATCH or LOCK once sent.
+ */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** The lame-duck phase ends early once no connection has been accepted for this long, in ms. */
+export const LAME_DUCK_QUIET_MS = 250;
+
+/** How a lame-duck phase went: for the log line at its end. */
+export interface LameDuckOutcome {
+  /** How long the listener stayed open after the stop began, in ms. */
+  elapsedMs: number;
+  /** Idempotent requests on connections accepted during the phase, answered 503. */
+  refused: number;
+  /** Other requests on those connections, served. */
+  served: number;
+  /** "quiet": no new connection for {@link LAME_DUCK_QUIET_MS}; "timeout": `lameDuckMs` passed first. */
+  ended: 'quiet' | 'timeout';
+}
+
+/**
+ * The lame-duck phase of a graceful stop, for a node behind a front server with passive health
+ * checks (nginx `upstream` + `fastcgi_next_upstream`/`proxy_next_upstream ... http_503`).
+ *
+ * Closing a listening socket resets the connections the kernel has accepted but the server has not
+ * (the listen backlog): the front sees `recv() failed (104: Connection reset by peer)` after it
+ * sent the request, and it does not resend a POST then (RFC 9110 §9.2.2), so the client gets a
+ * 502. With a lame-duck phase the listener stays open for up to `lameDuckMs` after the stop
+ * begins: a connection accepted in that time is served, except that an idempotent request on it
+ * (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) is answered `503 Service Unavailable` with
+ * `Retry-After: 1`. The front resends that request to another node and takes this one out of its
+ * rotation (nginx: `max_fails`/`fail_timeout`), so new connections stop arriving; the phase ends
+ * once none has arrived for {@link LAME_DUCK_QUIET_MS} (250 ms), and only then does the listener
+ * close, with nothing left in its backlog. Requests on connections accepted before the stop are
+ * served as usual. `lameDuckMs` 0 (the default) skips the phase: a server clients reach directly
+ * should not answer 503 while it stops. In a prefork worker (node:cluster) the phase is skipped
+ * too: the primary holds the listening socket, and a worker also stops to be recycled or
+ * reloaded, when its siblings go on serving and a 503 would be wrong.
+ */
+export class LameDuck {
+  private active = false;
+  private lastAccept = 0;
+  private readonly late = new WeakSet<object>();
+  private refused = 0;
+  private served = 0;
+
+  /** The longest the phase lasts, in ms (0: no phase). */
+  readonly ms: number;
+
+  /** @param ms the longest the phase lasts, in ms (0: none; always 0 in a cluster worker). */
+  constructor(ms: number) {
+    this.ms = cluster.isWorker ? 0 : ms;
+  }
+
+  /** Notes an accepted connection (a socket): it is "late" when accepted during the phase. */
+  accepted(connection: object): void {
+    if (!this.active) return;
+    this.late.add(connection);
+    this.lastAccept = performance.now();
+  }
+
+  /** True when the request (its method, on this connection) is to be answered 503 + `Retry-After: 1`. */
+  refuses(connection: object, method: string): boolean {
+    if (!this.active || !this.late.has(connection)) return false;
+    if (IDEMPOTENT_METHODS.has(method)) {
+      this.refused++;
+      return true;
+    }
+    this.served++;
+    return false;
+  }
+
+  /** Runs the phase (the listener stays open meanwhile); resolves when it is over. Resolves at once when `ms` is 0. */
+  async run(): Promise<LameDuckOutcome> {
+    const started = performance.now();
+    if (this.ms <= 0) return { elapsedMs: 0, refused: 0, served: 0, ended: 'quiet' };
+    this.active = true;
+    this.lastAccept = started;
+    const deadline = started + this.ms;
+    let ended: LameDuckOutcome['ended'] = 'timeout';
+    for (;;) {
+      const now = performance.now();
+      if (now >= deadline) break;
+      if (now - this.lastAccept >= LAME_DUCK_QUIET_MS) {
+        ended = 'quiet';
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(deadline, this.lastAccept + LAME_DUCK_QUIET_MS) - now)));
+    }
+    this.active = false;
+    return { elapsedMs: Math.round(performance.now() - started), refused: this.refused, served: this.served, ended };
+  }
+}
+
+/** The text of a lame-duck 503 (the body; the status line and `Retry-After: 1` come from the gateway). */
+export const LAME_DUCK_MESSAGE = 'This node is shutting down; the request can be sent to another one';
+
+/** The log line at the end of a lame-duck phase (`gateway`: "FastCGI", "SCGI", "HTTP"). */
+export function lameDuckLine(gateway: string, outcome: LameDuckOutcome): string {
+  const why = outcome.ended === 'quiet' ? `no new connection for ${LAME_DUCK_QUIET_MS} ms` : 'lameDuckMs passed';
+  return `${gateway}: lame duck over after ${outcome.elapsedMs} ms (${why}): ${outcome.refused} idempotent requests on new connections answered 503, ${outcome.served} others served; the listener closes\n`;
 }

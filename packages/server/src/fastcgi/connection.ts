@@ -13,7 +13,8 @@ import {
 import { InputQueue } from './input-queue.js';
 import { ResponseSignal } from '../response-signal.js';
 import { environFromCgi } from '../cgi-environ.js';
-import { cgiErrorResponse, PendingCgiHead } from '../cgi-response.js';
+import { cgiErrorResponse, cgiLameDuckResponse, PendingCgiHead } from '../cgi-response.js';
+import { LAME_DUCK_MESSAGE, type LameDuck } from '../shutdown.js';
 import type { TrackedConnection } from './listener.js';
 import { checkProgress, declaredLength, limitAnswer, limitMessages, type LimitStatus, type Limits, type RequestProgress } from '../limits.js';
 
@@ -119,6 +120,7 @@ export class FastCGIConnection implements TrackedConnection {
     private readonly socket: Socket,
     private readonly app: Application,
     private readonly settings: FastCGIConnectionSettings,
+    private readonly lameDuck?: LameDuck,
   ) {
     socket.on('data', (chunk: Buffer) => {
       this.lastActivity = performance.now();
@@ -435,6 +437,12 @@ export class FastCGIConnection implements TrackedConnection {
     const length = declaredLength(variables.findLast(([name]) => name === 'CONTENT_LENGTH')?.[1].toString('latin1'));
     if (length !== undefined && length > limits.maxBodyBytes) {
       this.answerEarly(request, 413, limitMessages.body(limits));
+      return;
+    }
+    if (this.lameDuck?.refuses(this.socket, variables.find(([name]) => name === 'REQUEST_METHOD')?.[1].toString('latin1') ?? '')) {
+      // The stop's lame-duck phase: the front resends an idempotent request to another node.
+      this.send(encodeStream(RecordType.STDOUT, request.id, cgiLameDuckResponse(LAME_DUCK_MESSAGE)));
+      this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE, true);
       return;
     }
     request.lastActivity = performance.now();

@@ -14,6 +14,7 @@ const LISTEN_OPTIONS = {
 const GATEWAY_OPTIONS = {
   inputHighWaterBytes: option.number('request body bytes queued for a slow application before the socket is paused, per request', { unit: 'bytes', integer: true, min: 1, default: 64 * 1024 }),
   shutdownTimeoutMs: option.number('graceful stop: in-flight requests get this long before connections are broken off', { unit: 'ms', integer: true, min: 0, default: 5000 }),
+  lameDuckMs: option.number('graceful stop behind a load balancer: the listener stays open up to this long first, answering idempotent requests on new connections 503 so the balancer resends them elsewhere (0: no such phase)', { unit: 'ms', integer: true, min: 0, default: 0 }),
   multithread: option.boolean('stackware.multithread for every request', { default: false }),
   multiprocess: option.boolean('stackware.multiprocess for every request', { defaultText: 'true in a prefork worker' }),
 } as const;

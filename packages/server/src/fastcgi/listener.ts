@@ -4,6 +4,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { unlink } from 'node:fs/promises';
+import { LameDuck, type LameDuckOutcome } from '../shutdown.js';
 
 /** Where a gateway listens: a TCP address or a Unix socket path. */
 export type ListenTarget = { host?: string; port?: number; socket?: undefined } | { socket: string; host?: undefined; port?: undefined };
@@ -26,6 +27,10 @@ export interface ListenOptions {
   maxConnections: number;
   /** How long `close()` waits for busy connections before breaking them off, in ms (default 5000). */
   shutdownTimeoutMs: number;
+  /** The lame-duck phase of `close()`, in ms ({@link LameDuck}; 0: none). */
+  lameDuckMs?: number;
+  /** Told how the lame-duck phase went (when there was one), before the listener closes. */
+  onLameDuckOver?(outcome: LameDuckOutcome): void;
   /** How often the connections' timeouts are checked, in ms ({@link sweepIntervalMs}). */
   sweepMs: number;
   /**
@@ -57,17 +62,19 @@ async function socketInUse(path: string): Promise<boolean> {
 /**
  * Listens on `target` (default 127.0.0.1:9000) and hands each connection to `onConnection`.
  * A stale Unix socket file (nothing accepts on it) is replaced; a live one is an error.
- * `close()` stops accepting, lets busy connections finish, then breaks off what is left after
- * `shutdownTimeoutMs`.
+ * `close()` runs the lame-duck phase when `lameDuckMs` is set (the listener stays open; the
+ * connection's gateway asks `lameDuck.refuses()` per request), then stops accepting, lets busy
+ * connections finish, and breaks off what is left after `shutdownTimeoutMs`.
  * @throws Error naming the address when it cannot listen (EADDRINUSE, EACCES).
  */
 export async function listenGateway(
   scheme: string,
   target: ListenTarget,
   options: ListenOptions,
-  onConnection: (socket: Socket) => TrackedConnection,
+  onConnection: (socket: Socket, lameDuck: LameDuck) => TrackedConnection,
 ): Promise<ListeningGateway> {
   const connections = new Set<TrackedConnection>();
+  const lameDuck = new LameDuck(options.lameDuckMs ?? 0);
   let refusing = 0;
   const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     if (connections.size >= options.maxConnections) {
@@ -96,7 +103,8 @@ export async function listenGateway(
         return;
       }
     }
-    const tracked = onConnection(socket);
+    lameDuck.accepted(socket);
+    const tracked = onConnection(socket, lameDuck);
     connections.add(tracked);
     socket.once('close', () => connections.delete(tracked));
   });
@@ -135,15 +143,18 @@ export async function listenGateway(
 
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const connection of connections) connection.drain();
-      const timer = setTimeout(() => {
-        for (const connection of connections) connection.destroy();
-      }, options.shutdownTimeoutMs);
-      timer.unref();
-      server.once('close', () => clearTimeout(timer));
-    });
+    closing ??= (async () => {
+      if (lameDuck.ms > 0 && server.listening) options.onLameDuckOver?.(await lameDuck.run());
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const connection of connections) connection.drain();
+        const timer = setTimeout(() => {
+          for (const connection of connections) connection.destroy();
+        }, options.shutdownTimeoutMs);
+        timer.unref();
+        server.once('close', () => clearTimeout(timer));
+      });
+    })();
     return closing;
   };
   return { url, server, close };

@@ -8,6 +8,7 @@ import { environFlags } from '../environ-flags.js';
 import { FastCGIConnection, refuseOverloaded } from './connection.js';
 import { resolveLimits, sweepIntervalMs, type LimitOptions } from '../limits.js';
 import { listenGateway, type ListenTarget } from './listener.js';
+import { lameDuckLine } from '../shutdown.js';
 
 /**
  * Options of {@link serveFastCGI}. Defaults:
@@ -16,7 +17,7 @@ import { listenGateway, type ListenTarget } from './listener.js';
  * maxHeaderBytes → 431, headersTimeoutMs, clientTimeoutMs, requestTimeoutMs → 408, timeoutMs →
  * 504, keepAliveTimeoutMs, maxConnections 1024, reported as FCGI_MAX_CONNS; over it the oldest idle
  * connection is closed, else BEGIN_REQUEST gets FCGI_OVERLOADED), `maxRequestsPerConnection` 64, `multiplex` true,
- * `maxParamsBytes` 262144 (256 KiB), `inputHighWaterBytes` 65536, `shutdownTimeoutMs` 5000,
+ * `maxParamsBytes` 262144 (256 KiB), `inputHighWaterBytes` 65536, `shutdownTimeoutMs` 5000, `lameDuckMs` 0,
  * `multithread` false, `multiprocess` true inside a prefork worker, `log` process.stderr.
  */
 export type FastCGIServerOptions = ListenTarget & LimitOptions & {
@@ -30,6 +31,12 @@ export type FastCGIServerOptions = ListenTarget & LimitOptions & {
   inputHighWaterBytes?: number;
   /** How long `close()` lets in-flight requests finish before breaking connections off, in ms. */
   shutdownTimeoutMs?: number;
+  /**
+   * The lame-duck phase of `close()` for a node behind a front with passive health checks, in ms
+   * (default 0: none): the listener stays open up to this long, answering idempotent requests on
+   * new connections 503 + `Retry-After: 1` so the front resends them elsewhere (`LameDuck` in shutdown.ts).
+   */
+  lameDuckMs?: number;
   /** `stackware.multithread` for every request. */
   multithread?: boolean;
   /** `stackware.multiprocess` for every request (true under prefork). */
@@ -74,8 +81,11 @@ export async function serveFastCGI(app: Application, options: FastCGIServerOptio
   const gateway = await listenGateway(
     'fastcgi',
     options,
-    { maxConnections: limits.maxConnections, shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000, sweepMs: sweepIntervalMs(limits), refuse: refuseOverloaded },
-    (socket) => new FastCGIConnection(socket, app, settings),
+    {
+      maxConnections: limits.maxConnections, shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000, sweepMs: sweepIntervalMs(limits), refuse: refuseOverloaded,
+      lameDuckMs: options.lameDuckMs ?? 0, onLameDuckOver: (outcome) => settings.log.write(lameDuckLine('FastCGI', outcome)),
+    },
+    (socket, lameDuck) => new FastCGIConnection(socket, app, settings, lameDuck),
   );
   return { url: gateway.url, close: gateway.close };
 }
