@@ -19,7 +19,7 @@ const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const README_COMMAND = ['npx', '-y', 'pnpm@10', 'demo'] as const;
 const START_TIMEOUT_MS = 90_000;
 /** Every variable apps/demo/site.toml reads (see apps/demo/README.md). */
-const DEMO_VARIABLES = ['PORT', 'HOST', 'PROTOCOL', 'STACKWARE_DATA_DIR', 'SESSION_SECRET', 'SESSION_STORE', 'REDIS_URL', 'ADMIN_USER', 'ADMIN_PASSWORD', 'DEBUG', 'ERROR_EMAIL_TO'];
+const DEMO_VARIABLES = ['PORT', 'HOST', 'PROTOCOL', 'STACKWARE_DATA_DIR', 'SESSION_SECRET', 'SESSION_STORE', 'REDIS_URL', 'ADMIN_USER', 'ADMIN_PASSWORD', 'DEBUG', 'ERROR_EMAIL_TO', 'LAME_DUCK_MS'];
 const PAGE_TIMEOUT_MS = 60_000;
 /** The debugger PIN the HTTP deployment is started with (STACKWARE_DEBUG_PIN). */
 const DEBUG_PIN = '246-813-579';

@@ -40,7 +40,7 @@ export function startGroups(deployment: DeploymentDefinition, options: StartGrou
   if (deployment.groups.size === 0) return undefined;
   const logger = options.logger;
   let current = new Map(deployment.groups);
-  const supervisor = new GroupSupervisor({ groups: [...current.values()].map(specOf), logger, onRestart: options.onRestart });
+  const supervisor = new GroupSupervisor({ groups: [...current.values()].map((def) => specOf(def, deployment.file)), logger, onRestart: options.onRestart });
   process.env[GROUPS_DIR_ENV] = supervisor.runtimeDir;
   const watchers: FileWatcher[] = [];
   for (const def of current.values()) {
@@ -79,9 +79,10 @@ export function startGroups(deployment: DeploymentDefinition, options: StartGrou
   };
 }
 
-function specOf(def: GroupDef) {
+function specOf(def: GroupDef, file: string) {
   return {
     name: def.name,
+    paths: [file],
     processes: def.processes,
     uid: def.uid,
     gid: def.gid,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { setLocalWake } from './front.js';
 import { GROUP_ENV, GROUP_HEARTBEAT_ENV, GROUP_SOCKET_ENV, isMessage, type GroupProcessMessage, type GroupStopMessage, type GroupWakeMessage, type RestartCause } from './messages.js';
+import { unreachable } from './reach.js';
 
 /** One group to supervise. Units in the names; 0 disables a limit. */
 export interface GroupSpec {
@@ -22,6 +23,12 @@ export interface GroupSpec {
   gid?: number;
   /** Extra environment variables of the group's processes. */
   env?: Record<string, string>;
+  /**
+   * Files the processes read at start (the deploy file), besides the program itself: when they run
+   * as another user, the supervisor checks before forking that this user can reach them, and logs
+   * which directory stops it (the processes would fail with "Cannot find module").
+   */
+  paths?: string[];
   /** A process whose resident memory (VmRSS) passes this many MiB is replaced gracefully. */
   memoryLimitMb?: number;
   /** A request running longer than this (or a process whose event loop stops reporting this long) gets its process killed (SIGKILL) and replaced. */
@@ -132,6 +139,7 @@ export class GroupSupervisor {
         this.logger.warn({ group: spec.name, uid: spec.uid, gid: spec.gid }, `group "${spec.name}": user/group ignored, the server does not run as root (its processes run as this user)`);
         spec = { ...spec, uid: undefined, gid: undefined };
       }
+      if (root && spec.uid !== undefined && spec.uid !== 0) this.preflight(spec);
       const dir = join(this.runtimeDir, spec.name);
       mkdirSync(dir, { mode: 0o700 });
       if (spec.uid !== undefined || spec.gid !== undefined) chownSync(dir, spec.uid ?? -1, spec.gid ?? -1);
@@ -142,6 +150,15 @@ export class GroupSupervisor {
     setLocalWake((name) => this.wake(name));
     this.check = setInterval(() => this.checkProcesses(), options.checkIntervalMs ?? 250);
     for (const run of this.groups.values()) for (const slot of run.slots) this.spawn(run, slot);
+  }
+
+  /** Logs an error for each file the group's user cannot reach: the program (the entry cluster forks) and `paths`. */
+  private preflight(spec: GroupSpec): void {
+    for (const path of [process.argv[1], ...(spec.paths ?? [])]) {
+      if (!path) continue;
+      const why = unreachable(path, spec.uid!, spec.gid ?? 0);
+      if (why) this.logger.error({ group: spec.name, uid: spec.uid, gid: spec.gid, path }, `group "${spec.name}" runs as uid ${spec.uid}, which cannot read ${path}: ${why}; its processes will fail to start`);
+    }
   }
 
   /** The socket directory of group `name` (what {@link groupApplication} reads). */
