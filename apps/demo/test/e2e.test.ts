@@ -19,7 +19,7 @@ const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const README_COMMAND = ['npx', '-y', 'pnpm@10', 'demo'] as const;
 const START_TIMEOUT_MS = 90_000;
 /** Every variable apps/demo/site.toml reads (see apps/demo/README.md). */
-const DEMO_VARIABLES = ['PORT', 'HOST', 'PROTOCOL', 'STACKWARE_DATA_DIR', 'SESSION_SECRET', 'SESSION_STORE', 'REDIS_URL', 'ADMIN_USER', 'ADMIN_PASSWORD', 'DEBUG', 'ERROR_EMAIL_TO', 'LAME_DUCK_MS'];
+const DEMO_VARIABLES = ['PORT', 'HOST', 'PROTOCOL', 'STACKWARE_DATA_DIR', 'SESSION_SECRET', 'SESSION_STORE', 'REDIS_URL', 'ADMIN_USER', 'ADMIN_PASSWORD', 'DEBUG', 'ERROR_EMAIL_TO', 'LAME_DUCK_MS', 'ADMIN_GROUP_USER'];
 const PAGE_TIMEOUT_MS = 60_000;
 /** The debugger PIN the HTTP deployment is started with (STACKWARE_DEBUG_PIN). */
 const DEBUG_PIN = '246-813-579';
@@ -268,6 +268,11 @@ function siteCases(get: () => { deployment: Deployment; browser: Browser }): voi
       expect(response!.status()).toBe(200);
       await expect(adminPage.locator('#user').innerText()).resolves.toBe(deployment.admin.username);
       await expect(adminPage.locator('footer').innerText()).resolves.toContain('admin thread');
+      // [group.admin]: /admin is served by its own process, not by the process that serves the site.
+      const adminPid = await adminPage.locator('#pid').innerText();
+      const sitePage = await admitted.newPage();
+      await sitePage.goto(deployment.url, { timeout: PAGE_TIMEOUT_MS });
+      expect(await sitePage.locator('footer').innerText()).not.toContain(`process ${adminPid}`);
       // What the earlier cases stored shows up here: the entry, the upload, the error report and its mail.
       const stats = await adminPage.locator('table.stats').innerText();
       expect(stats).toMatch(/Guestbook entries\s+[1-9]/);

@@ -6,8 +6,8 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { chmod, mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { request } from 'node:http';
-import { freePort, tempDir, type Peer } from '@stackware/testing';
-import { get, records, root as checkout, stackware, until } from './cli-helpers.js';
+import { freePort, startProcess, startRedis, tempDir, waitForPort, type Peer, type RedisPeer } from '@stackware/testing';
+import { bin, get, records, root as checkout, stackware, until } from './cli-helpers.js';
 
 const root = process.getuid?.() === 0;
 // The group processes import the site's modules as `nobody` (when root): a 0755 directory.
@@ -374,4 +374,55 @@ port = ${port}
       await dir.cleanup();
     }
   }, 150_000);
+});
+
+/**
+ * The demo's deploy file (apps/demo/site.toml): `/admin` is served by `[group.admin]`, its own
+ * process, running as the user ADMIN_GROUP_USER names (as root). Sessions in Redis and the secret
+ * from the environment: the data directory then needs only to be readable by that user.
+ */
+describe('the demo: /admin in its own process group, running as another user (ADMIN_GROUP_USER=nobody)', () => {
+  let demo: Peer | undefined;
+  let redis: RedisPeer | undefined;
+  let data: { dir: string; cleanup(): Promise<void> } | undefined;
+  let demoUrl = '';
+  const auth = { Authorization: `Basic ${Buffer.from('operator:a long admin password').toString('base64')}` };
+
+  beforeAll(async () => {
+    if (!root) return;
+    data = await tempDir('stackware-demo-admin-');
+    await chmod(data.dir, 0o755); // nobody reads what the site stored
+    redis = await startRedis();
+    const port = await freePort();
+    demoUrl = `http://127.0.0.1:${port}`;
+    demo = startProcess(process.execPath, [bin, 'serve', 'apps/demo/site.toml', '--no-access-log'], {
+      cwd: checkout,
+      env: {
+        ...process.env, NODE_OPTIONS: '', PORT: String(port), HOST: '127.0.0.1', STACKWARE_DATA_DIR: data.dir, DEBUG: 'false',
+        SESSION_STORE: 'redis', REDIS_URL: redis.url, SESSION_SECRET: 'a-session-secret-of-more-than-32-characters',
+        ADMIN_USER: 'operator', ADMIN_PASSWORD: 'a long admin password', ADMIN_GROUP_USER: 'nobody',
+      },
+    });
+    await waitForPort(port, 120_000).catch((error: unknown) => { throw new Error(`the demo did not listen:\n${demo!.output()}`, { cause: error }); });
+  }, 150_000);
+
+  afterAll(async () => {
+    await demo?.stop();
+    await redis?.stop();
+    await data?.cleanup();
+  });
+
+  (root ? it : it.skip)('the site runs as root in the server process; /admin/ in another process, as nobody (root only)', async () => {
+    const site = await send(`${demoUrl}/`);
+    expect(site).toMatchObject({ status: 200 });
+    const sitePid = /process (\d+)<\/footer>/.exec(body(site))?.[1];
+    const admin = await send(`${demoUrl}/admin/`, auth, 'GET');
+    expect(admin).toMatchObject({ status: 200 });
+    expect(body(admin)).toContain('user <span id="process-user">nobody (uid 65534)</span>');
+    const adminPid = /id="pid">(\d+)</.exec(body(admin))?.[1];
+    expect(adminPid).toBeDefined();
+    expect(adminPid).not.toBe(sitePid);
+    expect(body(admin)).toMatch(/Guestbook entries<\/th><td>0</); // its data directory is readable by nobody: a count, not "not readable"
+    expect(records(demo!.output()).some((r) => r.group === 'admin' && r.uid === 65534)).toBe(true);
+  }, 60_000);
 });
