@@ -49,7 +49,7 @@ async function scrape(served: Served) {
 async function statusJson(served: Served, headers: Record<string, string> = {}) {
   const res = await fetchText(`${served.metrics}/status?format=json`, { headers });
   expect(res.status).toBe(200);
-  return JSON.parse(res.body) as { ready: boolean; notReady: string[]; processes: Array<{ pid: number; role: string; group: string; served: number; restarts: Record<string, number>; inFlight: Array<{ method: string; path: string; ageMs: number }>; pools: Array<{ name: string; threads: number; queueLength: number }> }> };
+  return JSON.parse(res.body) as { ready: boolean; notReady: string[]; processes: Array<{ pid: number; role: string; group: string; served: number; restarts: Record<string, number>; inFlight: Array<{ method: string; path: string; ageMs: number; thread?: string }>; pools: Array<{ name: string; threads: number; queueLength: number }> }> };
 }
 
 describe('stackware serve --metrics', () => {
@@ -85,6 +85,16 @@ describe('stackware serve --metrics', () => {
     expect(status.processes).toHaveLength(1);
     expect(status.processes[0]!.pools).toEqual([expect.objectContaining({ threads: 2, queueLength: 0 })]);
   }, 90_000);
+
+  it('with --threads, /status names the pool thread serving the in-flight request', async () => {
+    const served = await serveWithMetrics(['--threads', '1']);
+    // The one thread runs one request at a time: /slow ends by itself (ms=4000), no /release.
+    const slow = get(`${served.app}/slow?ms=4000`, 30_000);
+    const request = await waitFor(async () => (await statusJson(served)).processes[0]!.inFlight.find((r) => r.path === '/slow?ms=4000' && 'thread' in r), 15_000, '/slow with its thread in /status');
+    expect(request).toEqual({ method: 'GET', path: '/slow?ms=4000', ageMs: expect.any(Number), thread: expect.stringMatching(/^\S+ #\d+$/) });
+    expect((await fetchText(`${served.metrics}/status`)).body).toContain(`<td>${request.thread}</td><td>GET</td><td>/slow?ms=4000</td>`);
+    expect(await slow).toEqual({ status: 200, body: 'slow done\n' });
+  }, 60_000);
 
   it('lists the in-flight request of a slow route in /status (JSON and HTML)', async () => {
     const served = await serveWithMetrics([]);

@@ -20,7 +20,7 @@ export { environFlags, type EnvironFlags } from './environ-flags.js';
 export { startWatchdog, type Watchdog } from './watchdog.js';
 export { watchFiles, isIgnoredPath, type FileWatcher, type WatchFilesOptions } from './watch.js';
 // The operations hooks the metrics listener reads (issue 23); prom-client itself is in @stackware/server/metrics.
-export { operations, setOperations, countRestart, processGroup, type Operations, type RestartCause, type InFlightRequest, type PoolReport } from './metrics/hooks.js';
+export { IN_FLIGHT_KEY, operations, setOperations, countRestart, processGroup, type Operations, type RestartCause, type InFlightRequest, type PoolReport } from './metrics/hooks.js';
 export { startPrimary, runPrimary, runWorker, reportBootFailure, BOOT_FAILURE_EXIT_CODE, type PrimaryOptions, type PreforkPrimary, type WorkerOptions } from './prefork.js';
 export { factories, httpServerFactory, HTTP_SERVER_OPTIONS } from './factories.js';
 export { run, buildApplications, type ServePlan, type RunningPlan, type ApplicationPlan, type BuiltApplication, type ServerPlan, type PreforkPlan, type ReloadPlan, type WatchPlan, type Supervisor, type StartedSupervisor } from './run.js';

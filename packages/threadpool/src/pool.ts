@@ -240,6 +240,7 @@ export function threadPool(options: ThreadPoolOptions, context: { here?: string 
   const retryAfter: [string, string] = ['Retry-After', String(resolved.retryAfterSeconds)];
 
   const contextFor = (generation: Generation): RelayContext => ({
+    name: resolved.name,
     piscina: generation.piscina,
     timeoutMs: resolved.timeoutMs,
     initTimeoutMs: resolved.initTimeoutMs,

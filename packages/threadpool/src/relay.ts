@@ -9,11 +9,14 @@ import {
   fileWrapper, statusLine,
   type Environ, type FileWrapper, type Headers, type ResponseBody, type StartResponse,
 } from '@stackware/gateway';
+import { IN_FLIGHT_KEY, type InFlightRequest } from '@stackware/server';
 import { transferableEnviron } from './environ-transfer.js';
 import { detachableCopy, type MainMessage, type RequestTask, type ResponseStart, type Tagged, type WorkerMessage } from './protocol.js';
 
 /** What the relay needs from its pool. */
 export interface RelayContext {
+  /** The pool's name (its group), for the status page's "POOL #THREAD_ID". */
+  name: string;
   piscina: Piscina;
   /** Per-request timeout while the thread works (0: none), in ms. */
   timeoutMs: number;
@@ -370,6 +373,9 @@ class RelayedRequest {
     if (!this.port) {
       this.port = from;
       this.threadId = threadId;
+      // With metrics on, /status shows which thread serves the request.
+      const counted = this.environ[IN_FLIGHT_KEY] as InFlightRequest | undefined;
+      if (counted) counted.thread = `${this.context.name} #${threadId}`;
     }
     this.watchdog.restart();
     if ('start' in message && message.start) this.startInfo = message.start;

@@ -24,6 +24,8 @@ export interface InFlightRequest {
    * it under its own `group` label: the front then keeps it in flight but does not count it again.
    */
   forwarded?: boolean;
+  /** Set by a thread pool when one of its threads takes the request: "POOL #THREAD_ID" (for /status). */
+  thread?: string;
 }
 
 /** The environ key under which a gateway keeps the request's {@link InFlightRequest} (only while metrics are on). */

@@ -41,7 +41,7 @@ function causes(counts: Partial<Record<string, number>>): string {
 /** The status page as HTML (mod_status's table: one row per process, then what each serves now). */
 export function renderStatusHtml(report: Pick<ServerReport, 'processes' | 'notReady'>): string {
   const rows = report.processes.map((p: ProcessStatus) => `<tr><td>${p.pid}</td><td>${escapeHtml(p.role)}</td><td>${escapeHtml(p.group)}</td><td>${p.slot ?? ''}</td><td>${p.uptimeSeconds}</td><td>${Math.round(p.rssBytes / 1048576)}</td><td>${p.served}</td><td>${p.inFlight.length}</td><td>${escapeHtml(causes(p.restarts))}</td></tr>`).join('\n');
-  const requests = report.processes.flatMap((p) => p.inFlight.map((r) => `<tr><td>${p.pid}</td><td>${escapeHtml(p.group)}</td><td>${escapeHtml(r.method)}</td><td>${escapeHtml(r.path)}</td><td>${r.ageMs}</td></tr>`)).join('\n');
+  const requests = report.processes.flatMap((p) => p.inFlight.map((r) => `<tr><td>${p.pid}</td><td>${escapeHtml(p.group)}</td><td>${escapeHtml(r.thread ?? '')}</td><td>${escapeHtml(r.method)}</td><td>${escapeHtml(r.path)}</td><td>${r.ageMs}</td></tr>`)).join('\n');
   const pools = report.processes.flatMap((p) => p.pools.map((pool) => `<tr><td>${p.pid}</td><td>${escapeHtml(pool.name)}</td><td>${pool.threads}</td><td>${pool.queueLength}</td><td>${escapeHtml(causes(pool.restarts))}</td></tr>`)).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Stackware status</title>
@@ -53,7 +53,7 @@ export function renderStatusHtml(report: Pick<ServerReport, 'processes' | 'notRe
 ${rows}
 </table>
 <h2>Serving now</h2>
-<table><tr><th>pid</th><th>group</th><th>method</th><th>path</th><th>age (ms)</th></tr>
+<table><tr><th>pid</th><th>group</th><th>thread</th><th>method</th><th>path</th><th>age (ms)</th></tr>
 ${requests}
 </table>
 <h2>Thread pools</h2>

@@ -10,6 +10,8 @@ export interface RequestStatus {
   path: string;
   /** Time since the request arrived, in ms. */
   ageMs: number;
+  /** The thread-pool thread serving it ("POOL #THREAD_ID"), when a pool serves it and a thread has taken it. */
+  thread?: string;
 }
 
 /** One thread pool of a process, as the status page lists it. */
@@ -82,7 +84,7 @@ export async function localReport(metrics: ProcessMetrics, role: ProcessStatus['
   const status: ProcessStatus = {
     pid: process.pid, role, group: ops.group, ...(slot !== undefined && role === 'worker' ? { slot: Number(slot) } : {}),
     uptimeSeconds: Math.round(process.uptime()), rssBytes: process.memoryUsage.rss(), served: ops.served, restarts: { ...ops.restarts },
-    inFlight: [...ops.inFlight].map((r) => ({ method: r.method, path: r.path, ageMs: Math.round(now - r.startedMs) })),
+    inFlight: [...ops.inFlight].map((r) => ({ method: r.method, path: r.path, ageMs: Math.round(now - r.startedMs), ...(r.thread ? { thread: r.thread } : {}) })),
     pools: [...ops.pools].map((p) => ({ name: p.name, threads: p.threads(), queueLength: p.queueLength(), restarts: p.restarts() })),
   };
   const [json, notReady] = await Promise.all([metrics.registry.getMetricsAsJSON(), readinessOf(ops)]);
