@@ -245,7 +245,7 @@ describe('process groups ([group.NAME], mod_wsgi daemon mode) on the real server
     await until(() => !alive(grower), 30_000, 'the grown process gone', peer.output);
     during.push(...(await latencies(5)));
     const record = restarts('gm', 'memory').find((r) => r.worker_pid === grower)!;
-    expect(record.rss_mb as number).toBeGreaterThan(150);
+    expect(record.rss_mb as number).toBeGreaterThanOrEqual(150); // replaced over 150 MiB; the log rounds to whole MiB
     const stats = (xs: number[]) => {
       const s = [...xs].sort((x, y) => x - y);
       return `median ${s[Math.floor(s.length / 2)]!.toFixed(1)} ms, max ${s.at(-1)!.toFixed(1)} ms (${s.length} requests)`;
