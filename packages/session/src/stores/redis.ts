@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { SessionStore } from '../types.js';
 import { isValidSessionId } from '../ids.js';
 import { acquireWithRetry } from './retry.js';
@@ -51,7 +52,10 @@ export class RedisStore implements SessionStore {
       this.client = options.client;
       this.#owned = false;
     } else if (typeof options?.url === 'string' && options.url) {
-      this.client = new Redis(options.url, { lazyConnect: false, maxRetriesPerRequest: 2, ...options.redisOptions });
+      // ioredis (CommonJS, about 17 MiB resident) is loaded here, when a store needs a client of
+      // its own: importing @stackware/session for the memory or file store does not load it.
+      const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+      this.client = new RedisClient(options.url, { lazyConnect: false, maxRetriesPerRequest: 2, ...options.redisOptions });
       // Connection errors also reject the commands in flight (that is how requests learn of them);
       // without a listener ioredis would print each one as an "Unhandled error event".
       this.client.on('error', () => {});
