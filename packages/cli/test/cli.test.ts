@@ -214,6 +214,19 @@ describe('stackware serve', () => {
     expect(server.output()).toMatch(/shutting down gracefully/);
   });
 
+  it('SIGTERM while the server starts (its module still loading): held, then a graceful stop once started, exit 0', async () => {
+    const port = await freePort();
+    const server = stackware(['serve', fixture('slow-start.mjs'), '--port', String(port)]);
+    peers.push(server);
+    await until(() => /LOADING/.test(server.output()), 30_000, 'the module loading', server.output);
+    server.process.kill('SIGTERM');
+    expect(await exited(server)).toBe(0);
+    const output = server.output();
+    expect(output).toMatch(/signal received while starting: stopping gracefully once started/);
+    expect(output).toMatch(/serving .*slow-start\.mjs on http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(/shutting down gracefully/);
+  });
+
   it('--lame-duck: after SIGTERM a GET on a new connection gets 503, then the process exits 0 once quiet', async () => {
     const port = await freePort();
     const server = stackware(['serve', `${fixture('apps.ts')}#slow`, '--port', String(port), '--lame-duck', '10']);

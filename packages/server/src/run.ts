@@ -228,6 +228,43 @@ async function runPrimaryPlan(plan: ServePlan, prefork: PreforkPlan): Promise<Ru
 async function runServing(plan: ServePlan): Promise<RunningPlan> {
   const { logger } = plan;
   const worker = cluster.isWorker;
+  const holding = !worker && plan.signals !== false ? holdStopSignals(logger) : undefined;
+  try {
+    return await startServing(plan, holding);
+  } finally {
+    holding?.release();
+  }
+}
+
+/**
+ * SIGTERM/SIGINT that arrive while one process starts: held, and acted on once it has started.
+ * The port accepts connections from the listen() call on, before the handlers of
+ * {@link onShutdownSignals} are in place (a client, a test, a supervisor can signal then); the
+ * default action would kill the process without its graceful stop and its last log lines. A
+ * second signal while starting exits at once (code 1), as it does while stopping.
+ */
+function holdStopSignals(logger: Logger): { readonly held: NodeJS.Signals | undefined; release(): void } {
+  let held: NodeJS.Signals | undefined;
+  const hold = (signal: NodeJS.Signals) => {
+    if (held) {
+      logger.warn({ signal }, 'second signal while starting: exiting now');
+      process.exit(1);
+    }
+    held = signal;
+    logger.info({ signal }, 'signal received while starting: stopping gracefully once started');
+  };
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+  for (const signal of signals) process.on(signal, hold);
+  return {
+    get held() { return held; },
+    release: () => { for (const signal of signals) process.off(signal, hold); },
+  };
+}
+
+/** {@link runServing} once its signals are held. */
+async function startServing(plan: ServePlan, holding: ReturnType<typeof holdStopSignals> | undefined): Promise<RunningPlan> {
+  const { logger } = plan;
+  const worker = cluster.isWorker;
   const supervisors = worker ? [] : await startSupervisors(plan, 'single');
   if (worker) for (const supervisor of plan.supervisors ?? []) await supervisor.startInWorker?.({ logger });
   // In one process that reloads, each application is live (swapped between requests); otherwise it is served as built.
@@ -315,7 +352,13 @@ async function runServing(plan: ServePlan): Promise<RunningPlan> {
     const watcher = watchFiles(plan.watch.paths, () => void reload(), { debounceMs: plan.watch.debounceMs ?? 300, logger });
     stopWatching = () => void watcher.close();
   }
-  if (plan.signals !== false) onShutdownSignals(close, { logger });
+  if (plan.signals !== false) {
+    const held = holding?.held;
+    holding?.release();
+    onShutdownSignals(close, { logger });
+    // A signal held while starting: the stop it asked for, now that there is something to stop.
+    if (held) process.emit(held, held);
+  }
   return { role: 'single', servers: servers(), reload, close, done: Promise.resolve(0) };
 }
 
