@@ -155,7 +155,7 @@ export function createHttpServer(app: Application, options: HttpServerOptions = 
     const started = performance.now();
     const counted = ops?.start(req.method!, req.url!);
     const id = requestId(req.headers['x-request-id'] as string | undefined);
-    if (lameDuck.refuses(req.socket, req.method!)) {
+    if (lameDuck.active && lameDuck.refuses(req.socket, req.method!)) {
       // The stop's lame-duck phase: the balancer resends an idempotent request to another node.
       plainResponse(req, res, 503, 'Service Unavailable', LAME_DUCK_MESSAGE, o.serverHeader, ['Retry-After', '1']);
       logEarly(req, id, 503, started, counted);

@@ -223,7 +223,7 @@ class SCGIConnection implements TrackedConnection, RequestProgress {
     const limits = this.settings.limits;
     if (headerBytesOf(pairs) > limits.maxHeaderBytes) return this.answerEarly(431, limitMessages.headers(limits));
     if ((declaredLength(pairs[0]![1].toString('latin1')) ?? 0) > limits.maxBodyBytes) return this.answerEarly(413, limitMessages.body(limits));
-    if (this.lameDuck?.refuses(this.socket, pairs.find(([name]) => name === 'REQUEST_METHOD')?.[1].toString('latin1') ?? '')) {
+    if (this.lameDuck?.active && this.lameDuck.refuses(this.socket, pairs.find(([name]) => name === 'REQUEST_METHOD')?.[1].toString('latin1') ?? '')) {
       // The stop's lame-duck phase: the front resends an idempotent request to another node.
       this.answered = true;
       this.socket.end(cgiLameDuckResponse(LAME_DUCK_MESSAGE));

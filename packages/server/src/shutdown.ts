@@ -147,7 +147,7 @@ export interface LameDuckOutcome {
  * reloaded, when its siblings go on serving and a 503 would be wrong.
  */
 export class LameDuck {
-  private active = false;
+  private running = false;
   private lastAccept = 0;
   private readonly late = new WeakSet<object>();
   private refused = 0;
@@ -161,16 +161,21 @@ export class LameDuck {
     this.ms = cluster.isWorker ? 0 : ms;
   }
 
+  /** True while the phase runs (a gateway skips {@link refuses} otherwise: no work per request). */
+  get active(): boolean {
+    return this.running;
+  }
+
   /** Notes an accepted connection (a socket): it is "late" when accepted during the phase. */
   accepted(connection: object): void {
-    if (!this.active) return;
+    if (!this.running) return;
     this.late.add(connection);
     this.lastAccept = performance.now();
   }
 
   /** True when the request (its method, on this connection) is to be answered 503 + `Retry-After: 1`. */
   refuses(connection: object, method: string): boolean {
-    if (!this.active || !this.late.has(connection)) return false;
+    if (!this.running || !this.late.has(connection)) return false;
     if (IDEMPOTENT_METHODS.has(method)) {
       this.refused++;
       return true;
@@ -183,7 +188,7 @@ export class LameDuck {
   async run(): Promise<LameDuckOutcome> {
     const started = performance.now();
     if (this.ms <= 0) return { elapsedMs: 0, refused: 0, served: 0, ended: 'quiet' };
-    this.active = true;
+    this.running = true;
     this.lastAccept = started;
     const deadline = started + this.ms;
     let ended: LameDuckOutcome['ended'] = 'timeout';
@@ -196,7 +201,7 @@ export class LameDuck {
       }
       await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(deadline, this.lastAccept + LAME_DUCK_QUIET_MS) - now)));
     }
-    this.active = false;
+    this.running = false;
     return { elapsedMs: Math.round(performance.now() - started), refused: this.refused, served: this.served, ended };
   }
 }

@@ -439,7 +439,7 @@ export class FastCGIConnection implements TrackedConnection {
       this.answerEarly(request, 413, limitMessages.body(limits));
       return;
     }
-    if (this.lameDuck?.refuses(this.socket, variables.find(([name]) => name === 'REQUEST_METHOD')?.[1].toString('latin1') ?? '')) {
+    if (this.lameDuck?.active && this.lameDuck.refuses(this.socket, variables.find(([name]) => name === 'REQUEST_METHOD')?.[1].toString('latin1') ?? '')) {
       // The stop's lame-duck phase: the front resends an idempotent request to another node.
       this.send(encodeStream(RecordType.STDOUT, request.id, cgiLameDuckResponse(LAME_DUCK_MESSAGE)));
       this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE, true);
