@@ -24,16 +24,14 @@ export function cgiResponseHead(status: string, headers: Headers, contentLength:
   return Buffer.from(head + '\r\n', 'latin1');
 }
 
-/** The 503 + `Retry-After: 1` a CGI-style gateway sends in its lame-duck phase ({@link LameDuck} in shutdown.ts). */
-export function cgiLameDuckResponse(message: string): Buffer {
+/**
+ * The plain-text response a CGI-style gateway sends by itself (a request it cannot turn into an
+ * environ, a limit, the lame-duck 503): `Status:`, `Content-Type`, `extraHeaders` (e.g.
+ * `Retry-After`), `Content-Length`, then `message` and a newline (RFC 3875 §6.2).
+ */
+export function cgiErrorResponse(status: string, message: string, extraHeaders: Headers = []): Buffer {
   const body = Buffer.from(`${message}\n`, 'utf8');
-  return Buffer.concat([cgiResponseHead('503 Service Unavailable', [['Content-Type', 'text/plain; charset=utf-8'], ['Retry-After', '1']], body.length), body]);
-}
-
-/** The plain-text response a CGI-style gateway sends for a request it cannot turn into an environ. */
-export function cgiErrorResponse(status: string, message: string): Buffer {
-  const body = Buffer.from(`${message}\n`, 'utf8');
-  return Buffer.concat([cgiResponseHead(status, [['Content-Type', 'text/plain; charset=utf-8']], body.length), body]);
+  return Buffer.concat([cgiResponseHead(status, [['Content-Type', 'text/plain; charset=utf-8'], ...extraHeaders], body.length), body]);
 }
 
 /**

@@ -4,7 +4,7 @@ import { serve } from './http-server.js';
 import { createLogger } from './logger.js';
 import { HTTP_DEFAULTS } from './options.js';
 import { LIMIT_OPTIONS } from './limits.js';
-import { fastcgiServerFactory, scgiServerFactory } from './fastcgi/factories.js';
+import { LAME_DUCK_OPTION, fastcgiServerFactory, scgiServerFactory } from './fastcgi/factories.js';
 
 /** The log levels of pino, for `logLevel`. */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -15,7 +15,7 @@ export const HTTP_SERVER_OPTIONS = defineOptions({
   port: option.number('TCP port to listen on (0: a free port)', { integer: true, min: 0, max: 65535, default: HTTP_DEFAULTS.port }),
   ...LIMIT_OPTIONS,
   shutdownTimeoutMs: option.number('graceful stop: in-flight requests get this long, then connections are destroyed', { unit: 'ms', integer: true, min: 0, default: HTTP_DEFAULTS.shutdownTimeoutMs }),
-  lameDuckMs: option.number('graceful stop behind a load balancer: the listener stays open up to this long first, answering idempotent requests on new connections 503 so the balancer resends them elsewhere (0: no such phase)', { unit: 'ms', integer: true, min: 0, default: 0 }),
+  lameDuckMs: LAME_DUCK_OPTION,
   accessLog: option.boolean('one log record per request', { default: HTTP_DEFAULTS.accessLog }),
   serverHeader: option.string('the Server response header ("": none)', { default: HTTP_DEFAULTS.serverHeader }),
   multithread: option.boolean('stackware.multithread for every request', { default: false }),

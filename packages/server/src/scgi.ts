@@ -10,7 +10,7 @@ import {
 import { IN_FLIGHT_KEY, operations } from './metrics/hooks.js';
 import { environFromCgi } from './cgi-environ.js';
 import { environFlags } from './environ-flags.js';
-import { cgiErrorResponse, cgiLameDuckResponse, PendingCgiHead } from './cgi-response.js';
+import { cgiErrorResponse, PendingCgiHead } from './cgi-response.js';
 import { LAME_DUCK_MESSAGE, lameDuckLine, type LameDuck } from './shutdown.js';
 import { InputQueue } from './fastcgi/input-queue.js';
 import { ResponseSignal } from './response-signal.js';
@@ -226,7 +226,7 @@ class SCGIConnection implements TrackedConnection, RequestProgress {
     if (this.lameDuck?.active && this.lameDuck.refuses(this.socket, pairs.find(([name]) => name === 'REQUEST_METHOD')?.[1].toString('latin1') ?? '')) {
       // The stop's lame-duck phase: the front resends an idempotent request to another node.
       this.answered = true;
-      this.socket.end(cgiLameDuckResponse(LAME_DUCK_MESSAGE));
+      this.socket.end(cgiErrorResponse('503 Service Unavailable', LAME_DUCK_MESSAGE, [['Retry-After', '1']]));
       if (this.socket.isPaused()) this.socket.resume();
       return;
     }

@@ -13,7 +13,7 @@ import {
 import { InputQueue } from './input-queue.js';
 import { ResponseSignal } from '../response-signal.js';
 import { environFromCgi } from '../cgi-environ.js';
-import { cgiErrorResponse, cgiLameDuckResponse, PendingCgiHead } from '../cgi-response.js';
+import { cgiErrorResponse, PendingCgiHead } from '../cgi-response.js';
 import { LAME_DUCK_MESSAGE, type LameDuck } from '../shutdown.js';
 import type { TrackedConnection } from './listener.js';
 import { checkProgress, declaredLength, limitAnswer, limitMessages, type LimitStatus, type Limits, type RequestProgress } from '../limits.js';
@@ -441,7 +441,7 @@ export class FastCGIConnection implements TrackedConnection {
     }
     if (this.lameDuck?.active && this.lameDuck.refuses(this.socket, variables.find(([name]) => name === 'REQUEST_METHOD')?.[1].toString('latin1') ?? '')) {
       // The stop's lame-duck phase: the front resends an idempotent request to another node.
-      this.send(encodeStream(RecordType.STDOUT, request.id, cgiLameDuckResponse(LAME_DUCK_MESSAGE)));
+      this.send(encodeStream(RecordType.STDOUT, request.id, cgiErrorResponse('503 Service Unavailable', LAME_DUCK_MESSAGE, [['Retry-After', '1']])));
       this.finish(request, 0, ProtocolStatus.REQUEST_COMPLETE, true);
       return;
     }

@@ -10,11 +10,14 @@ const LISTEN_OPTIONS = {
   socket: option.string('a Unix socket path to listen on instead of host/port'),
 } as const;
 
+/** `lameDuckMs` of every gateway's deploy-file options (HTTP, FastCGI, SCGI): `LameDuck` in shutdown.ts. */
+export const LAME_DUCK_OPTION = option.number('graceful stop behind a load balancer: the listener stays open up to this long first, answering idempotent requests on new connections 503 so the balancer resends them elsewhere (0: no such phase)', { unit: 'ms', integer: true, min: 0, default: 0 });
+
 /** The gateway options common to FastCGI and SCGI after the listen target and the limits. */
 const GATEWAY_OPTIONS = {
   inputHighWaterBytes: option.number('request body bytes queued for a slow application before the socket is paused, per request', { unit: 'bytes', integer: true, min: 1, default: 64 * 1024 }),
   shutdownTimeoutMs: option.number('graceful stop: in-flight requests get this long before connections are broken off', { unit: 'ms', integer: true, min: 0, default: 5000 }),
-  lameDuckMs: option.number('graceful stop behind a load balancer: the listener stays open up to this long first, answering idempotent requests on new connections 503 so the balancer resends them elsewhere (0: no such phase)', { unit: 'ms', integer: true, min: 0, default: 0 }),
+  lameDuckMs: LAME_DUCK_OPTION,
   multithread: option.boolean('stackware.multithread for every request', { default: false }),
   multiprocess: option.boolean('stackware.multiprocess for every request', { defaultText: 'true in a prefork worker' }),
 } as const;
